@@ -119,9 +119,8 @@ impl Propagator {
 
     /// [`extract`](Self::extract), and which header won.
     pub fn extract_with_source(&self, headers: &HeaderMap) -> Option<(SpanContext, Source)> {
-        match self.extract_parts(headers)? {
-            (extracted, source) => Some((extracted.span_context, source)),
-        }
+        let (extracted, source) = self.extract_parts(headers)?;
+        Some((extracted.span_context, source))
     }
 
     fn extract_parts<C: Carrier + ?Sized>(&self, carrier: &C) -> Option<(Extracted, Source)> {
@@ -133,7 +132,7 @@ impl Propagator {
     }
 
     /// Writes the configured trace headers for `span_context` (not baggage, which lives in a
-    /// `Context`: use [`HeaderPropagator::inject_context`](crate::HeaderPropagator) for it).
+    /// `Context`: use [`HeaderPropagator::inject_headers`](crate::HeaderPropagator) for it).
     pub fn inject(&self, span_context: &SpanContext, headers: &mut HeaderMap) {
         self.trace_context.inject(span_context, headers);
         if let Some(cloud_trace) = &self.cloud_trace {

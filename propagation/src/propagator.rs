@@ -22,21 +22,21 @@ use crate::header::{Carrier, Sink};
 /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
 ///
 /// let propagator = Propagator::w3c();
-/// let cx = propagator.extract_context(&headers, &Context::new());
+/// let cx = propagator.extract_headers(&headers, &Context::new());
 /// assert!(cx.span().span_context().is_remote());
 ///
 /// let mut outgoing = HeaderMap::new();
-/// propagator.inject_context(&cx, &mut outgoing);
+/// propagator.inject_headers(&cx, &mut outgoing);
 /// assert_eq!(outgoing["traceparent"], headers["traceparent"]);
 /// ```
 pub trait HeaderPropagator {
     /// Returns `cx` extended with what the headers carry (a remote span context, baggage).
     /// Malformed or absent headers leave `cx` as it is.
-    fn extract_context(&self, headers: &HeaderMap, cx: &Context) -> Context;
+    fn extract_headers(&self, headers: &HeaderMap, cx: &Context) -> Context;
 
     /// Writes the headers for `cx`. Writes nothing for a context with no valid span context
     /// (or no baggage, for baggage).
-    fn inject_context(&self, cx: &Context, headers: &mut HeaderMap);
+    fn inject_headers(&self, cx: &Context, headers: &mut HeaderMap);
 }
 
 /// The implementation side: one per format, generic over the carrier.
@@ -51,7 +51,7 @@ macro_rules! propagator_impls {
     ($ty:ty) => {
         impl $crate::propagator::HeaderPropagator for $ty {
             #[inline]
-            fn extract_context(
+            fn extract_headers(
                 &self,
                 headers: &::http::HeaderMap,
                 cx: &::opentelemetry::Context,
@@ -60,7 +60,7 @@ macro_rules! propagator_impls {
             }
 
             #[inline]
-            fn inject_context(
+            fn inject_headers(
                 &self,
                 cx: &::opentelemetry::Context,
                 headers: &mut ::http::HeaderMap,
@@ -131,7 +131,7 @@ pub(crate) use static_fields;
 ///     Box::new(BaggagePropagator::new()),
 /// ]);
 /// let adapter = TextMapAdapter::new(composite);
-/// let cx = adapter.extract_context(&HeaderMap::new(), &Context::new());
+/// let cx = adapter.extract_headers(&HeaderMap::new(), &Context::new());
 /// # let _ = cx;
 /// ```
 #[derive(Debug, Clone, Default)]
@@ -157,12 +157,12 @@ impl<P> TextMapAdapter<P> {
 }
 
 impl<P: TextMapPropagator> HeaderPropagator for TextMapAdapter<P> {
-    fn extract_context(&self, headers: &HeaderMap, cx: &Context) -> Context {
+    fn extract_headers(&self, headers: &HeaderMap, cx: &Context) -> Context {
         self.inner
             .extract_with_context(cx, &HeaderMapExtractor(headers))
     }
 
-    fn inject_context(&self, cx: &Context, headers: &mut HeaderMap) {
+    fn inject_headers(&self, cx: &Context, headers: &mut HeaderMap) {
         self.inner
             .inject_context(cx, &mut HeaderMapInjector(headers));
     }

@@ -97,10 +97,9 @@ fn parse_bytes(value: &[u8]) -> Result<SpanContext, ParseError> {
     let flags = v.get(53..55).ok_or(err(ParseErrorKind::Flags))?;
     let flags = hex::decode::<1>(flags, false).ok_or(err(ParseErrorKind::Flags))?[0];
 
+    // Version 00 ends after the flags; a future version may append fields, introduced by '-'.
     match (version, v.get(LEN)) {
-        (_, None) => {}
-        // A future version may append fields, introduced by '-'; version 00 may not.
-        (1.., Some(b'-')) => {}
+        (_, None) | (1.., Some(b'-')) => {}
         _ => return Err(err(ParseErrorKind::TrailingData)),
     }
 

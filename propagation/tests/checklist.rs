@@ -1,0 +1,1006 @@
+//! The propagation lines of the normative checklist (`spec/SPEC.md` §7, items 1–46), each as a
+//! table of vectors with the reason it is valid or not. Item numbers are in the test names.
+
+use std::collections::HashMap;
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+use opentelemetry::baggage::BaggageExt;
+use opentelemetry::propagation::TextMapPropagator;
+use opentelemetry::trace::{
+    SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState, Tracer, TracerProvider,
+};
+use opentelemetry::{Context, StringValue};
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use propagation::{
+    BaggagePropagator, CloudTracePropagator, HeaderPropagator, KeyGrammar, ParseErrorKind,
+    Propagator, Source, TraceContextPropagator, TraceStateList, baggage, cloud_trace, traceparent,
+};
+
+const TRACE_ID: &str = "12345678901234567890123456789012";
+const VALID: &str = "00-12345678901234567890123456789012-1234567890123456-01";
+
+fn headers(pairs: &[(&str, &str)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (name, value) in pairs {
+        map.append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
+    map
+}
+
+fn extract(pairs: &[(&str, &str)]) -> Option<SpanContext> {
+    TraceContextPropagator::new().extract(&headers(pairs))
+}
+
+/// Continues the extracted context through a real SDK span, as a service would, and returns
+/// the headers it sends downstream.
+fn continue_through_sdk(incoming: &HeaderMap, propagator: &impl HeaderPropagator) -> HeaderMap {
+    let provider = SdkTracerProvider::builder().build();
+    let tracer = provider.tracer("checklist");
+    let parent = propagator.extract_headers(incoming, &Context::new());
+    let span = tracer.start_with_context("server", &parent);
+    let cx = parent.with_span(span);
+    let mut outgoing = HeaderMap::new();
+    propagator.inject_headers(&cx, &mut outgoing);
+    outgoing
+}
+
+fn outgoing_traceparent(out: &HeaderMap) -> SpanContext {
+    let values: Vec<_> = out.get_all("traceparent").iter().collect();
+    assert_eq!(values.len(), 1, "exactly one traceparent is sent");
+    traceparent::parse(values[0]).expect("we only send valid traceparents")
+}
+
+// ---------------------------------------------------------------------------------------------
+// traceparent parsing (1–17)
+
+#[test]
+fn item_01_valid_traceparent() {
+    let sc = traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    assert_eq!(
+        sc.trace_id(),
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
+    );
+    assert_eq!(sc.span_id(), SpanId::from_hex("00f067aa0ba902b7").unwrap());
+    assert!(sc.is_sampled());
+    assert!(sc.is_remote());
+}
+
+#[test]
+fn item_02_header_name_case_insensitive_and_exact() {
+    #[rustfmt::skip]
+    let cases: &[(&str, bool, &str)] = &[
+        ("traceparent", true,  "canonical name"),
+        ("TraceParent", true,  "names are ASCII case-insensitive"),
+        ("TRACEPARENT", true,  "names are ASCII case-insensitive"),
+        ("TrAcEpArEnT", true,  "names are ASCII case-insensitive"),
+        ("trace-parent", false, "a different header: the name is one word"),
+        ("trace.parent", false, "a different header: the name is one word"),
+    ];
+    for (name, valid, why) in cases {
+        // HeaderMap path.
+        assert_eq!(
+            extract(&[(name, VALID)]).is_some(),
+            *valid,
+            "HeaderMap {name}: {why}"
+        );
+        // TextMapPropagator path with a case-folding carrier.
+        let carrier: HashMap<String, String> =
+            HashMap::from([(name.to_lowercase(), VALID.to_owned())]);
+        let cx = TextMapPropagator::extract(&TraceContextPropagator::new(), &carrier);
+        assert_eq!(
+            cx.span().span_context().is_valid(),
+            *valid,
+            "Extractor {name}: {why}"
+        );
+    }
+}
+
+#[test]
+fn items_03_to_14_traceparent_vectors() {
+    #[rustfmt::skip]
+    let cases: &[(&str, Result<&str, ParseErrorKind>, &str)] = &[
+        // 3: optional whitespace
+        ("\t 00-12345678901234567890123456789012-1234567890123456-01 \t", Ok("01"), "3: SP/HTAB around the value is OWS"),
+        (" 00-12345678901234567890123456789012-1234567890123456-01",      Ok("01"), "3: leading space"),
+        // 4: version ff
+        ("ff-12345678901234567890123456789012-1234567890123456-01", Err(ParseErrorKind::ForbiddenVersion), "4: version ff is forbidden"),
+        // 5: version not two lowercase hex digits
+        ("0-12345678901234567890123456789012-1234567890123456-01",    Err(ParseErrorKind::Version), "5: version too short"),
+        ("000-12345678901234567890123456789012-1234567890123456-01",  Err(ParseErrorKind::Version), "5: version too long"),
+        ("0000-12345678901234567890123456789012-1234567890123456-01", Err(ParseErrorKind::Version), "5: version too long"),
+        (".0-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "5: not hex"),
+        ("0.-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "5: not hex"),
+        ("A0-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "5: uppercase"),
+        // 6: version 00 with data after the flags
+        ("00-12345678901234567890123456789012-1234567890123456-01.",  Err(ParseErrorKind::TrailingData), "6: version 00 is exactly 55 chars"),
+        ("00-12345678901234567890123456789012-1234567890123456-01-x", Err(ParseErrorKind::TrailingData), "6: no future fields in version 00"),
+        ("00-12345678901234567890123456789012-1234567890123456-01-",  Err(ParseErrorKind::TrailingData), "6: trailing dash (the SDK accepts it)"),
+        ("00-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like", Err(ParseErrorKind::TrailingData), "6: W3C suite vector"),
+        // 7: a higher version with more fields
+        ("cc-12345678901234567890123456789012-1234567890123456-01",   Ok("01"), "7: future version, 4 fields"),
+        ("cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like", Ok("01"), "7: future fields after '-'"),
+        ("01-12345678901234567890123456789012-1234567890123456-00-",  Ok("00"), "7: future version, empty future field"),
+        // 8: a higher version followed by something other than '-'
+        ("cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like", Err(ParseErrorKind::TrailingData), "8: flags must end the value or be followed by '-'"),
+        // 9: a higher version shorter than 55
+        ("cc-12345678901234567890123456789012-1234567890123456-0",    Err(ParseErrorKind::Flags), "9: shorter than 55"),
+        ("cc-1234567890123456789012345678901-1234567890123456-01",    Err(ParseErrorKind::TraceId), "9: short trace-id in a future version"),
+        // 10: trace-id
+        ("00-1234567890123456789012345678901-1234567890123456-01",    Err(ParseErrorKind::TraceId), "10: 31 hex digits"),
+        ("00-123456789012345678901234567890123-1234567890123456-01",  Err(ParseErrorKind::TraceId), "10: 33 hex digits"),
+        ("00-.2345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: not hex"),
+        ("00-1234567890123456789012345678901.-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: not hex"),
+        ("00-4BF92F3577B34DA6A3CE929D0E0E4736-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: uppercase"),
+        ("00-+2345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: leading + (from_str_radix accepts it)"),
+        // 11: all-zero trace-id
+        ("00-00000000000000000000000000000000-1234567890123456-01",   Err(ParseErrorKind::ZeroTraceId), "11: all zeros"),
+        // 12: parent-id
+        ("00-12345678901234567890123456789012-123456789012345-01",    Err(ParseErrorKind::SpanId), "12: 15 hex digits"),
+        ("00-12345678901234567890123456789012-12345678901234567-01",  Err(ParseErrorKind::SpanId), "12: 17 hex digits"),
+        ("00-12345678901234567890123456789012-.234567890123456-01",   Err(ParseErrorKind::SpanId), "12: not hex"),
+        ("00-12345678901234567890123456789012-123456789012345.-01",   Err(ParseErrorKind::SpanId), "12: not hex"),
+        ("00-12345678901234567890123456789012-ABCDEF7890123456-01",   Err(ParseErrorKind::SpanId), "12: uppercase"),
+        ("00-12345678901234567890123456789012-0000000000000000-01",   Err(ParseErrorKind::ZeroSpanId), "12: all zeros"),
+        // 13: trace-flags
+        ("00-12345678901234567890123456789012-1234567890123456-0",    Err(ParseErrorKind::Flags), "13: one digit"),
+        ("00-12345678901234567890123456789012-1234567890123456-011",  Err(ParseErrorKind::TrailingData), "13: three digits"),
+        ("00-12345678901234567890123456789012-1234567890123456-.0",   Err(ParseErrorKind::Flags), "13: not hex"),
+        ("00-12345678901234567890123456789012-1234567890123456-0.",   Err(ParseErrorKind::Flags), "13: not hex"),
+        ("00-12345678901234567890123456789012-1234567890123456-0A",   Err(ParseErrorKind::Flags), "13: uppercase"),
+        // 14: unknown flag bits
+        ("00-12345678901234567890123456789012-1234567890123456-09",   Ok("01"), "14: 0x08 is reserved and cleared; sampled kept"),
+        ("00-12345678901234567890123456789012-1234567890123456-ff",   Ok("03"), "14: sampled and random kept, the rest cleared"),
+        ("00-12345678901234567890123456789012-1234567890123456-02",   Ok("02"), "14: random, not sampled"),
+        // Not in the checklist but in the grammar.
+        ("",                                                          Err(ParseErrorKind::Missing), "empty value"),
+        ("00",                                                        Err(ParseErrorKind::Version), "version only"),
+    ];
+    for (input, expected, why) in cases {
+        let got = traceparent::parse(input);
+        match (expected, &got) {
+            (Ok(flags), Ok(sc)) => {
+                assert_eq!(
+                    sc.trace_id(),
+                    TraceId::from_hex(TRACE_ID).unwrap(),
+                    "{input:?}: {why}"
+                );
+                let out = traceparent::encode(sc);
+                assert_eq!(
+                    std::str::from_utf8(&out).unwrap(),
+                    format!("00-{TRACE_ID}-1234567890123456-{flags}"),
+                    "{input:?}: {why}: re-encoded as version 00 with known flags only"
+                );
+            }
+            (Err(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{input:?}: {why}"),
+            _ => panic!("{input:?}: {why}: expected {expected:?}, got {got:?}"),
+        }
+        // Whatever the codec says, the propagator agrees.
+        assert_eq!(
+            extract(&[("traceparent", input)]).is_some(),
+            expected.is_ok(),
+            "{input:?}"
+        );
+    }
+}
+
+#[test]
+fn item_11_zero_trace_id_never_sent_downstream() {
+    let incoming = headers(&[(
+        "traceparent",
+        "00-00000000000000000000000000000000-1234567890123456-01",
+    )]);
+    let out = continue_through_sdk(&incoming, &Propagator::w3c());
+    assert_ne!(outgoing_traceparent(&out).trace_id(), TraceId::INVALID);
+}
+
+#[test]
+fn item_15_two_traceparent_fields_restart_the_trace() {
+    let incoming = headers(&[
+        (
+            "traceparent",
+            "00-12345678901234567890123456789011-1234567890123456-01",
+        ),
+        (
+            "traceparent",
+            "00-12345678901234567890123456789012-1234567890123456-01",
+        ),
+    ]);
+    assert_eq!(TraceContextPropagator::new().extract(&incoming), None);
+    let sent = outgoing_traceparent(&continue_through_sdk(&incoming, &Propagator::w3c()));
+    for old in [
+        "12345678901234567890123456789011",
+        "12345678901234567890123456789012",
+    ] {
+        assert_ne!(sent.trace_id(), TraceId::from_hex(old).unwrap());
+    }
+    // The same through the TextMapPropagator path with a carrier that keeps every field.
+    let extractor = opentelemetry_http::HeaderExtractor(&incoming);
+    let cx = TextMapPropagator::extract(&TraceContextPropagator::new(), &extractor);
+    assert!(!cx.span().span_context().is_valid());
+}
+
+#[test]
+fn item_16_invalid_traceparent_drops_tracestate() {
+    let incoming = headers(&[
+        (
+            "traceparent",
+            "00-12345678901234567890123456789012-1234567890123456-0.",
+        ),
+        ("tracestate", "foo=1"),
+    ]);
+    let out = continue_through_sdk(&incoming, &Propagator::w3c());
+    let sent = outgoing_traceparent(&out);
+    assert_ne!(
+        sent.trace_id(),
+        TraceId::from_hex(TRACE_ID).unwrap(),
+        "a new trace starts"
+    );
+    assert!(
+        out.get("tracestate").is_none(),
+        "tracestate is not parsed nor forwarded"
+    );
+}
+
+#[test]
+fn item_17_invalid_tracestate_does_not_affect_traceparent() {
+    let sc = extract(&[("traceparent", VALID), ("tracestate", "FOO=1")]).expect("trace continues");
+    assert_eq!(sc.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
+    assert_eq!(sc.trace_state(), &TraceState::NONE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// traceparent generation and propagation (18–24)
+
+#[test]
+fn item_18_outbound_traceparent_format() {
+    let out = continue_through_sdk(&HeaderMap::new(), &Propagator::w3c());
+    let names: Vec<_> = out.keys().map(HeaderName::as_str).collect();
+    assert_eq!(names, ["traceparent"]);
+    let value = out["traceparent"].to_str().unwrap();
+    assert_eq!(value.len(), 55);
+    assert!(value.starts_with("00-"));
+    assert!(
+        value
+            .bytes()
+            .all(|b| b == b'-' || b.is_ascii_digit() || (b'a'..=b'f').contains(&b)),
+        "{value}"
+    );
+}
+
+#[test]
+fn items_19_20_continue_with_new_parent_ids() {
+    let provider = SdkTracerProvider::builder().build();
+    let tracer = provider.tracer("checklist");
+    let propagator = Propagator::w3c();
+    let parent = propagator.extract_headers(&headers(&[("traceparent", VALID)]), &Context::new());
+    let server = parent.with_span(tracer.start_with_context("server", &parent));
+    let mut parent_ids = std::collections::HashSet::new();
+    for _ in 0..5 {
+        // One client span per outbound call.
+        let client = server.with_span(tracer.start_with_context("client", &server));
+        let mut out = HeaderMap::new();
+        propagator.inject_headers(&client, &mut out);
+        let sent = outgoing_traceparent(&out);
+        assert_eq!(
+            sent.trace_id(),
+            TraceId::from_hex(TRACE_ID).unwrap(),
+            "19: same trace"
+        );
+        assert_ne!(
+            sent.span_id(),
+            SpanId::from_hex("1234567890123456").unwrap(),
+            "19: new parent-id"
+        );
+        parent_ids.insert(sent.span_id());
+    }
+    assert_eq!(parent_ids.len(), 5, "20: N calls, N distinct parent-ids");
+}
+
+#[test]
+fn items_21_22_random_flag_follows_the_trace_id() {
+    // 21: the incoming random flag is kept by the codec, the propagator and the SDK's
+    // recorded children. (A child the SDK *drops* gets default flags from the SDK itself; the
+    // tower-trace server layer restores the bit for that case, as it owns span creation.)
+    let sc = extract(&[(
+        "traceparent",
+        "00-12345678901234567890123456789012-1234567890123456-03",
+    )])
+    .unwrap();
+    assert_eq!(
+        sc.trace_flags() & traceparent::RANDOM_TRACE_ID,
+        traceparent::RANDOM_TRACE_ID
+    );
+    let incoming = headers(&[(
+        "traceparent",
+        "00-12345678901234567890123456789012-1234567890123456-03",
+    )]);
+    let sent = outgoing_traceparent(&continue_through_sdk(&incoming, &Propagator::w3c()));
+    assert_eq!(
+        sent.trace_flags().to_u8(),
+        0x03,
+        "sampled child keeps the random flag"
+    );
+
+    // Pass-through of an unsampled random context (no span made): the bit is kept.
+    let incoming = headers(&[(
+        "traceparent",
+        "00-12345678901234567890123456789012-1234567890123456-02",
+    )]);
+    let cx = Propagator::w3c().extract_headers(&incoming, &Context::new());
+    let mut out = HeaderMap::new();
+    Propagator::w3c().inject_headers(&cx, &mut out);
+    assert!(out["traceparent"].to_str().unwrap().ends_with("-02"));
+
+    // 22: without the flag on input, never on output.
+    let sent = outgoing_traceparent(&continue_through_sdk(
+        &headers(&[("traceparent", VALID)]),
+        &Propagator::w3c(),
+    ));
+    assert_eq!(
+        sent.trace_flags() & traceparent::RANDOM_TRACE_ID,
+        TraceFlags::NOT_SAMPLED
+    );
+}
+
+#[test]
+fn items_23_24_new_trace_is_always_propagated() {
+    // 24: no incoming traceparent, not sampled: a valid traceparent still goes out.
+    let provider = SdkTracerProvider::builder()
+        .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
+        .build();
+    let tracer = provider.tracer("checklist");
+    let span = tracer.start_with_context("server", &Context::new());
+    let cx = Context::new().with_span(span);
+    let mut out = HeaderMap::new();
+    Propagator::w3c().inject_headers(&cx, &mut out);
+    let sent = outgoing_traceparent(&out);
+    assert!(!sent.is_sampled());
+    assert_ne!(sent.trace_id(), TraceId::INVALID);
+    // 23: the formatter writes the random flag whenever the context carries it.
+    let root = SpanContext::new(
+        sent.trace_id(),
+        sent.span_id(),
+        traceparent::RANDOM_TRACE_ID,
+        false,
+        TraceState::NONE,
+    );
+    assert!(
+        std::str::from_utf8(&traceparent::encode(&root))
+            .unwrap()
+            .ends_with("-02")
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// tracestate (25–38)
+
+fn tracestate_of(fields: &[&str]) -> Option<String> {
+    let mut pairs = vec![("traceparent", VALID)];
+    pairs.extend(fields.iter().map(|f| ("tracestate", *f)));
+    let incoming = headers(&pairs);
+    // Pass-through (no span): what goes downstream.
+    let cx = Propagator::w3c().extract_headers(&incoming, &Context::new());
+    let mut out = HeaderMap::new();
+    Propagator::w3c().inject_headers(&cx, &mut out);
+    assert!(
+        out.get_all("tracestate").iter().count() <= 1,
+        "one field at most"
+    );
+    out.get("tracestate")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[test]
+fn item_25_tracestate_without_traceparent_is_discarded() {
+    let incoming = headers(&[("tracestate", "foo=1")]);
+    let out = continue_through_sdk(&incoming, &Propagator::w3c());
+    assert!(out.get("tracestate").is_none());
+}
+
+#[test]
+fn items_26_to_36_tracestate_vectors() {
+    let key_l2 = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
+    let all_value_chars: String = (0x20u8..=0x7e)
+        .filter(|b| *b != b',' && *b != b'=')
+        .map(char::from)
+        .collect();
+    let key_256 = "z".repeat(256);
+    let key_257 = "z".repeat(257);
+    let tenant_242 = format!("{}@v", "t".repeat(242));
+    let tenant_241 = format!("{}@{}", "t".repeat(241), "v".repeat(14));
+    let vendor_15 = format!("t@{}", "v".repeat(15));
+    let thirty_two: Vec<String> = (1..=32).map(|i| format!("bar{i:02}={i:02}")).collect();
+    let thirty_three: Vec<String> = (1..=33).map(|i| format!("bar{i:02}={i:02}")).collect();
+    let chunks32: Vec<String> = thirty_two.chunks(10).map(|c| c.join(",")).collect();
+    let chunks33: Vec<String> = thirty_three.chunks(10).map(|c| c.join(",")).collect();
+    let c32: Vec<&str> = chunks32.iter().map(String::as_str).collect();
+    let c33: Vec<&str> = chunks33.iter().map(String::as_str).collect();
+    let with_value = |k: &str, v: &str| format!("{k}={v}");
+    let all_chars = with_value(key_l2, &all_value_chars);
+    let all_chars_vendor = with_value(&format!("{key_l2}@a-z0-9_-*/"), &all_value_chars);
+    let k256 = with_value(&key_256, "1");
+    let k257 = with_value(&key_257, "1");
+    let t241 = with_value(&tenant_241, "1");
+    let t242 = with_value(&tenant_242, "1");
+    let v15 = with_value(&vendor_15, "1");
+    let (e256, e241, e242, e15) = (
+        format!("foo=1,{k256}"),
+        format!("foo=1,{t241}"),
+        format!("foo=1,{t242}"),
+        format!("foo=1,{v15}"),
+    );
+    let e32 = thirty_two.join(",");
+
+    #[rustfmt::skip]
+    let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
+        (vec!["foo=1,bar=2", "rojo=1,congo=2", "baz=3"], Some("foo=1,bar=2,rojo=1,congo=2,baz=3"), "26: fields combine in order"),
+        (vec!["foo=1", ""],                Some("foo=1"), "27: an empty field is accepted"),
+        (vec!["", "foo=1"],                Some("foo=1"), "27: an empty field is accepted"),
+        (vec![""],                         None,          "27: an empty tracestate is never sent"),
+        (vec!["foo=1 \t , \t bar=2, \t baz=3"], Some("foo=1,bar=2,baz=3"), "28: OWS around members"),
+        (vec!["foo=1\t \t,\t \tbar=2,\t \tbaz=3"], Some("foo=1,bar=2,baz=3"), "28: OWS around members"),
+        (vec![" foo=1", "\tfoo2=1", "foo3=1 ", "foo4=1\t", "\t foo5=1 \t"], Some("foo=1,foo2=1,foo3=1,foo4=1,foo5=1"), "28: leading/trailing OWS"),
+        (vec!["foo=1,,bar=2", ",", " , "], Some("foo=1,bar=2"), "28: empty members skipped (the SDK fails these)"),
+        (vec!["k= v"],                     Some("k= v"),  "29: a leading space is part of the value"),
+        (vec!["k=v "],                     Some("k=v"),   "29: a trailing space is OWS"),
+        (vec![&all_chars],                 Some(&all_chars), "30: every allowed character round-trips"),
+        (vec![&all_chars_vendor],          Some(&all_chars_vendor), "30: every allowed key character with a vendor"),
+        (vec!["foo=,bar=3"],               None,          "31: empty value discards the whole header"),
+        (vec!["foo=bar=baz"],              None,          "31: '=' in a value"),
+        (vec!["foo=1", "bar=a\tb"],        None,          "31: HTAB inside a value"),
+        (vec!["@foo=1,bar=2"],             None,          "32: key starts with '@'"),
+        (vec!["FOO=1"],                    None,          "32: uppercase key"),
+        (vec!["foo.bar=1"],                None,          "32: '.' in a key"),
+        (vec!["foo =1"],                   None,          "32: space in a key"),
+        (vec!["foo=1", &k257],             None,          "32: 257-character key"),
+        (vec!["foo=1,bar"],                None,          "32: member without '='"),
+        (vec!["foo=1", &k256],             Some(&e256), "33: 256-character key"),
+        (vec!["foo@=1,bar=2"],             Some("foo@=1,bar=2"), "33: L2 'foo@'"),
+        (vec!["foo@@bar=1,bar=2"],         Some("foo@@bar=1,bar=2"), "33: L2 'foo@@bar' (OpenTelemetry's TraceState cannot hold it)"),
+        (vec!["foo@bar@baz=1,bar=2"],      Some("foo@bar@baz=1,bar=2"), "33: L2 'foo@bar@baz'"),
+        (vec!["foo=1", &t241],             Some(&e241), "33: 241-char tenant, 14-char vendor"),
+        (vec!["foo=1", &t242],             Some(&e242), "33: L2 242-char tenant"),
+        (vec!["foo=1", &v15],              Some(&e15), "33: L2 15-char vendor"),
+        (c32.clone(),                      Some(&e32), "34: 32 members over 4 fields"),
+        (c33.clone(),                      None,          "34: 33 members discard the whole header"),
+        (vec!["foo=1,foo=2"],              Some("foo=1"), "35: duplicates: the trace continues with one foo"),
+        (vec!["foo=1", "foo=1"],           Some("foo=1"), "35: duplicates across fields"),
+        (vec!["congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"], Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"), "36: unchanged pass-through"),
+    ];
+    for (fields, expected, why) in &cases {
+        let got = tracestate_of(fields);
+        assert_eq!(got.as_deref(), *expected, "{why}: {fields:?}");
+        // The trace always continues (17).
+        let mut pairs = vec![("traceparent", VALID)];
+        pairs.extend(fields.iter().map(|f| ("tracestate", *f)));
+        assert!(extract(&pairs).is_some(), "{why}");
+    }
+}
+
+#[test]
+fn item_33_level1_grammar_on_request() {
+    let l1 = TraceContextPropagator::new().with_key_grammar(KeyGrammar::Level1);
+    #[rustfmt::skip]
+    let cases: &[(&str, bool, &str)] = &[
+        ("foo=1",                 true,  "simple key"),
+        ("tenant@system=1",       true,  "multi-tenant key"),
+        ("0tenant@system=1",      true,  "tenant may start with a digit"),
+        ("0foo=1",                false, "L1 simple keys start with a letter"),
+        ("foo@=1",                false, "empty system id"),
+        ("foo@@bar=1",            false, "two '@'"),
+        ("foo@bar@baz=1",         false, "two '@'"),
+        ("t@vvvvvvvvvvvvvvv=1",   false, "15-char system id"),
+    ];
+    for (ts, valid, why) in cases {
+        let sc = l1
+            .extract(&headers(&[("traceparent", VALID), ("tracestate", ts)]))
+            .unwrap();
+        assert_eq!(sc.trace_state() != &TraceState::NONE, *valid, "{ts}: {why}");
+    }
+    let long_tenant = format!("{}@v=1", "t".repeat(242));
+    assert!(
+        TraceStateList::parse(&long_tenant, KeyGrammar::Level1).is_err(),
+        "242-char tenant"
+    );
+    let max = format!("{}@{}=1", "t".repeat(241), "v".repeat(14));
+    assert!(
+        TraceStateList::parse(&max, KeyGrammar::Level1).is_ok(),
+        "241 + 14 is the L1 maximum"
+    );
+}
+
+#[test]
+fn item_36_passthrough_after_a_span_keeps_tracestate() {
+    let incoming = headers(&[
+        ("traceparent", VALID),
+        ("tracestate", "congo=t61rcWkgMzE"),
+        ("tracestate", "foo@@bar=1"),
+    ]);
+    let out = continue_through_sdk(&incoming, &Propagator::w3c());
+    assert_eq!(
+        out["tracestate"], "congo=t61rcWkgMzE,foo@@bar=1",
+        "even the member OpenTelemetry cannot hold"
+    );
+}
+
+#[test]
+fn item_37_insert_at_left_without_duplicates() {
+    let fields: Vec<String> = (1..=32).map(|i| format!("k{i}=v{i}")).collect();
+    let mut list = TraceStateList::parse(fields.join(","), KeyGrammar::Level2).unwrap();
+    assert_eq!(list.len(), 32);
+    list.insert("ours", "1").unwrap();
+    assert_eq!(list.len(), 32, "right-most dropped to stay at 32");
+    assert_eq!(list.iter().next(), Some(("ours", "1")));
+    assert_eq!(list.get("k32"), None);
+    assert_eq!(list.get("k31"), Some("v31"));
+    list.insert("k10", "new").unwrap();
+    assert_eq!(
+        list.iter().next(),
+        Some(("k10", "new")),
+        "update moves to the left"
+    );
+    assert_eq!(
+        list.iter().filter(|(k, _)| *k == "k10").count(),
+        1,
+        "never duplicated"
+    );
+    assert_eq!(list.len(), 32);
+    let before = list.clone();
+    assert_eq!(
+        list.insert("Bad", "1").unwrap_err().kind(),
+        ParseErrorKind::Key
+    );
+    assert_eq!(
+        list.insert("ok", "a,b").unwrap_err().kind(),
+        ParseErrorKind::Value
+    );
+    assert_eq!(list, before, "a rejected insert changes nothing");
+}
+
+#[test]
+fn item_38_truncation_removes_whole_entries() {
+    let big = format!("big={}", "x".repeat(200));
+    let members: Vec<String> = (0..40)
+        .map(|i| format!("k{i:02}={}", "v".repeat(20)))
+        .take(30)
+        .collect();
+    let header = format!(
+        "{},{big},{}",
+        members[..15].join(","),
+        members[15..].join(",")
+    );
+    let mut list = TraceStateList::parse(&header, KeyGrammar::Level2).unwrap();
+    let removed = list.truncate(512);
+    assert!(list.as_str().len() <= 512);
+    assert!(
+        list.get("big").is_none(),
+        "entries over 128 characters go first"
+    );
+    assert_eq!(
+        list.get("k00"),
+        Some("v".repeat(20).as_str()),
+        "then from the right: the left survives"
+    );
+    for (k, v) in list.iter() {
+        assert!(header.contains(&format!("{k}={v}")), "no entry is cut: {k}");
+    }
+    assert_eq!(removed, 31 - list.len());
+
+    // The propagator's cap never goes below 512.
+    let capped = Propagator::w3c().with_max_tracestate_len(10);
+    let incoming = headers(&[("traceparent", VALID), ("tracestate", &header)]);
+    let cx = capped.extract_headers(&incoming, &Context::new());
+    let mut out = HeaderMap::new();
+    capped.inject_headers(&cx, &mut out);
+    let sent = out["tracestate"].to_str().unwrap();
+    assert!(
+        sent.len() <= 512 && sent.len() > 400,
+        "capped at 512, not 10: {}",
+        sent.len()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Baggage (39–41)
+
+#[test]
+fn items_39_40_baggage_vectors() {
+    #[rustfmt::skip]
+    type Expected<'a> = &'a [(&'a str, &'a str, &'a str)];
+    let cases: &[(&str, Expected<'_>, &str)] = &[
+        (
+            "k1=v1,k2=v2",
+            &[("k1", "v1", ""), ("k2", "v2", "")],
+            "plain",
+        ),
+        (
+            "k1 = v1 , k2\t=\tv2",
+            &[("k1", "v1", ""), ("k2", "v2", "")],
+            "39: OWS around '=' and ','",
+        ),
+        (
+            "k=v ; p1 ; p2 = x",
+            &[("k", "v", "p1;p2=x")],
+            "39/40: OWS around ';', properties kept",
+        ),
+        (
+            "k=a%20b%2Cc%3B",
+            &[("k", "a b,c;", "")],
+            "39: percent-decoded",
+        ),
+        ("k=%E2%9C%93", &[("k", "\u{2713}", "")], "39: UTF-8 decoded"),
+        (
+            "k=%FFx",
+            &[("k", "\u{FFFD}x", "")],
+            "39: invalid UTF-8 becomes U+FFFD",
+        ),
+        (
+            "k=a=b",
+            &[("k", "a=b", "")],
+            "40: only the first '=' splits",
+        ),
+        (
+            "k=;p1;p2=v",
+            &[("k", "", "p1;p2=v")],
+            "40: empty value with properties",
+        ),
+    ];
+    for (input, expected, why) in cases {
+        let bag = baggage::parse(input).unwrap_or_else(|e| panic!("{input}: {why}: {e}"));
+        assert_eq!(bag.len(), expected.len(), "{input}: {why}");
+        for (k, v, props) in *expected {
+            let (value, meta) = bag
+                .get_with_metadata(*k)
+                .unwrap_or_else(|| panic!("{input}: {k}"));
+            assert_eq!(value, &StringValue::from(v.to_string()), "{input}: {why}");
+            assert_eq!(meta.as_str(), *props, "{input}: {why}");
+        }
+    }
+    #[rustfmt::skip]
+    let invalid: &[(&str, ParseErrorKind, &str)] = &[
+        ("k",          ParseErrorKind::Member, "no '='"),
+        ("k(=v",       ParseErrorKind::Key,    "'(' is not a token character"),
+        ("=v",         ParseErrorKind::Key,    "empty key"),
+        ("k=v v",      ParseErrorKind::Value,  "space inside a value"),
+        ("k=\"v\"",    ParseErrorKind::Value,  "'\"' is not a baggage-octet"),
+        ("k=v;(p)",    ParseErrorKind::Key,    "bad property key"),
+    ];
+    for (input, kind, why) in invalid {
+        assert_eq!(
+            baggage::parse(input).unwrap_err().kind(),
+            *kind,
+            "{input}: {why}"
+        );
+    }
+    // The propagator drops a malformed member alone.
+    let bag = BaggagePropagator::new().extract(&headers(&[("baggage", "a=1,k(=v,b=2")]));
+    assert_eq!(
+        (bag.len(), bag.get("a").is_some(), bag.get("b").is_some()),
+        (2, true, true)
+    );
+}
+
+#[test]
+fn item_40_baggage_round_trip_through_the_propagator() {
+    let incoming = headers(&[
+        ("baggage", "userId=alice%20b;p1;p2=x"),
+        ("baggage", "eq=a=b"),
+    ]);
+    let propagator = Propagator::w3c().with_baggage();
+    let cx = propagator.extract_headers(&incoming, &Context::new());
+    assert_eq!(cx.baggage().get("eq").unwrap().as_str(), "a=b");
+    let mut out = HeaderMap::new();
+    propagator.inject_headers(&cx, &mut out);
+    let mut sent: Vec<&str> = out["baggage"].to_str().unwrap().split(',').collect();
+    sent.sort_unstable();
+    assert_eq!(sent, ["eq=a=b", "userId=alice%20b;p1;p2=x"]);
+}
+
+#[test]
+fn item_41_baggage_limits_keep_whole_members() {
+    // 64 members in 4 fields: all kept.
+    let members: Vec<String> = (0..64).map(|i| format!("k{i}=v{i}")).collect();
+    let fields: Vec<String> = members.chunks(16).map(|c| c.join(",")).collect();
+    let pairs: Vec<(&str, &str)> = fields.iter().map(|f| ("baggage", f.as_str())).collect();
+    assert_eq!(BaggagePropagator::new().extract(&headers(&pairs)).len(), 64);
+    // A 65th is dropped whole.
+    let mut pairs = pairs.clone();
+    pairs.push(("baggage", "extra=1"));
+    let bag = BaggagePropagator::new().extract(&headers(&pairs));
+    assert_eq!(bag.len(), 64);
+    assert!(bag.get("extra").is_none());
+
+    // 8192 bytes: two 3999-byte members fit (7999 bytes with the comma), a third does not,
+    // and it is dropped whole, never cut.
+    let big = |k: &str| format!("{k}={}", "x".repeat(3998 - k.len()));
+    let value = format!("{},{},{}", big("a"), big("b"), big("c"));
+    let bag = BaggagePropagator::new().extract(&headers(&[("baggage", &value)]));
+    assert_eq!(bag.len(), 2);
+    assert!(bag.get("c").is_none());
+    assert_eq!(bag.get("a").unwrap().as_str().len(), 3997, "kept in full");
+
+    // Exactly 8192 bytes are kept.
+    let exact = format!("a={},b={}", "x".repeat(4094), "y".repeat(4093));
+    assert_eq!(exact.len(), 8192);
+    assert_eq!(
+        BaggagePropagator::new()
+            .extract(&headers(&[("baggage", &exact)]))
+            .len(),
+        2
+    );
+
+    // Injection never exceeds the limits either.
+    let mut bag = opentelemetry::baggage::Baggage::new();
+    for i in 0..64 {
+        let _ = bag.insert(format!("k{i}"), "v");
+    }
+    let encoded = baggage::encode(&bag).unwrap();
+    assert_eq!(encoded.split(',').count(), 64);
+}
+
+// ---------------------------------------------------------------------------------------------
+// X-Cloud-Trace-Context (42–46)
+
+#[test]
+fn items_42_to_44_cloud_trace_vectors() {
+    const T: &str = "105445aa7843bc8bf206b12000100000";
+    #[rustfmt::skip]
+    type Expected = Result<(u64, bool), ParseErrorKind>;
+    let cases: &[(&str, Expected, &str)] = &[
+        (
+            "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1",
+            Ok((0xff00_0000_0000_007b, true)),
+            "42: the documented example",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123",
+            Ok((123, false)),
+            "43: no ';o=': not sampled",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=0",
+            Ok((123, false)),
+            "43: o=0",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=1",
+            Ok((123, true)),
+            "43: o=1",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=3",
+            Ok((123, true)),
+            "43: bit 0 of 3",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=2",
+            Ok((123, false)),
+            "43: bit 0 of 2",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=10",
+            Ok((123, false)),
+            "43: bit 0 of 10",
+        ),
+        (
+            "105445AA7843BC8BF206B12000100000/123;o=1",
+            Ok((123, true)),
+            "uppercase trace id normalised",
+        ),
+        (
+            " 105445aa7843bc8bf206b12000100000/123;o=1\t",
+            Ok((123, true)),
+            "OWS trimmed",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/18446744073709551615",
+            Ok((u64::MAX, false)),
+            "largest span id",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/0;o=1",
+            Err(ParseErrorKind::ZeroSpanId),
+            "44: span id 0",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/00;o=1",
+            Err(ParseErrorKind::ZeroSpanId),
+            "44: span id 00 is still 0",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/18446744073709551616",
+            Err(ParseErrorKind::SpanId),
+            "44: span id > u64::MAX",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/;o=1",
+            Err(ParseErrorKind::SpanId),
+            "44: empty span id",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/-1",
+            Err(ParseErrorKind::SpanId),
+            "44: sign",
+        ),
+        (
+            "00000000000000000000000000000000/123;o=1",
+            Err(ParseErrorKind::ZeroTraceId),
+            "44: zero trace id",
+        ),
+        (
+            "105445aa7843bc8bf206b1200010000/123;o=1",
+            Err(ParseErrorKind::TraceId),
+            "44: 31 hex digits",
+        ),
+        (
+            "105445aa7843bc8bf206b120001000000/123;o=1",
+            Err(ParseErrorKind::TraceId),
+            "44: 33 hex digits",
+        ),
+        (
+            "105445aa7843bc8bf206b1200010000g/123;o=1",
+            Err(ParseErrorKind::TraceId),
+            "44: not hex",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=",
+            Err(ParseErrorKind::Flags),
+            "44: empty o=",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=1x",
+            Err(ParseErrorKind::Flags),
+            "44: trailing junk",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;x=1",
+            Err(ParseErrorKind::Flags),
+            "44: other option",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123;o=1;",
+            Err(ParseErrorKind::Flags),
+            "44: trailing ';'",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000/123x",
+            Err(ParseErrorKind::SpanId),
+            "44: junk after span id",
+        ),
+        (
+            "105445aa7843bc8bf206b12000100000",
+            Err(ParseErrorKind::TraceId),
+            "44: no span id",
+        ),
+        ("", Err(ParseErrorKind::Missing), "empty"),
+    ];
+    for (input, expected, why) in cases {
+        match (expected, cloud_trace::parse(input)) {
+            (Ok((span, sampled)), Ok(sc)) => {
+                assert_eq!(
+                    sc.trace_id(),
+                    TraceId::from_hex(T).unwrap(),
+                    "{input}: {why}"
+                );
+                assert_eq!(
+                    sc.span_id(),
+                    SpanId::from_bytes(span.to_be_bytes()),
+                    "{input}: {why}"
+                );
+                assert_eq!(sc.is_sampled(), *sampled, "{input}: {why}");
+            }
+            (Err(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{input}: {why}"),
+            (_, got) => panic!("{input}: {why}: expected {expected:?}, got {got:?}"),
+        }
+    }
+    let long = format!("105445aa7843bc8bf206b12000100000/1;o={}", "1".repeat(300));
+    assert_eq!(
+        cloud_trace::parse(long).unwrap_err().kind(),
+        ParseErrorKind::TooLong,
+        "length cap"
+    );
+}
+
+#[test]
+fn item_45_cloud_trace_injection() {
+    let trace_id = TraceId::from_hex("105445aa7843bc8bf206b12000100000").unwrap();
+    #[rustfmt::skip]
+    let cases: &[(u64, TraceFlags, &str)] = &[
+        (0xff00_0000_0000_007b, TraceFlags::SAMPLED, "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1"),
+        (1,                     TraceFlags::NOT_SAMPLED, "105445aa7843bc8bf206b12000100000/1;o=0"),
+        (u64::MAX,              TraceFlags::new(0x03), "105445aa7843bc8bf206b12000100000/18446744073709551615;o=1"),
+        (74,                    TraceFlags::new(0x02), "105445aa7843bc8bf206b12000100000/74;o=0"),
+    ];
+    for (span, flags, expected) in cases {
+        let sc = SpanContext::new(
+            trace_id,
+            SpanId::from_bytes(span.to_be_bytes()),
+            *flags,
+            false,
+            TraceState::NONE,
+        );
+        let mut out = HeaderMap::new();
+        CloudTracePropagator::new().inject(&sc, &mut out);
+        assert_eq!(out["x-cloud-trace-context"], *expected);
+    }
+    // Never a zero id.
+    let mut out = HeaderMap::new();
+    CloudTracePropagator::new().inject(&SpanContext::empty_context(), &mut out);
+    Propagator::w3c_and_cloud_trace().inject(&SpanContext::empty_context(), &mut out);
+    assert!(out.is_empty());
+}
+
+#[test]
+fn item_46_one_way_and_order_independent_precedence() {
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let xctc = "105445aa7843bc8bf206b12000100000/1;o=1";
+    let w3c_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    let gcp_id = TraceId::from_hex("105445aa7843bc8bf206b12000100000").unwrap();
+    for propagator in [
+        Propagator::w3c_and_cloud_trace(),
+        Propagator::cloud_trace_one_way(),
+    ] {
+        // Header order in the request does not matter either.
+        for pairs in [
+            [("traceparent", tp), ("x-cloud-trace-context", xctc)],
+            [("x-cloud-trace-context", xctc), ("traceparent", tp)],
+        ] {
+            let (sc, source) = propagator.extract_with_source(&headers(&pairs)).unwrap();
+            assert_eq!((sc.trace_id(), source), (w3c_id, Source::TraceContext));
+        }
+        // Fallback when traceparent is invalid or absent.
+        let bad = headers(&[("traceparent", "00-zz"), ("x-cloud-trace-context", xctc)]);
+        assert_eq!(
+            propagator.extract_with_source(&bad).unwrap(),
+            (propagator.extract(&bad).unwrap(), Source::CloudTrace)
+        );
+        assert_eq!(propagator.extract(&bad).unwrap().trace_id(), gcp_id);
+        // Through the TextMapPropagator path too.
+        let carrier: HashMap<String, String> = HashMap::from([
+            ("traceparent".into(), tp.into()),
+            ("x-cloud-trace-context".into(), xctc.into()),
+        ]);
+        assert_eq!(
+            TextMapPropagator::extract(&propagator, &carrier)
+                .span()
+                .span_context()
+                .trace_id(),
+            w3c_id
+        );
+    }
+    // The W3C-only preset ignores Cloud Trace.
+    assert!(
+        Propagator::w3c()
+            .extract(&headers(&[("x-cloud-trace-context", xctc)]))
+            .is_none()
+    );
+
+    // One-way never writes X-Cloud-Trace-Context; both-ways does.
+    let sc = cloud_trace::parse(xctc).unwrap();
+    let cx = Context::new().with_remote_span_context(sc);
+    let mut out = HeaderMap::new();
+    Propagator::cloud_trace_one_way().inject_headers(&cx, &mut out);
+    assert!(out.contains_key("traceparent") && !out.contains_key("x-cloud-trace-context"));
+    let one_way = Propagator::cloud_trace_one_way();
+    let fields: Vec<&str> = TextMapPropagator::fields(&one_way).collect();
+    assert_eq!(fields, ["traceparent", "tracestate"]);
+    let mut out = HashMap::new();
+    TextMapPropagator::inject_context(&Propagator::w3c_and_cloud_trace(), &cx, &mut out);
+    assert_eq!(out["x-cloud-trace-context"], xctc);
+    assert_eq!(
+        out["traceparent"],
+        "00-105445aa7843bc8bf206b12000100000-0000000000000001-01"
+    );
+    // A duplicated X-Cloud-Trace-Context is as invalid as a duplicated traceparent.
+    assert!(
+        CloudTracePropagator::new()
+            .extract(&headers(&[
+                ("x-cloud-trace-context", xctc),
+                ("x-cloud-trace-context", xctc)
+            ]))
+            .is_none()
+    );
+}
