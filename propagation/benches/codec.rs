@@ -48,20 +48,27 @@ fn case<R>(c: &mut Criterion, group: &str, name: &str, mut f: impl FnMut() -> R)
     });
     let (allocs, bytes) = stats.per(RUNS);
     println!("alloc {group}/{name}: {allocs:.2} allocs/op, {bytes:.1} bytes/op");
-    c.benchmark_group(group).bench_function(name, |b| b.iter(&mut f));
+    c.benchmark_group(group)
+        .bench_function(name, |b| b.iter(&mut f));
 }
 
 fn traceparent_codec(c: &mut Criterion) {
-    case(c, "traceparent", "ours_parse", || traceparent::parse(black_box(TP)));
+    case(c, "traceparent", "ours_parse", || {
+        traceparent::parse(black_box(TP))
+    });
     case(c, "traceparent", "ours_parse_format", || {
         traceparent::encode(&traceparent::parse(black_box(TP)).unwrap())
     });
     let sc = traceparent::parse(TP).unwrap();
-    case(c, "traceparent", "ours_to_header_value", || traceparent::to_header_value(black_box(&sc)));
+    case(c, "traceparent", "ours_to_header_value", || {
+        traceparent::to_header_value(black_box(&sc))
+    });
 }
 
 fn cloud_trace_codec(c: &mut Criterion) {
-    case(c, "cloud_trace", "ours_parse", || cloud_trace::parse(black_box(XCTC)));
+    case(c, "cloud_trace", "ours_parse", || {
+        cloud_trace::parse(black_box(XCTC))
+    });
     case(c, "cloud_trace", "ours_parse_format", || {
         cloud_trace::encode(&cloud_trace::parse(black_box(XCTC)).unwrap())
     });
@@ -72,8 +79,12 @@ fn extract(c: &mut Criterion) {
         let headers = request_headers(tracestate);
         let ours = Propagator::w3c();
         let sdk = SdkPropagator::new();
-        case(c, label, "ours_span_context", || ours.extract(black_box(&headers)));
-        case(c, label, "ours_context", || ours.extract_headers(black_box(&headers), &Context::new()));
+        case(c, label, "ours_span_context", || {
+            ours.extract(black_box(&headers))
+        });
+        case(c, label, "ours_context", || {
+            ours.extract_headers(black_box(&headers), &Context::new())
+        });
         case(c, label, "ours_textmap", || {
             TextMapPropagator::extract_with_context(
                 &TraceContextPropagator::new(),
@@ -89,7 +100,9 @@ fn extract(c: &mut Criterion) {
     headers.insert("x-cloud-trace-context", XCTC.parse().unwrap());
     headers.remove("traceparent");
     let ours = Propagator::cloud_trace_one_way();
-    case(c, "extract_cloud_trace", "ours_span_context", || ours.extract(black_box(&headers)));
+    case(c, "extract_cloud_trace", "ours_span_context", || {
+        ours.extract(black_box(&headers))
+    });
 }
 
 fn inject(c: &mut Criterion) {

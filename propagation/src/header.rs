@@ -17,7 +17,7 @@ pub const X_CLOUD_TRACE_CONTEXT: HeaderName = HeaderName::from_static("x-cloud-t
 /// Something header values can be read from, every field of a name in order.
 pub(crate) trait Carrier {
     /// Calls `f` with each field of `name`, in order, until it returns `false`.
-    fn for_each_value(&self, name: &HeaderName, f: &mut dyn FnMut(&[u8]) -> bool);
+    fn for_each_value<'s>(&'s self, name: &HeaderName, f: &mut dyn FnMut(&'s [u8]) -> bool);
 
     /// The only field of `name`: `Ok(None)` when absent, `Err(())` when there are several.
     fn single_value(&self, name: &HeaderName) -> Result<Option<&[u8]>, ()>;
@@ -25,7 +25,7 @@ pub(crate) trait Carrier {
 
 impl Carrier for HeaderMap {
     #[inline]
-    fn for_each_value(&self, name: &HeaderName, f: &mut dyn FnMut(&[u8]) -> bool) {
+    fn for_each_value<'s>(&'s self, name: &HeaderName, f: &mut dyn FnMut(&'s [u8]) -> bool) {
         for value in self.get_all(name) {
             if !f(value.as_bytes()) {
                 break;
@@ -49,8 +49,9 @@ impl Carrier for HeaderMap {
 pub(crate) struct ExtractorCarrier<'a>(pub(crate) &'a dyn Extractor);
 
 impl Carrier for ExtractorCarrier<'_> {
-    fn for_each_value(&self, name: &HeaderName, f: &mut dyn FnMut(&[u8]) -> bool) {
-        if let Some(values) = self.0.get_all(name.as_str()) {
+    fn for_each_value<'s>(&'s self, name: &HeaderName, f: &mut dyn FnMut(&'s [u8]) -> bool) {
+        let extractor: &'s dyn Extractor = self.0;
+        if let Some(values) = extractor.get_all(name.as_str()) {
             for value in values {
                 if !f(value.as_bytes()) {
                     break;

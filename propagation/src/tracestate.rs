@@ -153,25 +153,29 @@ pub struct TraceStateList {
     len: u8,
 }
 
-/// Incremental parser over the fields of one request.
-struct ListParser {
-    grammar: KeyGrammar,
-    out: String,
-    members: usize,
+/// The validated members of one request's `tracestate` fields, borrowed from the headers:
+/// validation allocates nothing, and the caller builds whichever representation it needs.
+pub(crate) struct Members<'a> {
+    items: [(&'a str, &'a str); MAX_MEMBERS],
+    unique: usize,
+    seen: usize,
     read: usize,
+    grammar: KeyGrammar,
 }
 
-impl ListParser {
-    fn new(grammar: KeyGrammar) -> Self {
-        ListParser {
-            grammar,
-            out: String::new(),
-            members: 0,
+impl<'a> Members<'a> {
+    pub(crate) fn new(grammar: KeyGrammar) -> Self {
+        Members {
+            items: [("", ""); MAX_MEMBERS],
+            unique: 0,
+            seen: 0,
             read: 0,
+            grammar,
         }
     }
 
-    fn field(&mut self, field: &[u8]) -> Result<(), ParseError> {
+    /// Validates one field and adds its members.
+    pub(crate) fn field(&mut self, field: &'a [u8]) -> Result<(), ParseError> {
         self.read += field.len() + 1;
         if self.read > MAX_INPUT_LEN {
             return Err(err(ParseErrorKind::TooLong));
@@ -181,8 +185,8 @@ impl ListParser {
             if member.is_empty() {
                 continue;
             }
-            self.members += 1;
-            if self.members > MAX_MEMBERS {
+            self.seen += 1;
+            if self.seen > MAX_MEMBERS {
                 return Err(err(ParseErrorKind::TooManyMembers));
             }
             let eq = member
@@ -202,27 +206,36 @@ impl ListParser {
                 return Err(err(ParseErrorKind::Value));
             };
             // Level 2 allows discarding duplicate keys; keep the left-most (the most recent).
-            if find(&self.out, key).is_some() {
+            if self.as_slice().iter().any(|(k, _)| *k == key) {
                 continue;
             }
-            if !self.out.is_empty() {
-                self.out.push(',');
-            } else {
-                self.out.reserve(field.len());
-            }
-            self.out.push_str(key);
-            self.out.push('=');
-            self.out.push_str(value);
+            self.items[self.unique] = (key, value);
+            self.unique += 1;
         }
         Ok(())
     }
 
-    fn finish(self) -> TraceStateList {
-        let len = members(&self.out).count() as u8;
-        TraceStateList {
-            header: self.out,
-            len,
-        }
+    /// Validates every `tracestate` field of a carrier.
+    pub(crate) fn from_carrier<C: crate::header::Carrier + ?Sized>(
+        carrier: &'a C,
+        grammar: KeyGrammar,
+    ) -> Result<Self, ParseError> {
+        let mut members = Members::new(grammar);
+        let mut result = Ok(());
+        carrier.for_each_value(&crate::header::TRACESTATE, &mut |field| {
+            result = members.field(field);
+            result.is_ok()
+        });
+        result.map(|()| members)
+    }
+
+    pub(crate) fn as_slice(&self) -> &[(&'a str, &'a str)] {
+        &self.items[..self.unique]
+    }
+
+    /// The canonical list, in one allocation of the exact size.
+    pub(crate) fn to_list(&self) -> TraceStateList {
+        TraceStateList::from_members(self.as_slice())
     }
 }
 
@@ -287,25 +300,29 @@ impl TraceStateList {
     where
         I: IntoIterator<Item = &'a [u8]>,
     {
-        let mut parser = ListParser::new(grammar);
+        let mut members = Members::new(grammar);
         for field in fields {
-            parser.field(field)?;
+            members.field(field)?;
         }
-        Ok(parser.finish())
+        Ok(members.to_list())
     }
 
-    /// Reads every `tracestate` field of a carrier.
-    pub(crate) fn from_carrier<C: crate::header::Carrier + ?Sized>(
-        carrier: &C,
-        grammar: KeyGrammar,
-    ) -> Result<Self, ParseError> {
-        let mut parser = ListParser::new(grammar);
-        let mut result = Ok(());
-        carrier.for_each_value(&crate::header::TRACESTATE, &mut |field| {
-            result = parser.field(field);
-            result.is_ok()
-        });
-        result.map(|()| parser.finish())
+    /// Builds the canonical list from valid, unique members (at most 32) in one allocation.
+    fn from_members(members: &[(&str, &str)]) -> Self {
+        let len: usize = members.iter().map(|(k, v)| k.len() + v.len() + 2).sum();
+        let mut header = String::with_capacity(len.saturating_sub(1));
+        for (k, v) in members {
+            if !header.is_empty() {
+                header.push(',');
+            }
+            header.push_str(k);
+            header.push('=');
+            header.push_str(v);
+        }
+        TraceStateList {
+            header,
+            len: members.len() as u8,
+        }
     }
 
     /// The list in its canonical header form; empty when the list is.
@@ -452,28 +469,19 @@ impl TraceStateList {
     /// duplicates. OpenTelemetry accepts values the W3C forbids (empty, control characters,
     /// trailing spaces); those members are dropped rather than sent.
     pub fn from_trace_state(trace_state: &TraceState) -> Self {
-        let mut out = TraceStateList::new();
-        let mut header = String::new();
+        let mut kept: [(&str, &str); MAX_MEMBERS] = [("", ""); MAX_MEMBERS];
+        let mut len = 0;
         for (key, value) in trace_state {
-            if usize::from(out.len) == MAX_MEMBERS {
+            if len == MAX_MEMBERS {
                 break;
             }
-            if !KeyGrammar::Level2.is_valid_key(key)
-                || !is_valid_value(value)
-                || find(&header, key).is_some()
-            {
-                continue;
+            let valid = KeyGrammar::Level2.is_valid_key(key) && is_valid_value(value);
+            if valid && !kept[..len].iter().any(|(k, _)| *k == key) {
+                kept[len] = (key, value);
+                len += 1;
             }
-            if !header.is_empty() {
-                header.push(',');
-            }
-            header.push_str(key);
-            header.push('=');
-            header.push_str(value);
-            out.len += 1;
         }
-        out.header = header;
-        out
+        TraceStateList::from_members(&kept[..len])
     }
 
     /// Consumes the list, returning its canonical header string.

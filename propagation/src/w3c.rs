@@ -7,7 +7,7 @@ use opentelemetry::trace::{SpanContext, TraceContextExt, TraceId, TraceState};
 
 use crate::header::{BAGGAGE, Carrier, Sink, TRACEPARENT, TRACESTATE};
 use crate::propagator::{Codec, propagator_impls, static_fields};
-use crate::tracestate::{KeyGrammar, MIN_PROPAGATED_LEN, TraceStateList};
+use crate::tracestate::{KeyGrammar, MIN_PROPAGATED_LEN, Members, TraceStateList};
 use crate::{baggage, traceparent};
 
 /// W3C Trace Context (`traceparent` and `tracestate`), strict at Level 2.
@@ -118,24 +118,27 @@ impl TraceContextPropagator {
         let value = carrier.single_value(&TRACEPARENT).ok()??;
         let sc = traceparent::parse(value).ok()?;
         // The W3C: parse tracestate only after a valid traceparent, and never let it fail one.
-        let Ok(list) = TraceStateList::from_carrier(carrier, self.grammar) else {
-            return Some(Extracted {
-                span_context: sc,
-                exact: None,
-            });
+        let Ok(members) = Members::from_carrier(carrier, self.grammar) else {
+            return Some(Extracted::from(sc));
         };
-        if list.is_empty() {
-            return Some(Extracted {
-                span_context: sc,
-                exact: None,
-            });
+        if members.as_slice().is_empty() {
+            return Some(Extracted::from(sc));
         }
-        let (projection, lossless) = list.to_trace_state_checked();
-        let exact = (!lossless).then(|| ExactTraceState {
-            trace_id: sc.trace_id(),
-            projection: projection.clone(),
-            list,
-        });
+        // Common case: OpenTelemetry's TraceState holds every member; no intermediate copy.
+        let (projection, exact) =
+            match TraceState::from_key_value(members.as_slice().iter().copied()) {
+                Ok(ts) => (ts, None),
+                Err(_) => {
+                    let list = members.to_list();
+                    let (projection, _) = list.to_trace_state_checked();
+                    let exact = ExactTraceState {
+                        trace_id: sc.trace_id(),
+                        projection: projection.clone(),
+                        list,
+                    };
+                    (projection, Some(exact))
+                }
+            };
         let span_context = SpanContext::new(
             sc.trace_id(),
             sc.span_id(),
