@@ -81,7 +81,10 @@ fn tracestate_costs_only_what_opentelemetry_stores() {
     headers.append("tracestate", "rojo=00f067aa0ba902b7".parse().unwrap());
     let (stats, sc) = measure(|| Propagator::w3c().extract(&headers));
     let sc = sc.unwrap();
-    assert_eq!(sc.trace_state().header(), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+    assert_eq!(
+        sc.trace_state().header(),
+        "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"
+    );
     // OpenTelemetry's TraceState: a String per key and per value, and its VecDeque. Validation
     // and combining the two fields allocate nothing.
     assert_eq!(stats.allocs, 5, "{stats:?}");

@@ -1,0 +1,47 @@
+//! Low-cardinality `error.type` values for errors that have no status code.
+
+use crate::lifecycle::ErrorRef;
+
+/// `error.type` for a request the other side gave up on before the response ended.
+pub const CANCELLED: &str = "cancelled";
+/// `error.type` for a handler that panicked below the layer.
+pub const PANIC: &str = "panic";
+/// `error.type` for a timeout.
+pub const TIMEOUT: &str = "timeout";
+
+/// A low-cardinality `error.type` for `error`: a well-known kind (`timeout`, …) when one can
+/// be recognised, else the error's type name (static, no allocation), else `_OTHER` for
+/// type-erased errors.
+pub fn of(error: &ErrorRef<'_>) -> &'static str {
+    if let Some(io) = error.downcast_ref::<std::io::Error>() {
+        return io_kind(io);
+    }
+    if let Some(boxed) = error.boxed() {
+        let mut source: Option<&(dyn std::error::Error + 'static)> = Some(boxed);
+        while let Some(err) = source {
+            if let Some(io) = err.downcast_ref::<std::io::Error>() {
+                return io_kind(io);
+            }
+            // tower's `Elapsed` and friends say so in their message; matching it avoids
+            // depending on every crate that has a timeout error.
+            if err.to_string().contains("timed out") {
+                return TIMEOUT;
+            }
+            source = err.source();
+        }
+        return crate::semconv::OTHER;
+    }
+    error.type_name()
+}
+
+fn io_kind(error: &std::io::Error) -> &'static str {
+    use std::io::ErrorKind::*;
+    match error.kind() {
+        TimedOut => TIMEOUT,
+        ConnectionRefused => "connection_refused",
+        ConnectionReset => "connection_reset",
+        ConnectionAborted => "connection_aborted",
+        BrokenPipe => "broken_pipe",
+        _ => "std::io::Error",
+    }
+}

@@ -1,0 +1,211 @@
+//! gRPC status codes, where to find them, and how the conventions classify them.
+
+use http::{HeaderMap, HeaderName, Response};
+
+/// `grpc-status`
+pub const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+
+/// A gRPC status code (`grpc/grpc:doc/statuscodes.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+#[allow(missing_docs)]
+pub enum Code {
+    Ok = 0,
+    Cancelled = 1,
+    Unknown = 2,
+    InvalidArgument = 3,
+    DeadlineExceeded = 4,
+    NotFound = 5,
+    AlreadyExists = 6,
+    PermissionDenied = 7,
+    ResourceExhausted = 8,
+    FailedPrecondition = 9,
+    Aborted = 10,
+    OutOfRange = 11,
+    Unimplemented = 12,
+    Internal = 13,
+    Unavailable = 14,
+    DataLoss = 15,
+    Unauthenticated = 16,
+}
+
+const CODES: [Code; 17] = [
+    Code::Ok,
+    Code::Cancelled,
+    Code::Unknown,
+    Code::InvalidArgument,
+    Code::DeadlineExceeded,
+    Code::NotFound,
+    Code::AlreadyExists,
+    Code::PermissionDenied,
+    Code::ResourceExhausted,
+    Code::FailedPrecondition,
+    Code::Aborted,
+    Code::OutOfRange,
+    Code::Unimplemented,
+    Code::Internal,
+    Code::Unavailable,
+    Code::DataLoss,
+    Code::Unauthenticated,
+];
+
+impl Code {
+    /// The code for `value`; unknown values are `Unknown`, as gRPC says.
+    pub fn from_i32(value: i32) -> Code {
+        usize::try_from(value)
+            .ok()
+            .and_then(|i| CODES.get(i))
+            .copied()
+            .unwrap_or(Code::Unknown)
+    }
+
+    /// Parses a `grpc-status` value (decimal digits).
+    pub fn from_header(value: &[u8]) -> Option<Code> {
+        if value.is_empty() || value.len() > 3 || !value.iter().all(u8::is_ascii_digit) {
+            return None;
+        }
+        let n = value.iter().fold(0i32, |n, d| n * 10 + i32::from(d - b'0'));
+        Some(Code::from_i32(n))
+    }
+
+    /// The numeric value (`rpc.grpc.status_code`).
+    pub fn as_i32(self) -> i32 {
+        self as i32
+    }
+
+    /// The name used by `rpc.response.status_code` and `error.type`, e.g. `"NOT_FOUND"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::Ok => "OK",
+            Code::Cancelled => "CANCELLED",
+            Code::Unknown => "UNKNOWN",
+            Code::InvalidArgument => "INVALID_ARGUMENT",
+            Code::DeadlineExceeded => "DEADLINE_EXCEEDED",
+            Code::NotFound => "NOT_FOUND",
+            Code::AlreadyExists => "ALREADY_EXISTS",
+            Code::PermissionDenied => "PERMISSION_DENIED",
+            Code::ResourceExhausted => "RESOURCE_EXHAUSTED",
+            Code::FailedPrecondition => "FAILED_PRECONDITION",
+            Code::Aborted => "ABORTED",
+            Code::OutOfRange => "OUT_OF_RANGE",
+            Code::Unimplemented => "UNIMPLEMENTED",
+            Code::Internal => "INTERNAL",
+            Code::Unavailable => "UNAVAILABLE",
+            Code::DataLoss => "DATA_LOSS",
+            Code::Unauthenticated => "UNAUTHENTICATED",
+        }
+    }
+
+    /// Whether a server span with this code is an error: only `UNKNOWN`, `DEADLINE_EXCEEDED`,
+    /// `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE` and `DATA_LOSS` (the caller's mistakes are
+    /// not the server's errors).
+    pub fn is_server_error(self) -> bool {
+        matches!(
+            self,
+            Code::Unknown
+                | Code::DeadlineExceeded
+                | Code::Unimplemented
+                | Code::Internal
+                | Code::Unavailable
+                | Code::DataLoss
+        )
+    }
+
+    /// Whether a client span with this code is an error: every code but `OK`.
+    pub fn is_client_error(self) -> bool {
+        self != Code::Ok
+    }
+
+    /// The code a client infers from the HTTP status when `grpc-status` is missing
+    /// (`grpc/grpc:doc/http-grpc-status-mapping.md`; for clients only).
+    pub fn from_http_status(status: u16) -> Code {
+        match status {
+            400 | 431 => Code::Internal,
+            401 => Code::Unauthenticated,
+            403 => Code::PermissionDenied,
+            404 => Code::Unimplemented,
+            429 | 502 | 503 | 504 => Code::Unavailable,
+            _ => Code::Unknown,
+        }
+    }
+}
+
+/// The `grpc-status` in a header map (the response head of a Trailers-Only response, or the
+/// trailers).
+pub fn status_in(headers: &HeaderMap) -> Option<Code> {
+    headers
+        .get(GRPC_STATUS)
+        .and_then(|v| Code::from_header(v.as_bytes()))
+}
+
+/// The `grpc-status` of a Trailers-Only response, read from its head.
+pub fn status_in_head<B>(response: &Response<B>) -> Option<Code> {
+    status_in(response.headers())
+}
+
+/// True if `content-type` says gRPC (`application/grpc`, `application/grpc+proto`, …).
+pub fn is_grpc(headers: &HeaderMap) -> bool {
+    headers
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
+}
+
+/// Splits a gRPC path `/pkg.Service/Method` into (`pkg.Service/Method`, `pkg.Service`,
+/// `Method`); `None` if it is not of that shape.
+pub fn split_path(path: &str) -> Option<(&str, &str, &str)> {
+    let full = path.strip_prefix('/')?;
+    let (service, method) = full.split_once('/')?;
+    if service.is_empty() || method.is_empty() || method.contains('/') {
+        return None;
+    }
+    Some((full, service, method))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_and_names() {
+        assert_eq!(Code::from_header(b"0"), Some(Code::Ok));
+        assert_eq!(Code::from_header(b"5"), Some(Code::NotFound));
+        assert_eq!(Code::from_header(b"16"), Some(Code::Unauthenticated));
+        assert_eq!(Code::from_header(b"99"), Some(Code::Unknown));
+        assert_eq!(Code::from_header(b""), None);
+        assert_eq!(Code::from_header(b"x"), None);
+        assert_eq!(Code::DeadlineExceeded.as_str(), "DEADLINE_EXCEEDED");
+        for (i, code) in CODES.iter().enumerate() {
+            assert_eq!(code.as_i32(), i as i32);
+        }
+    }
+
+    #[test]
+    fn http_fallback_table() {
+        for (status, code) in [
+            (400, Code::Internal),
+            (401, Code::Unauthenticated),
+            (403, Code::PermissionDenied),
+            (404, Code::Unimplemented),
+            (429, Code::Unavailable),
+            (431, Code::Internal),
+            (502, Code::Unavailable),
+            (503, Code::Unavailable),
+            (504, Code::Unavailable),
+            (200, Code::Unknown),
+            (500, Code::Unknown),
+        ] {
+            assert_eq!(Code::from_http_status(status), code, "{status}");
+        }
+    }
+
+    #[test]
+    fn paths() {
+        assert_eq!(
+            split_path("/grpc.test.Echo/Say"),
+            Some(("grpc.test.Echo/Say", "grpc.test.Echo", "Say"))
+        );
+        assert_eq!(split_path("grpc.test.Echo/Say"), None);
+        assert_eq!(split_path("/a/b/c"), None);
+        assert_eq!(split_path("/a/"), None);
+    }
+}

@@ -1,0 +1,92 @@
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
+
+use bytes::Buf;
+use http_body::{Body, Frame, SizeHint};
+use pin_project_lite::pin_project;
+
+use super::guard::Guard;
+use super::{ErrorRef, ObservedError, Outcome, Record};
+
+pin_project! {
+    /// The response body of [`Observe`](super::Observe): passes every frame through unchanged
+    /// and finishes the record at the true end of the response (see the
+    /// [module docs](super)). Dropped before the end, it finishes as
+    /// [`Outcome::Cancelled`].
+    pub struct ResponseBody<B, R: Record> {
+        #[pin]
+        inner: B,
+        guard: Guard<R>,
+    }
+}
+
+impl<B, R: Record> ResponseBody<B, R> {
+    pub(crate) fn new(inner: B, guard: Guard<R>) -> Self {
+        ResponseBody { inner, guard }
+    }
+
+    /// A body that observes nothing.
+    pub fn passthrough(inner: B) -> Self {
+        ResponseBody {
+            inner,
+            guard: Guard::disarmed(),
+        }
+    }
+}
+
+impl<B, R> Body for ResponseBody<B, R>
+where
+    B: Body,
+    B::Error: ObservedError,
+    R: Record,
+{
+    type Data = B::Data;
+    type Error = B::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut TaskContext<'_>,
+    ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
+        let mut this = self.project();
+        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let Some(record) = this.guard.record_mut() else {
+            return Poll::Ready(frame);
+        };
+        match &frame {
+            Some(Ok(frame)) => {
+                if let Some(data) = frame.data_ref() {
+                    record.on_body_chunk(data.remaining());
+                    // hyper stops polling once Content-Length is satisfied: this may be the
+                    // last time we are polled.
+                    if this.inner.is_end_stream() {
+                        this.guard.finish(Outcome::Complete);
+                    }
+                } else if let Some(trailers) = frame.trailers_ref() {
+                    record.on_trailers(trailers);
+                    this.guard.finish(Outcome::Complete);
+                }
+            }
+            Some(Err(error)) => this.guard.finish(Outcome::BodyError(ErrorRef::new(error))),
+            None => this.guard.finish(Outcome::Complete),
+        }
+        Poll::Ready(frame)
+    }
+
+    #[inline]
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    #[inline]
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl<B, R: Record> std::fmt::Debug for ResponseBody<B, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseBody")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}

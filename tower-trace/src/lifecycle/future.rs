@@ -1,0 +1,77 @@
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context as TaskContext, Poll, ready};
+
+use http::Response;
+use http_body::Body;
+use pin_project_lite::pin_project;
+
+use super::guard::Guard;
+use super::{ErrorRef, ObservedError, Outcome, Progress, Record, ResponseBody};
+
+pin_project! {
+    /// The response future of [`Observe`](super::Observe): makes the record's context current
+    /// while the inner future runs, then moves the record into the [`ResponseBody`].
+    ///
+    /// Dropped before completion, it finishes the record as [`Outcome::Cancelled`].
+    pub struct ResponseFuture<F, R: Record> {
+        #[pin]
+        inner: F,
+        guard: Guard<R>,
+    }
+}
+
+impl<F, R: Record> ResponseFuture<F, R> {
+    pub(crate) fn new(inner: F, guard: Guard<R>) -> Self {
+        ResponseFuture { inner, guard }
+    }
+}
+
+impl<F, R, B, E> Future for ResponseFuture<F, R>
+where
+    F: Future<Output = Result<Response<B>, E>>,
+    R: Record,
+    B: Body,
+    E: ObservedError,
+{
+    type Output = Result<Response<ResponseBody<B, R>>, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let result = {
+            let _current = this
+                .guard
+                .record()
+                .and_then(R::context)
+                .map(|c| c.clone().attach());
+            ready!(this.inner.poll(cx))
+        };
+        match result {
+            Ok(response) => {
+                let mut guard = Guard::new(this.guard.take());
+                if let Some(record) = guard.record_mut() {
+                    // An empty body may never be polled: finish at the head.
+                    if record.on_response(&response) == Progress::Finish
+                        || response.body().is_end_stream()
+                    {
+                        guard.finish(Outcome::Complete);
+                    }
+                }
+                Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, guard))))
+            }
+            Err(error) => {
+                this.guard
+                    .finish(Outcome::ServiceError(ErrorRef::new(&error)));
+                Poll::Ready(Err(error))
+            }
+        }
+    }
+}
+
+impl<F, R: Record> std::fmt::Debug for ResponseFuture<F, R> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResponseFuture")
+            .field("guard", &self.guard)
+            .finish_non_exhaustive()
+    }
+}

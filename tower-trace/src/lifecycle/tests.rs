@@ -1,0 +1,406 @@
+//! The lifecycle's contract: every path finishes exactly once, at the true end.
+
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http::{HeaderMap, Request, Response};
+use http_body_util::{BodyExt, Empty, Full, StreamBody};
+use opentelemetry::Context;
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
+
+use super::*;
+
+type Log = Arc<Mutex<Vec<String>>>;
+
+/// Logs every hook; finishes at the head when `at_head`.
+#[derive(Clone)]
+struct Recorder {
+    log: Log,
+    name: &'static str,
+    at_head: bool,
+    cx: Option<Context>,
+}
+
+struct Rec {
+    log: Log,
+    name: &'static str,
+    at_head: bool,
+    cx: Option<Context>,
+}
+
+impl<B> Observer<B> for Recorder {
+    type Record = Rec;
+    fn on_request(&self, request: &mut Request<B>, _now: &Now) -> Option<Rec> {
+        if request.uri().path() == "/skip" {
+            return None;
+        }
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:request", self.name));
+        Some(Rec {
+            log: self.log.clone(),
+            name: self.name,
+            at_head: self.at_head,
+            cx: self.cx.clone(),
+        })
+    }
+}
+
+impl Record for Rec {
+    fn context(&self) -> Option<&Context> {
+        self.cx.as_ref()
+    }
+    fn on_response<B>(&mut self, response: &Response<B>) -> Progress {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:head {}", self.name, response.status().as_u16()));
+        if self.at_head {
+            Progress::Finish
+        } else {
+            Progress::Continue
+        }
+    }
+    fn on_body_chunk(&mut self, len: usize) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:chunk {len}", self.name));
+    }
+    fn on_trailers(&mut self, trailers: &HeaderMap) {
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:trailers {}", self.name, trailers.len()));
+    }
+    fn finish(self, outcome: Outcome<'_>, _now: &Now) {
+        let outcome = match outcome {
+            Outcome::Complete => "complete".to_owned(),
+            Outcome::ServiceError(e) => format!("service error {e}"),
+            Outcome::BodyError(e) => format!("body error {e}"),
+            Outcome::Cancelled => "cancelled".to_owned(),
+            Outcome::Panicked => "panicked".to_owned(),
+        };
+        self.log
+            .lock()
+            .unwrap()
+            .push(format!("{}:finish {outcome}", self.name));
+    }
+}
+
+fn recorder(name: &'static str, at_head: bool) -> (Recorder, Log) {
+    let log = Log::default();
+    (
+        Recorder {
+            log: log.clone(),
+            name,
+            at_head,
+            cx: None,
+        },
+        log,
+    )
+}
+
+fn entries(log: &Log) -> Vec<String> {
+    log.lock().unwrap().clone()
+}
+
+fn req(path: &str) -> Request<()> {
+    Request::builder().uri(path).body(()).unwrap()
+}
+
+#[tokio::test]
+async fn full_body_finishes_after_its_only_frame() {
+    let (observer, log) = recorder("a", false);
+    let svc = ServiceBuilder::new()
+        .layer(ObserveLayer::new(observer))
+        .service(service_fn(|_: Request<()>| async {
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"hello"))))
+        }));
+    let response = svc.oneshot(req("/")).await.unwrap();
+    assert_eq!(
+        entries(&log),
+        ["a:request", "a:head 200"],
+        "not finished before the body is read"
+    );
+    let mut body = response.into_body();
+    let frame = body.frame().await.unwrap().unwrap();
+    assert_eq!(frame.into_data().unwrap(), "hello");
+    // Full reports end of stream after its frame: finished without waiting for `None`, which
+    // hyper never asks for once Content-Length is satisfied.
+    assert_eq!(
+        entries(&log),
+        ["a:request", "a:head 200", "a:chunk 5", "a:finish complete"]
+    );
+    assert!(body.frame().await.is_none());
+    drop(body);
+    assert_eq!(entries(&log).len(), 4, "exactly once");
+}
+
+#[tokio::test]
+async fn streamed_body_finishes_at_its_end() {
+    let (observer, log) = recorder("a", false);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, Infallible>>(4);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let svc = ObserveLayer::new(observer).layer(service_fn(move |_: Request<()>| {
+        let rx = rx.lock().unwrap().take().unwrap();
+        async move {
+            let stream = futures_stream(rx);
+            Ok::<_, Infallible>(Response::new(StreamBody::new(stream)))
+        }
+    }));
+    let mut body = svc.oneshot(req("/")).await.unwrap().into_body();
+    tx.send(Ok(http_body::Frame::data(Bytes::from_static(b"one"))))
+        .await
+        .unwrap();
+    body.frame().await.unwrap().unwrap();
+    tx.send(Ok(http_body::Frame::data(Bytes::from_static(b"two!"))))
+        .await
+        .unwrap();
+    body.frame().await.unwrap().unwrap();
+    assert_eq!(
+        entries(&log),
+        ["a:request", "a:head 200", "a:chunk 3", "a:chunk 4"],
+        "still streaming"
+    );
+    drop(tx);
+    assert!(body.frame().await.is_none());
+    assert_eq!(entries(&log).last().unwrap(), "a:finish complete");
+}
+
+#[tokio::test]
+async fn trailers_then_finish() {
+    let (observer, log) = recorder("a", false);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let svc = ObserveLayer::new(observer).layer(service_fn(move |_: Request<()>| {
+        let rx = rx.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(Response::new(StreamBody::new(futures_stream(rx)))) }
+    }));
+    let mut body = svc.oneshot(req("/")).await.unwrap().into_body();
+    let mut trailers = HeaderMap::new();
+    trailers.insert("grpc-status", "0".parse().unwrap());
+    tx.send(Ok::<_, Infallible>(http_body::Frame::data(
+        Bytes::from_static(b"x"),
+    )))
+    .await
+    .unwrap();
+    tx.send(Ok(http_body::Frame::trailers(trailers)))
+        .await
+        .unwrap();
+    body.frame().await.unwrap().unwrap();
+    body.frame().await.unwrap().unwrap();
+    assert_eq!(
+        entries(&log),
+        [
+            "a:request",
+            "a:head 200",
+            "a:chunk 1",
+            "a:trailers 1",
+            "a:finish complete"
+        ]
+    );
+    drop((tx, body));
+    assert_eq!(entries(&log).len(), 5);
+}
+
+#[tokio::test]
+async fn empty_body_finishes_at_the_head() {
+    let (observer, log) = recorder("a", false);
+    let svc = ObserveLayer::new(observer).layer(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    }));
+    let response = svc.oneshot(req("/")).await.unwrap();
+    assert_eq!(
+        entries(&log),
+        ["a:request", "a:head 200", "a:finish complete"]
+    );
+    drop(response);
+    assert_eq!(
+        entries(&log).len(),
+        3,
+        "dropping the unpolled empty body is not a cancellation"
+    );
+}
+
+#[tokio::test]
+async fn service_error_is_passed_through() {
+    let (observer, log) = recorder("a", false);
+    let svc = ObserveLayer::new(observer).layer(service_fn(|_: Request<()>| async {
+        Err::<Response<Empty<Bytes>>, _>(std::io::Error::other("boom"))
+    }));
+    let err = svc.oneshot(req("/")).await.unwrap_err();
+    assert_eq!(err.to_string(), "boom");
+    assert_eq!(entries(&log), ["a:request", "a:finish service error boom"]);
+}
+
+#[tokio::test]
+async fn body_error_is_passed_through() {
+    let (observer, log) = recorder("a", false);
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let svc = ObserveLayer::new(observer).layer(service_fn(move |_: Request<()>| {
+        let rx = rx.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(Response::new(StreamBody::new(futures_stream(rx)))) }
+    }));
+    let mut body = svc.oneshot(req("/")).await.unwrap().into_body();
+    tx.send(Err::<http_body::Frame<Bytes>, _>(std::io::Error::other(
+        "reset",
+    )))
+    .await
+    .unwrap();
+    let err = body.frame().await.unwrap().unwrap_err();
+    assert_eq!(err.to_string(), "reset");
+    assert_eq!(entries(&log).last().unwrap(), "a:finish body error reset");
+}
+
+#[tokio::test]
+async fn dropped_future_and_dropped_body_are_cancelled() {
+    let (observer, log) = recorder("a", false);
+    let svc = ObserveLayer::new(observer.clone()).layer(service_fn(|_: Request<()>| async {
+        std::future::pending::<()>().await;
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    }));
+    let future = svc.oneshot(req("/"));
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(5), future).await;
+    assert_eq!(entries(&log), ["a:request", "a:finish cancelled"]);
+
+    let (observer, log) = recorder("b", false);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, Infallible>>(4);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let svc = ObserveLayer::new(observer).layer(service_fn(move |_: Request<()>| {
+        let rx = rx.lock().unwrap().take().unwrap();
+        async move { Ok::<_, Infallible>(Response::new(StreamBody::new(futures_stream(rx)))) }
+    }));
+    let mut body = svc.oneshot(req("/")).await.unwrap().into_body();
+    tx.send(Ok(http_body::Frame::data(Bytes::from_static(b"part"))))
+        .await
+        .unwrap();
+    body.frame().await.unwrap().unwrap();
+    drop(body);
+    assert_eq!(
+        entries(&log),
+        ["b:request", "b:head 200", "b:chunk 4", "b:finish cancelled"]
+    );
+}
+
+#[tokio::test]
+async fn skipped_requests_are_not_observed() {
+    let (observer, log) = recorder("a", false);
+    let svc = ObserveLayer::new(observer).layer(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"ok"))))
+    }));
+    let body = svc.oneshot(req("/skip")).await.unwrap().into_body();
+    assert_eq!(body.collect().await.unwrap().to_bytes(), "ok");
+    assert!(entries(&log).is_empty());
+}
+
+#[tokio::test]
+async fn a_pair_shares_one_lifecycle_and_finishes_each_once() {
+    let log = Log::default();
+    let head = Recorder {
+        log: log.clone(),
+        name: "client",
+        at_head: true,
+        cx: None,
+    };
+    let end = Recorder {
+        log: log.clone(),
+        name: "metrics",
+        at_head: false,
+        cx: None,
+    };
+    let svc = ObserveLayer::new((head, end)).layer(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Full::new(Bytes::from_static(b"abc"))))
+    }));
+    let body = svc.oneshot(req("/")).await.unwrap().into_body();
+    assert_eq!(
+        entries(&log),
+        [
+            "client:request",
+            "metrics:request",
+            "client:head 200",
+            "client:finish complete",
+            "metrics:head 200"
+        ]
+    );
+    body.collect().await.unwrap();
+    assert_eq!(
+        entries(&log)[5..],
+        ["metrics:chunk 3", "metrics:finish complete"]
+    );
+}
+
+#[tokio::test]
+async fn context_is_current_in_call_and_in_the_future() {
+    let sc = SpanContext::new(
+        TraceId::from(7),
+        SpanId::from(9),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    let log = Log::default();
+    let observer = Recorder {
+        log,
+        name: "a",
+        at_head: false,
+        cx: Some(Context::new().with_remote_span_context(sc.clone())),
+    };
+    let svc = ObserveLayer::new(observer).layer(service_fn(|_: Request<()>| {
+        let in_call = Context::current().span().span_context().span_id();
+        async move {
+            tokio::task::yield_now().await;
+            let in_future = Context::current().span().span_context().span_id();
+            Ok::<_, Infallible>(Response::new(Full::new(Bytes::from(format!(
+                "{in_call} {in_future}"
+            )))))
+        }
+    }));
+    let body = svc
+        .oneshot(req("/"))
+        .await
+        .unwrap()
+        .into_body()
+        .collect()
+        .await
+        .unwrap()
+        .to_bytes();
+    assert_eq!(body, format!("{} {}", sc.span_id(), sc.span_id()));
+    assert!(
+        !Context::current().has_active_span(),
+        "detached after each poll"
+    );
+}
+
+/// A `Stream` of frames over an mpsc receiver (no futures-util dependency).
+fn futures_stream<T>(
+    mut rx: tokio::sync::mpsc::Receiver<T>,
+) -> impl futures_core_shim::Stream<Item = T> {
+    futures_core_shim::from_fn(move |cx| rx.poll_recv(cx))
+}
+
+mod futures_core_shim {
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    pub(super) use futures_core::Stream;
+
+    pub(super) struct FromFn<F>(F);
+
+    pub(super) fn from_fn<T, F: FnMut(&mut Context<'_>) -> Poll<Option<T>> + Unpin>(
+        f: F,
+    ) -> FromFn<F> {
+        FromFn(f)
+    }
+
+    impl<T, F: FnMut(&mut Context<'_>) -> Poll<Option<T>> + Unpin> Stream for FromFn<F> {
+        type Item = T;
+        fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<T>> {
+            (self.get_mut().0)(cx)
+        }
+    }
+}

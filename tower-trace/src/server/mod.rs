@@ -1,0 +1,7 @@
+//! Server spans: [`TraceLayer`] and its [`ServerObserver`].
+
+mod layer;
+mod observer;
+
+pub use layer::{Protocol, RpcConventions, TraceLayer};
+pub use observer::{ServerObserver, ServerRecord};

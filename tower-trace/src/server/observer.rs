@@ -1,0 +1,571 @@
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use http::{HeaderMap, HeaderName, Request, Response};
+use opentelemetry::trace::{
+    Link, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer,
+};
+use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
+use propagation::HeaderPropagator;
+use propagation::traceparent::RANDOM_TRACE_ID;
+
+use super::layer::{Protocol, RpcConventions};
+use crate::grpc::{self, Code};
+use crate::lifecycle::{Now, Observer, Outcome, Progress, Record, Timestamp};
+use crate::redact::redact_query;
+use crate::request::{MakeRoute, RequestInfo, RequestPredicate};
+use crate::{error_type, semconv};
+
+/// The server layer's configuration: hooks (generic, swapped by the builder) and settings.
+#[derive(Clone)]
+pub(crate) struct Config<T, P, R, F, E> {
+    pub(crate) tracer: T,
+    pub(crate) propagator: P,
+    pub(crate) route: R,
+    pub(crate) skip: F,
+    pub(crate) public: E,
+    pub(crate) settings: Settings,
+}
+
+#[derive(Clone)]
+pub(crate) struct Settings {
+    pub(crate) enabled: bool,
+    pub(crate) protocol: Protocol,
+    pub(crate) rpc: RpcConventions,
+    pub(crate) request_headers: Arc<[(HeaderName, Key)]>,
+    pub(crate) response_headers: Arc<[(HeaderName, Key)]>,
+    pub(crate) sensitive_query: Arc<[Box<str>]>,
+    pub(crate) default_scheme: &'static str,
+}
+
+/// The [`Observer`] behind [`TraceLayer`](crate::TraceLayer): one `Arc` clone per service
+/// clone (axum clones the route's service per request), nothing cloned per request.
+pub struct ServerObserver<T, P, R, F, E> {
+    config: Arc<Config<T, P, R, F, E>>,
+}
+
+impl<T: Tracer, P, R, F, E> ServerObserver<T, P, R, F, E> {
+    pub(crate) fn new(mut config: Config<T, P, R, F, E>) -> Self {
+        config.settings.enabled &= !is_noop(&config.tracer);
+        ServerObserver {
+            config: Arc::new(config),
+        }
+    }
+}
+
+impl<T, P, R, F, E> Clone for ServerObserver<T, P, R, F, E> {
+    fn clone(&self) -> Self {
+        ServerObserver {
+            config: Arc::clone(&self.config),
+        }
+    }
+}
+
+impl<T, P, R, F, E> std::fmt::Debug for ServerObserver<T, P, R, F, E> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServerObserver")
+            .field("enabled", &self.config.settings.enabled)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A tracer that hands back the parent's span context for a suppressed parent is a no-op
+/// (OpenTelemetry's `NoopTracer`, the global default before a provider is installed): the SDK
+/// returns an invalid context for a suppressed parent instead, and records nothing. Checked
+/// once, when the layer is built.
+fn is_noop<T: Tracer>(tracer: &T) -> bool {
+    use opentelemetry::trace::{Span, SpanId, TraceId, TraceState};
+    let probe = SpanContext::new(
+        TraceId::from(0x5072_6f62_6520_666f_7220_6e6f_6f70_2e2e),
+        SpanId::from(0x7072_6f62_6521_2121),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    let parent = Context::new()
+        .with_remote_span_context(probe.clone())
+        .with_telemetry_suppressed();
+    let mut span = tracer.build_with_context(tracer.span_builder("noop-probe"), &parent);
+    let noop = span.span_context() == &probe;
+    span.end();
+    noop
+}
+
+/// The per-request state of a server span.
+#[derive(Debug)]
+pub struct ServerRecord(State);
+
+#[derive(Debug)]
+enum State {
+    /// Skipped: only the caller's context, made current for the handler.
+    PassThrough(Context),
+    Span(Box<SpanState>),
+}
+
+#[derive(Debug)]
+struct SpanState {
+    cx: Context,
+    start: Timestamp,
+    recording: bool,
+    grpc: Option<RpcConventions>,
+    status: Option<u16>,
+    grpc_status: Option<Code>,
+    response_headers: Option<Arc<[(HeaderName, Key)]>>,
+}
+
+impl<B, T, P, R, F, E> Observer<B> for ServerObserver<T, P, R, F, E>
+where
+    T: Tracer,
+    T::Span: Send + Sync + 'static,
+    P: HeaderPropagator,
+    R: MakeRoute,
+    F: RequestPredicate,
+    E: RequestPredicate,
+{
+    type Record = ServerRecord;
+
+    fn on_request(&self, request: &mut Request<B>, now: &Now) -> Option<ServerRecord> {
+        let config = &*self.config;
+        let settings = &config.settings;
+        if !settings.enabled {
+            return None;
+        }
+        let info = RequestInfo::new(request);
+        if config.skip.check(&info) {
+            let caller = config
+                .propagator
+                .extract_headers(request.headers(), &Context::new());
+            return caller
+                .has_active_span()
+                .then(|| ServerRecord(State::PassThrough(caller)));
+        }
+
+        let grpc = match settings.protocol {
+            Protocol::Http => None,
+            Protocol::Grpc => Some(settings.rpc),
+            Protocol::Auto => grpc::is_grpc(request.headers()).then_some(settings.rpc),
+        };
+        let caller = config
+            .propagator
+            .extract_headers(request.headers(), &Context::new());
+        let public = config.public.check(&info);
+        let route = if grpc.is_none() {
+            config.route.route(&info)
+        } else {
+            None
+        };
+        let (method, known_method) = semconv::method(request.method());
+        let name: Cow<'static, str> = match (grpc, &route) {
+            (Some(_), _) => match grpc::split_path(request.uri().path()) {
+                Some((full, _, _)) => Cow::Owned(full.to_owned()),
+                None => Cow::Borrowed("grpc"),
+            },
+            (None, Some(route)) => {
+                let m = if known_method { method } else { "HTTP" };
+                Cow::Owned(format!("{m} {route}"))
+            }
+            (None, None) => Cow::Borrowed(if known_method { method } else { "HTTP" }),
+        };
+
+        let start = now.get();
+        let mut builder = config
+            .tracer
+            .span_builder(name)
+            .with_kind(SpanKind::Server)
+            .with_start_time(start.system);
+        let remote = caller.span().span_context().clone();
+        let parent = if public {
+            if remote.is_valid() {
+                builder = builder.with_links(vec![Link::with_context(remote.clone())]);
+            }
+            Context::new()
+        } else {
+            caller
+        };
+        let span = builder.start_with_context(&config.tracer, &parent);
+        let recording = opentelemetry::trace::Span::is_recording(&span);
+        let cx = if !recording && !public && random_flag_lost(&remote, span_context_of(&span)) {
+            // The SDK gives a dropped span default flags, losing the caller's `random` flag,
+            // which must stay on every traceparent of this trace id (W3C Level 2).
+            let sc = span_context_of(&span);
+            let flags = sc.trace_flags() | RANDOM_TRACE_ID;
+            let fixed = SpanContext::new(
+                sc.trace_id(),
+                sc.span_id(),
+                flags,
+                false,
+                sc.trace_state().clone(),
+            );
+            parent.with_remote_span_context(fixed)
+        } else {
+            parent.with_span(span)
+        };
+
+        if recording {
+            let attributes =
+                request_attributes(request, settings, grpc, method, known_method, route);
+            cx.span().set_attributes(attributes);
+        }
+        request.extensions_mut().insert(cx.clone());
+        let response_headers = (recording && !settings.response_headers.is_empty())
+            .then(|| Arc::clone(&settings.response_headers));
+        Some(ServerRecord(State::Span(Box::new(SpanState {
+            cx,
+            start,
+            recording,
+            grpc,
+            status: None,
+            grpc_status: None,
+            response_headers,
+        }))))
+    }
+}
+
+fn span_context_of<S: opentelemetry::trace::Span>(span: &S) -> &SpanContext {
+    span.span_context()
+}
+
+fn random_flag_lost(parent: &SpanContext, child: &SpanContext) -> bool {
+    parent.is_valid()
+        && parent.trace_id() == child.trace_id()
+        && parent.trace_flags() & RANDOM_TRACE_ID == RANDOM_TRACE_ID
+        && child.trace_flags() & RANDOM_TRACE_ID != RANDOM_TRACE_ID
+}
+
+fn request_attributes<B>(
+    request: &Request<B>,
+    settings: &Settings,
+    grpc: Option<RpcConventions>,
+    method: &'static str,
+    known_method: bool,
+    route: Option<Cow<'static, str>>,
+) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(16);
+    let uri = request.uri();
+    let headers = request.headers();
+    let (address, port) = server_address(request);
+
+    if let Some(rpc) = grpc {
+        match (rpc, grpc::split_path(uri.path())) {
+            (RpcConventions::Current, path) => {
+                attrs.push(KeyValue::new(semconv::RPC_SYSTEM_NAME, "grpc"));
+                let method = path.map_or(Cow::Borrowed(semconv::OTHER), |(full, _, _)| {
+                    Cow::Owned(full.to_owned())
+                });
+                attrs.push(KeyValue::new(semconv::RPC_METHOD, method));
+            }
+            (RpcConventions::Classic, path) => {
+                attrs.push(KeyValue::new(semconv::RPC_SYSTEM, "grpc"));
+                if let Some((_, service, method)) = path {
+                    attrs.push(KeyValue::new(semconv::RPC_SERVICE, service.to_owned()));
+                    attrs.push(KeyValue::new(semconv::RPC_METHOD, method.to_owned()));
+                }
+            }
+        }
+        if let Some(address) = address {
+            attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
+            if let Some(port) = port {
+                attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+            }
+        }
+        push_peer(&mut attrs, request, false);
+        return attrs;
+    }
+
+    attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, method));
+    if !known_method {
+        attrs.push(KeyValue::new(
+            semconv::HTTP_REQUEST_METHOD_ORIGINAL,
+            request.method().as_str().to_owned(),
+        ));
+    }
+    attrs.push(KeyValue::new(semconv::URL_PATH, uri.path().to_owned()));
+    if let Some(query) = uri.query() {
+        let redacted = redact_query(query, &settings.sensitive_query);
+        attrs.push(KeyValue::new(semconv::URL_QUERY, redacted.into_owned()));
+    }
+    attrs.push(KeyValue::new(
+        semconv::URL_SCHEME,
+        scheme(request, settings.default_scheme),
+    ));
+    if let Some(route) = route {
+        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route));
+    }
+    if let Some(version) = semconv::protocol_version(request.version()) {
+        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+    }
+    if let Some(address) = address {
+        attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
+        if let Some(port) = port {
+            attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+    }
+    if let Some(agent) = headers
+        .get(http::header::USER_AGENT)
+        .and_then(|v| v.to_str().ok())
+    {
+        attrs.push(KeyValue::new(
+            semconv::USER_AGENT_ORIGINAL,
+            agent.to_owned(),
+        ));
+    }
+    push_peer(&mut attrs, request, true);
+    push_headers(&mut attrs, headers, &settings.request_headers);
+    attrs
+}
+
+/// `url.scheme`: the URI's, else `Forwarded: proto=` / `X-Forwarded-Proto` (only `http` or
+/// `https`: a header must not set an arbitrary value), else the configured default.
+fn scheme<B>(request: &Request<B>, default: &'static str) -> &'static str {
+    let known = |s: &[u8]| {
+        if s.eq_ignore_ascii_case(b"https") {
+            Some("https")
+        } else if s.eq_ignore_ascii_case(b"http") {
+            Some("http")
+        } else {
+            None
+        }
+    };
+    if let Some(s) = request.uri().scheme_str().and_then(|s| known(s.as_bytes())) {
+        return s;
+    }
+    let headers = request.headers();
+    let forwarded = headers.get(http::header::FORWARDED).and_then(|v| {
+        v.as_bytes()
+            .split(|&b| b == b';' || b == b',')
+            .filter_map(|p| p.strip_prefix(b" ").or(Some(p)))
+            .find_map(|p| {
+                p.strip_prefix(b"proto=")
+                    .or_else(|| p.strip_prefix(b"PROTO="))
+            })
+            .and_then(known)
+    });
+    forwarded
+        .or_else(|| {
+            headers
+                .get("x-forwarded-proto")
+                .and_then(|v| known(v.as_bytes()))
+        })
+        .unwrap_or(default)
+}
+
+/// `server.address` / `server.port`: `X-Forwarded-Host` > the URI's authority (HTTP/2
+/// `:authority`) > `Host`.
+fn server_address<B>(request: &Request<B>) -> (Option<String>, Option<u16>) {
+    let headers = request.headers();
+    let from_header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(split_host_port)
+    };
+    let (host, port) = from_header("x-forwarded-host")
+        .or_else(|| request.uri().authority().map(|a| (a.host(), a.port_u16())))
+        .or_else(|| from_header("host"))
+        .unwrap_or(("", None));
+    if host.is_empty() {
+        return (None, None);
+    }
+    (
+        Some(
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_owned(),
+        ),
+        port,
+    )
+}
+
+fn split_host_port(value: &str) -> (&str, Option<u16>) {
+    let value = value.split(',').next().unwrap_or_default().trim();
+    if let Some(rest) = value.strip_prefix('[') {
+        // [v6]:port
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (value, None),
+        };
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (value, None),
+    }
+}
+
+/// `client.address` (HTTP only) and `network.peer.*`, from the connection's address when the
+/// server recorded it (axum `ConnectInfo<SocketAddr>`, or [`crate::PeerAddr`]).
+fn push_peer<B>(attrs: &mut Vec<KeyValue>, request: &Request<B>, http: bool) {
+    let ext = request.extensions();
+    let peer = ext.get::<crate::PeerAddr>().map(|p| p.0);
+    #[cfg(feature = "axum")]
+    let peer = peer.or_else(|| {
+        ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|c| c.0)
+    });
+    if http {
+        let forwarded_for = request
+            .headers()
+            .get("x-forwarded-for")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(',').next())
+            .map(str::trim)
+            .filter(|v| !v.is_empty());
+        let client = match (forwarded_for, peer) {
+            (Some(client), _) => Some(client.to_owned()),
+            (None, Some(peer)) => Some(peer.ip().to_string()),
+            (None, None) => None,
+        };
+        if let Some(client) = client {
+            attrs.push(KeyValue::new(semconv::CLIENT_ADDRESS, client));
+        }
+    }
+    if let Some(peer) = peer {
+        attrs.push(KeyValue::new(
+            semconv::NETWORK_PEER_ADDRESS,
+            peer.ip().to_string(),
+        ));
+        attrs.push(KeyValue::new(
+            semconv::NETWORK_PEER_PORT,
+            i64::from(peer.port()),
+        ));
+    }
+}
+
+fn push_headers(attrs: &mut Vec<KeyValue>, headers: &HeaderMap, allowed: &[(HeaderName, Key)]) {
+    for (name, key) in allowed {
+        let values: Vec<StringValue> = headers
+            .get_all(name)
+            .iter()
+            .filter(|v| !v.is_sensitive())
+            .filter_map(|v| v.to_str().ok())
+            .map(|v| StringValue::from(v.to_owned()))
+            .collect();
+        if !values.is_empty() {
+            attrs.push(KeyValue::new(
+                key.clone(),
+                Value::Array(Array::String(values)),
+            ));
+        }
+    }
+}
+
+// === impl Record ===
+
+impl Record for ServerRecord {
+    #[inline]
+    fn context(&self) -> Option<&Context> {
+        match &self.0 {
+            State::PassThrough(cx) => Some(cx),
+            State::Span(state) => Some(&state.cx),
+        }
+    }
+
+    fn on_response<B>(&mut self, response: &Response<B>) -> Progress {
+        if let State::Span(state) = &mut self.0 {
+            state.status = Some(response.status().as_u16());
+            if state.grpc.is_some() {
+                // Trailers-Only: the status is in the head.
+                state.grpc_status = grpc::status_in_head(response);
+            }
+            if let Some(allowed) = &state.response_headers {
+                let mut attrs = Vec::new();
+                push_headers(&mut attrs, response.headers(), allowed);
+                state.cx.span().set_attributes(attrs);
+            }
+        }
+        Progress::Continue
+    }
+
+    fn on_trailers(&mut self, trailers: &HeaderMap) {
+        if let State::Span(state) = &mut self.0 {
+            if state.grpc.is_some() {
+                if let Some(code) = grpc::status_in(trailers) {
+                    state.grpc_status = Some(code);
+                }
+            }
+        }
+    }
+
+    fn finish(self, outcome: Outcome<'_>, now: &Now) {
+        let State::Span(state) = self.0 else { return };
+        let span = state.cx.span();
+        if state.recording {
+            let (attrs, status) = match state.grpc {
+                Some(rpc) => grpc_outcome(&state, rpc, outcome),
+                None => http_outcome(&state, outcome),
+            };
+            span.set_attributes(attrs);
+            if let Some(status) = status {
+                span.set_status(status);
+            }
+        }
+        span.end_with_timestamp(now.get().system_since(&state.start));
+    }
+}
+
+fn http_outcome(state: &SpanState, outcome: Outcome<'_>) -> (Vec<KeyValue>, Option<Status>) {
+    let mut attrs = Vec::with_capacity(2);
+    if let Some(code) = state.status {
+        attrs.push(KeyValue::new(
+            semconv::HTTP_RESPONSE_STATUS_CODE,
+            i64::from(code),
+        ));
+    }
+    let failure: Option<(&'static str, Cow<'static, str>)> = match outcome {
+        Outcome::Complete => match state.status {
+            Some(code @ 500..) => Some((semconv::status_code_str(code), Cow::Borrowed(""))),
+            _ => None,
+        },
+        Outcome::ServiceError(e) | Outcome::BodyError(e) => {
+            Some((error_type::of(&e), Cow::Owned(e.to_string())))
+        }
+        Outcome::Cancelled => Some((
+            error_type::CANCELLED,
+            Cow::Borrowed("the client went away before the response ended"),
+        )),
+        Outcome::Panicked => Some((error_type::PANIC, Cow::Borrowed("the handler panicked"))),
+    };
+    let status = failure.map(|(error_type, description)| {
+        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
+        Status::error(description)
+    });
+    (attrs, status)
+}
+
+fn grpc_outcome(
+    state: &SpanState,
+    rpc: RpcConventions,
+    outcome: Outcome<'_>,
+) -> (Vec<KeyValue>, Option<Status>) {
+    let code = match outcome {
+        Outcome::Complete => state.grpc_status,
+        // The caller went away: gRPC calls that CANCELLED, which is not a server error.
+        Outcome::Cancelled => Some(Code::Cancelled),
+        Outcome::ServiceError(_) | Outcome::BodyError(_) | Outcome::Panicked => {
+            state.grpc_status.or(Some(Code::Unknown))
+        }
+    };
+    let mut attrs = Vec::with_capacity(2);
+    let Some(code) = code else {
+        return (attrs, None);
+    };
+    match rpc {
+        RpcConventions::Current => attrs.push(KeyValue::new(
+            semconv::RPC_RESPONSE_STATUS_CODE,
+            code.as_str(),
+        )),
+        RpcConventions::Classic => attrs.push(KeyValue::new(
+            semconv::RPC_GRPC_STATUS_CODE,
+            i64::from(code.as_i32()),
+        )),
+    }
+    if !code.is_server_error() {
+        return (attrs, None);
+    }
+    attrs.push(KeyValue::new(semconv::ERROR_TYPE, code.as_str()));
+    let description = match outcome {
+        Outcome::ServiceError(e) | Outcome::BodyError(e) => Cow::Owned(e.to_string()),
+        Outcome::Panicked => Cow::Borrowed("the handler panicked"),
+        _ => Cow::Borrowed(""),
+    };
+    (attrs, Some(Status::error(description)))
+}
