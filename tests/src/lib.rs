@@ -1,4 +1,398 @@
-//! End-to-end tests across the workspace's crates live in `tests/` beside this file: real
-//! hyper, axum and tonic servers on loopback with the OpenTelemetry SDK's in-memory
-//! exporters. They arrive with the `tower-trace` and `tower-metrics` layers; this library will
-//! hold their shared fixtures.
+//! Fixtures for the end-to-end tests in `tests/`: real servers on 127.0.0.1 (port 0), real
+//! clients, the OpenTelemetry SDK with its in-memory exporter, and a small gRPC service that
+//! needs no `protoc` (messages are raw bytes).
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::{Buf, BufMut, Bytes};
+use http::{Request, Response};
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::trace::{
+    InMemorySpanExporter, InMemorySpanExporterBuilder, SdkTracer, SdkTracerProvider, SpanData,
+};
+use tokio::net::TcpListener;
+
+/// The SDK with a synchronous in-memory exporter: a span is in [`Tracing::spans`] as soon as
+/// it ends, no flushing or sleeping needed.
+#[derive(Debug, Clone)]
+pub struct Tracing {
+    provider: SdkTracerProvider,
+    exporter: InMemorySpanExporter,
+}
+
+impl Default for Tracing {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Tracing {
+    /// A provider sampling everything (parent-based, always on).
+    pub fn new() -> Self {
+        Self::with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
+            opentelemetry_sdk::trace::Sampler::AlwaysOn,
+        )))
+    }
+
+    /// A provider with `sampler`.
+    pub fn with_sampler(sampler: opentelemetry_sdk::trace::Sampler) -> Self {
+        let exporter = InMemorySpanExporterBuilder::new().build();
+        let provider = SdkTracerProvider::builder()
+            .with_simple_exporter(exporter.clone())
+            .with_sampler(sampler)
+            .build();
+        Tracing { provider, exporter }
+    }
+
+    /// A tracer of this provider.
+    pub fn tracer(&self) -> SdkTracer {
+        self.provider.tracer("integration-tests")
+    }
+
+    /// The spans that have ended so far.
+    pub fn spans(&self) -> Vec<SpanData> {
+        self.exporter
+            .get_finished_spans()
+            .expect("in-memory exporter")
+    }
+
+    /// Waits (at most 5 s) until `n` spans have ended, for spans that end on another task
+    /// (a server noticing a client disconnect), and returns them.
+    ///
+    /// # Panics
+    ///
+    /// When fewer than `n` spans end in time.
+    pub async fn wait_for(&self, n: usize) -> Vec<SpanData> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let spans = self.spans();
+            if spans.len() >= n {
+                return spans;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "expected {n} spans, got {}: {spans:#?}",
+                spans.len()
+            );
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    }
+}
+
+/// The value of attribute `key` on `span`.
+pub fn attr(span: &SpanData, key: &str) -> Option<opentelemetry::Value> {
+    span.attributes
+        .iter()
+        .find(|kv| kv.key.as_str() == key)
+        .map(|kv| kv.value.clone())
+}
+
+/// The string value of attribute `key`.
+pub fn attr_str(span: &SpanData, key: &str) -> Option<String> {
+    attr(span, key).map(|v| v.as_str().into_owned())
+}
+
+/// The integer value of attribute `key`.
+pub fn attr_i64(span: &SpanData, key: &str) -> Option<i64> {
+    match attr(span, key)? {
+        opentelemetry::Value::I64(v) => Some(v),
+        other => panic!("{key} is not an integer: {other:?}"),
+    }
+}
+
+async fn listener() -> (TcpListener, SocketAddr) {
+    let listener = TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind 127.0.0.1:0");
+    let addr = listener.local_addr().expect("local addr");
+    (listener, addr)
+}
+
+/// Serves an axum router on 127.0.0.1 (HTTP/1.1 and HTTP/2 prior knowledge), with
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve_axum(router: axum::Router) -> SocketAddr {
+    let (listener, addr) = listener().await;
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, app).await.expect("axum server") });
+    addr
+}
+
+/// Serves a tower service with hyper-util's auto (HTTP/1.1 + h2c) connection builder, inserting
+/// [`tower_trace::PeerAddr`] into each request.
+pub async fn serve_hyper<S, B>(service: S) -> SocketAddr
+where
+    S: tower::Service<Request<hyper::body::Incoming>, Response = Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    use tower::ServiceExt;
+    let (listener, addr) = listener().await;
+    tokio::spawn(async move {
+        loop {
+            let Ok((stream, peer)) = listener.accept().await else {
+                return;
+            };
+            let svc =
+                service
+                    .clone()
+                    .map_request(move |mut req: Request<hyper::body::Incoming>| {
+                        req.extensions_mut().insert(tower_trace::PeerAddr(peer));
+                        req
+                    });
+            tokio::spawn(async move {
+                let svc = hyper_util::service::TowerToHyperService::new(svc);
+                let _ = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    addr
+}
+
+/// A pooled HTTP/1.1 client.
+pub fn http1_client() -> hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<Bytes>,
+> {
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new()).build_http()
+}
+
+/// An HTTP/2 (prior knowledge, h2c) client.
+pub fn http2_client() -> hyper_util::client::legacy::Client<
+    hyper_util::client::legacy::connect::HttpConnector,
+    http_body_util::Full<Bytes>,
+> {
+    hyper_util::client::legacy::Client::builder(TokioExecutor::new())
+        .http2_only(true)
+        .build_http()
+}
+
+// === gRPC ===
+
+pub mod grpc {
+    //! A gRPC service over raw-bytes messages (no `protoc`): `test.Echo/Say` (unary) and
+    //! `test.Echo/Stream` (server streaming).
+    //!
+    //! `Say` answers the message back, or fails with the status code named by a message
+    //! `fail:<code>` (a Trailers-Only response). `Stream` sends the messages `0..n` for a
+    //! message `n[:code]`, then ends with `code` in the trailers (OK by default).
+
+    use super::*;
+    use tonic::codec::{Codec, DecodeBuf, Decoder, EncodeBuf, Encoder};
+    use tonic::{Code, Status};
+
+    /// Messages are bytes, as is.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct BytesCodec;
+
+    impl Codec for BytesCodec {
+        type Encode = Bytes;
+        type Decode = Bytes;
+        type Encoder = BytesCodec;
+        type Decoder = BytesCodec;
+        fn encoder(&mut self) -> Self::Encoder {
+            BytesCodec
+        }
+        fn decoder(&mut self) -> Self::Decoder {
+            BytesCodec
+        }
+    }
+
+    impl Encoder for BytesCodec {
+        type Item = Bytes;
+        type Error = Status;
+        fn encode(&mut self, item: Bytes, dst: &mut EncodeBuf<'_>) -> Result<(), Status> {
+            dst.put(item);
+            Ok(())
+        }
+    }
+
+    impl Decoder for BytesCodec {
+        type Item = Bytes;
+        type Error = Status;
+        fn decode(&mut self, src: &mut DecodeBuf<'_>) -> Result<Option<Bytes>, Status> {
+            Ok(Some(src.copy_to_bytes(src.remaining())))
+        }
+    }
+
+    /// The service's name.
+    pub const SERVICE: &str = "test.Echo";
+
+    /// The service.
+    #[derive(Debug, Clone, Copy, Default)]
+    pub struct EchoServer;
+
+    impl tonic::server::NamedService for EchoServer {
+        const NAME: &'static str = SERVICE;
+    }
+
+    type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+    fn code_of(name: &str) -> Code {
+        Code::from_i32(name.parse().unwrap_or(2))
+    }
+
+    struct Say;
+    impl tonic::server::UnaryService<Bytes> for Say {
+        type Response = Bytes;
+        type Future = BoxFuture<Result<tonic::Response<Bytes>, Status>>;
+        fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+            Box::pin(async move {
+                let msg = request.into_inner();
+                match std::str::from_utf8(&msg)
+                    .ok()
+                    .and_then(|s| s.strip_prefix("fail:"))
+                {
+                    Some(code) => Err(Status::new(code_of(code), "asked to fail")),
+                    None => Ok(tonic::Response::new(msg)),
+                }
+            })
+        }
+    }
+
+    struct Streamer;
+    impl tonic::server::ServerStreamingService<Bytes> for Streamer {
+        type Response = Bytes;
+        type ResponseStream =
+            Pin<Box<dyn futures_core::Stream<Item = Result<Bytes, Status>> + Send>>;
+        type Future = BoxFuture<Result<tonic::Response<Self::ResponseStream>, Status>>;
+        fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
+            Box::pin(async move {
+                let msg = String::from_utf8_lossy(&request.into_inner()).into_owned();
+                let (n, code) = msg.split_once(':').unwrap_or((&msg, "0"));
+                let n: usize = n.parse().unwrap_or(1);
+                let code = code_of(code);
+                let mut items: Vec<Result<Bytes, Status>> =
+                    (0..n).map(|i| Ok(Bytes::from(i.to_string()))).collect();
+                if code != Code::Ok {
+                    items.push(Err(Status::new(code, "stream failed")));
+                }
+                let stream: Self::ResponseStream = Box::pin(IterStream(items.into_iter()));
+                Ok(tonic::Response::new(stream))
+            })
+        }
+    }
+
+    struct IterStream<I>(I);
+    impl<I: Iterator + Unpin> futures_core::Stream for IterStream<I> {
+        type Item = I::Item;
+        fn poll_next(
+            self: Pin<&mut Self>,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Option<I::Item>> {
+            std::task::Poll::Ready(self.get_mut().0.next())
+        }
+    }
+
+    impl<B> tower::Service<Request<B>> for EchoServer
+    where
+        B: http_body::Body + Send + 'static,
+        B::Error: Into<Box<dyn std::error::Error + Send + Sync>> + Send + 'static,
+    {
+        type Response = Response<tonic::body::Body>;
+        type Error = Infallible;
+        type Future = BoxFuture<Result<Self::Response, Infallible>>;
+
+        fn poll_ready(
+            &mut self,
+            _: &mut std::task::Context<'_>,
+        ) -> std::task::Poll<Result<(), Infallible>> {
+            std::task::Poll::Ready(Ok(()))
+        }
+
+        fn call(&mut self, request: Request<B>) -> Self::Future {
+            match request.uri().path() {
+                "/test.Echo/Say" => Box::pin(async move {
+                    Ok(tonic::server::Grpc::new(BytesCodec)
+                        .unary(Say, request)
+                        .await)
+                }),
+                "/test.Echo/Stream" => Box::pin(async move {
+                    Ok(tonic::server::Grpc::new(BytesCodec)
+                        .server_streaming(Streamer, request)
+                        .await)
+                }),
+                _ => {
+                    Box::pin(async move { Ok(Status::unimplemented("no such method").into_http()) })
+                }
+            }
+        }
+    }
+
+    /// A channel to `addr`.
+    pub async fn channel(addr: SocketAddr) -> tonic::transport::Channel {
+        tonic::transport::Endpoint::from_shared(format!("http://{addr}"))
+            .expect("endpoint")
+            .connect()
+            .await
+            .expect("connect")
+    }
+
+    /// Calls `Say` with `message` (plus metadata `headers`).
+    pub async fn say<T>(
+        client: T,
+        message: &str,
+        headers: &[(&'static str, &str)],
+    ) -> Result<Bytes, Status>
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+        <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let mut grpc = tonic::client::Grpc::new(client);
+        grpc.ready()
+            .await
+            .map_err(|e| Status::unknown(e.into().to_string()))?;
+        let mut request = tonic::Request::new(Bytes::from(message.to_owned()));
+        for (k, v) in headers {
+            request
+                .metadata_mut()
+                .insert(*k, v.parse().expect("metadata"));
+        }
+        let path = http::uri::PathAndQuery::from_static("/test.Echo/Say");
+        grpc.unary(request, path, BytesCodec)
+            .await
+            .map(tonic::Response::into_inner)
+    }
+
+    /// Calls `Stream` with `message`; returns the messages received and the final status.
+    pub async fn stream<T>(client: T, message: &str) -> (Vec<Bytes>, Result<(), Status>)
+    where
+        T: tonic::client::GrpcService<tonic::body::Body>,
+        T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+        <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+        T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    {
+        let mut grpc = tonic::client::Grpc::new(client);
+        if let Err(e) = grpc.ready().await {
+            return (Vec::new(), Err(Status::unknown(e.into().to_string())));
+        }
+        let path = http::uri::PathAndQuery::from_static("/test.Echo/Stream");
+        let request = tonic::Request::new(Bytes::from(message.to_owned()));
+        let mut stream = match grpc.server_streaming(request, path, BytesCodec).await {
+            Ok(response) => response.into_inner(),
+            Err(status) => return (Vec::new(), Err(status)),
+        };
+        let mut got = Vec::new();
+        loop {
+            match stream.message().await {
+                Ok(Some(m)) => got.push(m),
+                Ok(None) => return (got, Ok(())),
+                Err(status) => return (got, Err(status)),
+            }
+        }
+    }
+}
