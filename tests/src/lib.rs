@@ -2,6 +2,9 @@
 //! clients, the OpenTelemetry SDK with its in-memory exporter, and a small gRPC service that
 //! needs no `protoc` (messages are raw bytes).
 
+// Fixtures panic on a setup failure (a port that cannot be bound): that is a failed test.
+#![allow(clippy::missing_panics_doc)]
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;

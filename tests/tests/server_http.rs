@@ -509,3 +509,22 @@ async fn not_sampled_requests_build_no_attributes_but_propagate() {
     );
     assert_ne!(body, PARENT_ID, "its own, not the caller's");
 }
+
+#[tokio::test]
+async fn handler_panic_below_the_layer_is_recorded() {
+    let tracing = Tracing::new();
+    let router = Router::new()
+        .route(
+            "/panic",
+            get(|| async { Some("unreachable").filter(|_| false).expect("handler bug") }),
+        )
+        .layer(TraceLayer::server(tracing.tracer()))
+        // Outside the trace layer: the panic unwinds through it, then becomes a 500.
+        .layer(tower_http::catch_panic::CatchPanicLayer::new());
+    let addr = serve_axum(router).await;
+    assert_eq!(get_text(addr, "/panic", &[]).await.0, 500);
+    let span = &tracing.wait_for(1).await[0];
+    assert_eq!(span.name, "GET /panic");
+    assert_eq!(attr_str(span, "error.type").as_deref(), Some("panic"));
+    assert!(matches!(span.status, Status::Error { .. }));
+}

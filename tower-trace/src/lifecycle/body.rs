@@ -48,7 +48,10 @@ where
         cx: &mut TaskContext<'_>,
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
-        let frame = ready!(this.inner.as_mut().poll_frame(cx));
+        let frame = {
+            let _sentinel = this.guard.unwind_sentinel();
+            ready!(this.inner.as_mut().poll_frame(cx))
+        };
         let Some(record) = this.guard.record_mut() else {
             return Poll::Ready(frame);
         };

@@ -44,6 +44,7 @@ where
                 .record()
                 .and_then(R::context)
                 .map(|c| c.clone().attach());
+            let _sentinel = this.guard.unwind_sentinel();
             ready!(this.inner.poll(cx))
         };
         match result {

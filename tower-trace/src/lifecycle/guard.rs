@@ -8,17 +8,44 @@ use super::{Now, Outcome, Record};
 /// An unpinned field with its own `Drop`, so the pinned future and body need no `PinnedDrop`.
 pub(crate) struct Guard<R: Record> {
     record: Option<R>,
+    /// Set when a panic unwound through a poll: a catch-panic layer above may catch it and
+    /// drop us later, outside the unwinding.
+    panicked: bool,
+}
+
+/// Marks its [`Guard`] as panicked if dropped while unwinding. Lives for one inner poll.
+pub(crate) struct UnwindSentinel<'a>(&'a mut bool);
+
+impl Drop for UnwindSentinel<'_> {
+    #[inline]
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            *self.0 = true;
+        }
+    }
 }
 
 impl<R: Record> Guard<R> {
     #[inline]
     pub(crate) fn new(record: Option<R>) -> Self {
-        Guard { record }
+        Guard {
+            record,
+            panicked: false,
+        }
     }
 
     #[inline]
     pub(crate) fn disarmed() -> Self {
-        Guard { record: None }
+        Guard {
+            record: None,
+            panicked: false,
+        }
+    }
+
+    /// Hold this across a poll of the inner future or body.
+    #[inline]
+    pub(crate) fn unwind_sentinel(&mut self) -> UnwindSentinel<'_> {
+        UnwindSentinel(&mut self.panicked)
     }
 
     #[inline]
@@ -48,7 +75,7 @@ impl<R: Record> Guard<R> {
 impl<R: Record> Drop for Guard<R> {
     fn drop(&mut self) {
         if let Some(record) = self.record.take() {
-            let outcome = if std::thread::panicking() {
+            let outcome = if self.panicked || std::thread::panicking() {
                 Outcome::Panicked
             } else {
                 Outcome::Cancelled

@@ -44,7 +44,6 @@ pub enum RpcConventions {
 ///
 /// Type parameters, each swapped by one setter: `T` the tracer, `P` the propagator, `R` the
 /// route source, `F` the skip filter, `E` the public-endpoint predicate.
-#[derive(Clone)]
 pub struct TraceLayer<T, P = Propagator, R = DefaultRoute, F = (), E = ()> {
     config: Config<T, P, R, F, E>,
 }
@@ -54,7 +53,7 @@ impl<T> TraceLayer<T> {
     pub fn server(tracer: T) -> Self {
         TraceLayer {
             config: Config {
-                tracer,
+                tracer: Arc::new(tracer),
                 propagator: Propagator::w3c(),
                 route: DefaultRoute,
                 skip: (),
@@ -284,7 +283,7 @@ fn header_keys<I: IntoIterator<Item = HeaderName>>(
 
 impl<S, T, P, R, F, E> Layer<S> for TraceLayer<T, P, R, F, E>
 where
-    T: Tracer + Clone,
+    T: Tracer,
     P: Clone,
     R: Clone,
     F: Clone,
@@ -294,6 +293,14 @@ where
 
     fn layer(&self, inner: S) -> Self::Service {
         Observe::new(inner, ServerObserver::new(self.config.clone()))
+    }
+}
+
+impl<T, P: Clone, R: Clone, F: Clone, E: Clone> Clone for TraceLayer<T, P, R, F, E> {
+    fn clone(&self) -> Self {
+        TraceLayer {
+            config: self.config.clone(),
+        }
     }
 }
 

@@ -17,9 +17,9 @@ use crate::request::{MakeRoute, RequestInfo, RequestPredicate};
 use crate::{error_type, semconv};
 
 /// The server layer's configuration: hooks (generic, swapped by the builder) and settings.
-#[derive(Clone)]
 pub(crate) struct Config<T, P, R, F, E> {
-    pub(crate) tracer: T,
+    /// Shared: tracers need not be `Clone` (`BoxedTracer` is not).
+    pub(crate) tracer: Arc<T>,
     pub(crate) propagator: P,
     pub(crate) route: R,
     pub(crate) skip: F,
@@ -44,9 +44,22 @@ pub struct ServerObserver<T, P, R, F, E> {
     config: Arc<Config<T, P, R, F, E>>,
 }
 
+impl<T, P: Clone, R: Clone, F: Clone, E: Clone> Clone for Config<T, P, R, F, E> {
+    fn clone(&self) -> Self {
+        Config {
+            tracer: Arc::clone(&self.tracer),
+            propagator: self.propagator.clone(),
+            route: self.route.clone(),
+            skip: self.skip.clone(),
+            public: self.public.clone(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
 impl<T: Tracer, P, R, F, E> ServerObserver<T, P, R, F, E> {
     pub(crate) fn new(mut config: Config<T, P, R, F, E>) -> Self {
-        config.settings.enabled &= !is_noop(&config.tracer);
+        config.settings.enabled &= !is_noop(&*config.tracer);
         ServerObserver {
             config: Arc::new(config),
         }
@@ -182,7 +195,7 @@ where
         } else {
             caller
         };
-        let span = builder.start_with_context(&config.tracer, &parent);
+        let span = builder.start_with_context(&*config.tracer, &parent);
         let recording = opentelemetry::trace::Span::is_recording(&span);
         let cx = if !recording && !public && random_flag_lost(&remote, span_context_of(&span)) {
             // The SDK gives a dropped span default flags, losing the caller's `random` flag,

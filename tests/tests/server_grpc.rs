@@ -1,0 +1,217 @@
+//! Server spans over gRPC on a real tonic server (`Server::builder().layer(...)`) on
+//! 127.0.0.1 (SPEC.md §7 items 54, 55, 57, 58, 59).
+
+use std::net::SocketAddr;
+
+use integration_tests::grpc::{EchoServer, channel, say, stream};
+use integration_tests::{Tracing, attr, attr_i64, attr_str};
+use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
+use tonic::Code;
+use tower_trace::{RpcConventions, TraceLayer};
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+async fn serve(tracing: &Tracing, conventions: RpcConventions) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let layer = TraceLayer::server(tracing.tracer()).with_rpc_conventions(conventions);
+    let server = tonic::transport::Server::builder()
+        .layer(layer)
+        .add_service(EchoServer)
+        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
+    tokio::spawn(async move { server.await.expect("tonic server") });
+    addr
+}
+
+#[tokio::test]
+async fn ok_call_continues_the_trace_with_rpc_attributes() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing, RpcConventions::Current).await;
+    let reply = say(
+        channel(addr).await,
+        "hello",
+        &[("traceparent", TRACEPARENT)],
+    )
+    .await
+    .unwrap();
+    assert_eq!(reply, "hello");
+    let span = &tracing.wait_for(1).await[0];
+    assert_eq!(span.name, "test.Echo/Say", "54: no leading slash");
+    assert_eq!(span.span_kind, SpanKind::Server);
+    assert_eq!(
+        span.span_context.trace_id(),
+        TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap()
+    );
+    assert_eq!(
+        span.parent_span_id,
+        SpanId::from_hex("00f067aa0ba902b7").unwrap()
+    );
+    assert_eq!(attr_str(span, "rpc.system.name").as_deref(), Some("grpc"));
+    assert_eq!(
+        attr_str(span, "rpc.method").as_deref(),
+        Some("test.Echo/Say"),
+        "58: fully qualified"
+    );
+    assert_eq!(
+        attr_str(span, "rpc.response.status_code").as_deref(),
+        Some("OK"),
+        "58: a string"
+    );
+    assert_eq!(
+        attr_str(span, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(attr_i64(span, "server.port"), Some(i64::from(addr.port())));
+    assert_eq!(span.status, Status::Unset);
+    assert_eq!(attr(span, "error.type"), None);
+    assert_eq!(
+        attr(span, "http.request.method"),
+        None,
+        "RPC, not HTTP, conventions"
+    );
+    assert_eq!(
+        attr(span, "rpc.system"),
+        None,
+        "no classic names by default"
+    );
+}
+
+#[tokio::test]
+async fn trailers_only_errors_follow_the_server_table() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing, RpcConventions::Current).await;
+    #[rustfmt::skip]
+    let cases: &[(Code, bool, &str)] = &[
+        (Code::NotFound,         false, "55: the caller's mistake"),
+        (Code::InvalidArgument,  false, "55"),
+        (Code::Cancelled,        false, "55"),
+        (Code::Unknown,          true,  "55: a server error"),
+        (Code::DeadlineExceeded, true,  "55"),
+        (Code::Internal,         true,  "55"),
+        (Code::Unavailable,      true,  "55"),
+        (Code::DataLoss,         true,  "55"),
+    ];
+    for (code, _, _) in cases {
+        let status = say(channel(addr).await, &format!("fail:{}", *code as i32), &[])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            status.code(),
+            *code,
+            "tonic Status error, sent as Trailers-Only"
+        );
+    }
+    let spans = tracing.wait_for(cases.len()).await;
+    for (code, is_error, why) in cases {
+        let name = format!("{code:?}");
+        let upper = tower_trace::grpc::Code::from_i32(*code as i32).as_str();
+        let span = spans
+            .iter()
+            .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some(upper))
+            .unwrap_or_else(|| panic!("no span for {name}"));
+        assert_eq!(
+            matches!(span.status, Status::Error { .. }),
+            *is_error,
+            "{name}: {why}"
+        );
+        assert_eq!(
+            attr_str(span, "error.type").as_deref(),
+            is_error.then_some(upper),
+            "{name}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn error_in_trailers_ends_the_span_at_the_trailers() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing, RpcConventions::Current).await;
+    // Three messages, then DATA_LOSS in the trailers.
+    let (messages, result) = stream(channel(addr).await, "3:15").await;
+    assert_eq!(messages, ["0", "1", "2"]);
+    assert_eq!(result.unwrap_err().code(), Code::DataLoss);
+    let (messages, result) = stream(channel(addr).await, "2").await;
+    assert_eq!(messages.len(), 2);
+    assert!(result.is_ok());
+    let spans = tracing.wait_for(2).await;
+    let failed = spans
+        .iter()
+        .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some("DATA_LOSS"))
+        .unwrap();
+    assert_eq!(failed.name, "test.Echo/Stream");
+    assert!(
+        matches!(failed.status, Status::Error { .. }),
+        "57/59: read from the trailers"
+    );
+    assert_eq!(attr_str(failed, "error.type").as_deref(), Some("DATA_LOSS"));
+    let ok = spans
+        .iter()
+        .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some("OK"))
+        .unwrap();
+    assert_eq!(ok.status, Status::Unset);
+}
+
+#[tokio::test]
+async fn unknown_method_is_unimplemented() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing, RpcConventions::Current).await;
+    let mut grpc = tonic::client::Grpc::new(channel(addr).await);
+    grpc.ready().await.unwrap();
+    let path = http::uri::PathAndQuery::from_static("/test.Echo/Nope");
+    let status = grpc
+        .unary(
+            tonic::Request::new(bytes::Bytes::new()),
+            path,
+            integration_tests::grpc::BytesCodec,
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(status.code(), Code::Unimplemented);
+    let span = &tracing.wait_for(1).await[0];
+    assert_eq!(span.name, "test.Echo/Nope");
+    assert_eq!(
+        attr_str(span, "error.type").as_deref(),
+        Some("UNIMPLEMENTED")
+    );
+}
+
+#[tokio::test]
+async fn classic_conventions_behind_the_switch() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing, RpcConventions::Classic).await;
+    say(channel(addr).await, "hi", &[]).await.unwrap();
+    say(channel(addr).await, "fail:4", &[]).await.unwrap_err();
+    let spans = tracing.wait_for(2).await;
+    let ok = spans
+        .iter()
+        .find(|s| attr_i64(s, "rpc.grpc.status_code") == Some(0))
+        .unwrap();
+    assert_eq!(attr_str(ok, "rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(
+        attr_str(ok, "rpc.service").as_deref(),
+        Some("test.Echo"),
+        "58: split"
+    );
+    assert_eq!(attr_str(ok, "rpc.method").as_deref(), Some("Say"));
+    assert_eq!(attr(ok, "rpc.system.name"), None);
+    assert_eq!(attr(ok, "rpc.response.status_code"), None);
+    let failed = spans
+        .iter()
+        .find(|s| attr_i64(s, "rpc.grpc.status_code") == Some(4))
+        .unwrap();
+    assert!(matches!(failed.status, Status::Error { .. }));
+}
+
+/// Compile-time checks of the bounds tonic and axum put on layers and their services.
+#[allow(dead_code)]
+fn bounds() {
+    fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>(_: &T) {}
+    let layer = TraceLayer::from_global();
+    assert_send_sync_clone(&layer);
+    let _tonic = tonic::transport::Server::builder()
+        .layer(layer.clone())
+        .add_service(EchoServer);
+    let _axum: axum::Router = axum::Router::new()
+        .route("/", axum::routing::get(|| async { "" }))
+        .layer(layer.skip_if(|_: &tower_trace::RequestInfo<'_>| false));
+}
