@@ -1,6 +1,135 @@
 //! Tower layers that give every request an OpenTelemetry span that joins the caller's trace.
 //!
-//! DOCS_PLACEHOLDER
+//! # Example: axum
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use opentelemetry::trace::TracerProvider as _;
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//! use tower_trace::TraceLayer;
+//!
+//! # async fn run() -> std::io::Result<()> {
+//! let provider = SdkTracerProvider::builder().build(); // add your exporter here
+//! let app = Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .layer(TraceLayer::server(provider.tracer("my-service")));
+//!
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await
+//! # }
+//! ```
+//!
+//! Each request gets a SERVER span named `GET /users/{id}` (the route, never the raw path;
+//! enable the `axum` feature so the route comes from axum's `MatchedPath`), child of the
+//! caller's `traceparent`, current while the handler runs and stored in the request's
+//! extensions as an `opentelemetry::Context`.
+//!
+//! # Example: tonic
+//!
+//! ```no_run
+//! use opentelemetry::trace::TracerProvider as _;
+//! use opentelemetry_sdk::trace::SdkTracerProvider;
+//! use tower_trace::TraceLayer;
+//! # #[derive(Clone)] struct Greeter;
+//! # impl tonic::server::NamedService for Greeter { const NAME: &'static str = "helloworld.Greeter"; }
+//! # impl tower_service::Service<http::Request<tonic::body::Body>> for Greeter {
+//! #     type Response = http::Response<tonic::body::Body>;
+//! #     type Error = std::convert::Infallible;
+//! #     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+//! #     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> { std::task::Poll::Ready(Ok(())) }
+//! #     fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future { unimplemented!() }
+//! # }
+//!
+//! # async fn run() -> Result<(), tonic::transport::Error> {
+//! let provider = SdkTracerProvider::builder().build();
+//! tonic::transport::Server::builder()
+//!     .layer(TraceLayer::server(provider.tracer("greeter")))
+//!     .add_service(Greeter) // e.g. GreeterServer::new(MyGreeter)
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+//!
+//! gRPC requests (`content-type: application/grpc`) get spans named `helloworld.Greeter/SayHello`
+//! with the RPC conventions; [`TraceLayer::server_http`] and [`TraceLayer::server_grpc`] fix
+//! the protocol instead of detecting it.
+//!
+//! # Configuration
+//!
+//! | setter | default | |
+//! |---|---|---|
+//! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context | `propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, or any `TextMapPropagator` via `TextMapAdapter` |
+//! | [`with_route`](TraceLayer::with_route) | axum `MatchedPath` | a function giving the route template |
+//! | [`skip_if`](TraceLayer::skip_if) | trace everything | no span (health checks), the caller's context still passes through |
+//! | [`public_endpoint_if`](TraceLayer::public_endpoint_if) | trust callers | a new trace per request, linked to the caller's |
+//! | [`with_request_headers`](TraceLayer::with_request_headers), [`with_response_headers`](TraceLayer::with_response_headers) | none | allow-listed headers as attributes |
+//! | [`with_sensitive_query_params`](TraceLayer::with_sensitive_query_params) | the semconv list | query values replaced by `REDACTED` in `url.query` |
+//! | [`with_rpc_conventions`](TraceLayer::with_rpc_conventions) | current (≥ 1.39) | [`RpcConventions::Classic`] for `rpc.system`, `rpc.grpc.status_code` |
+//! | [`enabled`](TraceLayer::enabled) | on | off: requests pass through untouched |
+//!
+//! [`TraceLayer::from_global`] uses the global tracer provider. A no-op tracer (the global
+//! default until a provider is installed) is detected when the layer is built, and the layer
+//! then costs nothing per request: no allocation, no clock read.
+//!
+//! # When the span ends
+//!
+//! At the true end of the response, not when the headers are sent: when the body yields its
+//! last frame or trailers, or reports its end after a data frame (hyper stops polling once
+//! `Content-Length` is satisfied), or right at the head when the body is empty. A streamed
+//! response's span covers the whole stream. The full table is in [`lifecycle`]; how each
+//! ending is recorded:
+//!
+//! | ending | HTTP span | gRPC span |
+//! |---|---|---|
+//! | complete | `http.response.status_code`; 5xx: status Error, `error.type` = the code | `rpc.response.status_code` from the trailers or a Trailers-Only head; server error codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`): Error, `error.type` = the code name |
+//! | inner service error | Error, `error.type` = the error's type | as complete, or `UNKNOWN` |
+//! | body error | Error, `error.type` = the error's type | as complete, or `UNKNOWN` |
+//! | client went away (future or body dropped) | Error, `error.type` = `cancelled` | `CANCELLED`, not an error (the RPC table) |
+//! | a handler panicked below the layer | Error, `error.type` = `panic` | `UNKNOWN` |
+//!
+//! 4xx responses are not server errors. The span's end time is its start plus the monotonic
+//! duration, so it is exact even if the wall clock moves.
+//!
+//! # Attributes recorded
+//!
+//! Per the OpenTelemetry semantic conventions (HTTP stable; RPC 1.39+ or classic), only when
+//! the span is sampled (an unsampled request builds none):
+//!
+//! | HTTP server span | |
+//! |---|---|
+//! | `http.request.method` | `GET` … or `_OTHER` (with `http.request.method_original`) |
+//! | `url.path`, `url.query` | the query with sensitive values redacted |
+//! | `url.scheme` | the URI's, else `Forwarded`/`X-Forwarded-Proto` (`http`/`https` only), else the default |
+//! | `http.route` | when known |
+//! | `network.protocol.version` | `1.0`, `1.1`, `2`, `3` |
+//! | `server.address`, `server.port` | `X-Forwarded-Host` > `:authority` > `Host` |
+//! | `user_agent.original` | |
+//! | `client.address` | `X-Forwarded-For`'s first entry, else the peer |
+//! | `network.peer.address`, `network.peer.port` | from axum's `ConnectInfo<SocketAddr>` or [`PeerAddr`] |
+//! | `http.request.header.<name>`, `http.response.header.<name>` | allow-listed only; never `authorization`, `proxy-authorization`, `cookie`, `set-cookie` or sensitive values |
+//! | `http.response.status_code`, `error.type` | at the end |
+//!
+//! | gRPC server span | current | classic |
+//! |---|---|---|
+//! | system | `rpc.system.name = "grpc"` | `rpc.system = "grpc"` |
+//! | method | `rpc.method = "pkg.Service/Method"` | `rpc.service`, `rpc.method` |
+//! | status | `rpc.response.status_code = "NOT_FOUND"` | `rpc.grpc.status_code = 5` |
+//! | also | `server.address`, `server.port`, `network.peer.*`, `error.type` | the same |
+//!
+//! # Cost
+//!
+//! Disabled or skipped requests allocate nothing (a skipped request carrying a trace context
+//! allocates its `Context` to pass it through). Per traced request the layer builds the span
+//! name (one allocation when a route is known), the attributes (only when sampled), one
+//! `Context`, and one request extension. Nothing is boxed on the hot path: the tracer is a
+//! generic parameter, the future and body are hand-written, and per-layer state is shared
+//! through one `Arc`.
+//!
+//! # Building on the lifecycle
+//!
+//! The layer is [`lifecycle::Observe`] with a [`ServerObserver`]. Any other observer (RED
+//! metrics in `tower-metrics`) plugs into the same [`lifecycle::Observer`] seam, and a pair of
+//! observers shares one future and one body wrapper.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 

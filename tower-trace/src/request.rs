@@ -70,8 +70,8 @@ impl fmt::Debug for RequestInfo<'_> {
 /// Implemented for `()` (always "no"), `bool` (a constant), and closures
 /// `Fn(&RequestInfo<'_>) -> bool`.
 ///
-/// [`filter`]: crate::TraceLayer::with_filter
-/// [`public endpoint`]: crate::TraceLayer::with_public_endpoint
+/// [`filter`]: crate::TraceLayer::skip_if
+/// [`public endpoint`]: crate::TraceLayer::public_endpoint_if
 pub trait RequestPredicate {
     /// The answer for `request`.
     fn check(&self, request: &RequestInfo<'_>) -> bool;
