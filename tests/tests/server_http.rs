@@ -492,9 +492,7 @@ async fn bare_hyper_server_with_a_route_function() {
 
 #[tokio::test]
 async fn not_sampled_requests_build_no_attributes_but_propagate() {
-    let tracing = Tracing::with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
-        opentelemetry_sdk::trace::Sampler::AlwaysOn,
-    )));
+    let tracing = Tracing::new();
     let addr = serve_axum(app(&tracing)).await;
     let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02";
     let (_, body) = get_text(addr, "/users/1", &[("traceparent", unsampled)]).await;
@@ -527,4 +525,95 @@ async fn handler_panic_below_the_layer_is_recorded() {
     assert_eq!(span.name, "GET /panic");
     assert_eq!(attr_str(span, "error.type").as_deref(), Some("panic"));
     assert!(matches!(span.status, Status::Error { .. }));
+}
+
+#[tokio::test]
+async fn cloud_trace_context_through_the_layer() {
+    let tracing = Tracing::new();
+    let router = Router::new().route("/users/{id}", get(current_span)).layer(
+        TraceLayer::server(tracing.tracer())
+            .with_propagator(propagation::Propagator::cloud_trace_one_way()),
+    );
+    let addr = serve_axum(router).await;
+    let xctc = "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1";
+    get_text(addr, "/users/1", &[("x-cloud-trace-context", xctc)]).await;
+    // Both headers: a valid traceparent wins.
+    get_text(
+        addr,
+        "/users/2",
+        &[
+            ("x-cloud-trace-context", xctc),
+            ("traceparent", TRACEPARENT),
+        ],
+    )
+    .await;
+    let spans = tracing.wait_for(2).await;
+    let gcp = spans
+        .iter()
+        .find(|s| attr_str(s, "url.path").as_deref() == Some("/users/1"))
+        .unwrap();
+    assert_eq!(
+        gcp.span_context.trace_id(),
+        TraceId::from_hex("105445aa7843bc8bf206b12000100000").unwrap()
+    );
+    assert_eq!(gcp.parent_span_id, SpanId::from(18374686479671623803u64));
+    let w3c = spans
+        .iter()
+        .find(|s| attr_str(s, "url.path").as_deref() == Some("/users/2"))
+        .unwrap();
+    assert_eq!(
+        w3c.span_context.trace_id(),
+        TraceId::from_hex(TRACE_ID).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn dropped_span_keeps_the_callers_random_flag() {
+    let tracing = Tracing::new();
+    let router = Router::new()
+        .route(
+            "/flags",
+            get(|| async {
+                format!(
+                    "{:02x}",
+                    Context::current()
+                        .span()
+                        .span_context()
+                        .trace_flags()
+                        .to_u8()
+                )
+            }),
+        )
+        .layer(TraceLayer::server(tracing.tracer()));
+    let addr = serve_axum(router).await;
+    // random, not sampled: the parent-based sampler drops the span; the SDK would give it
+    // flags 00, but the W3C says the random flag stays with the trace id (SPEC.md item 21).
+    let random = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02";
+    assert_eq!(
+        get_text(addr, "/flags", &[("traceparent", random)]).await.1,
+        "02"
+    );
+    let plain = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
+    assert_eq!(
+        get_text(addr, "/flags", &[("traceparent", plain)]).await.1,
+        "00",
+        "22: never added"
+    );
+    assert_eq!(
+        get_text(
+            addr,
+            "/flags",
+            &[(
+                "traceparent",
+                "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03"
+            )]
+        )
+        .await
+        .1,
+        "03"
+    );
+    assert!(
+        tracing.spans().len() == 1,
+        "only the sampled request is exported"
+    );
 }
