@@ -8,6 +8,8 @@ pub const CANCELLED: &str = "cancelled";
 pub const PANIC: &str = "panic";
 /// `error.type` for a timeout.
 pub const TIMEOUT: &str = "timeout";
+/// `error.type` for a connection that could not be made.
+pub const CONNECT: &str = "connect";
 
 /// A low-cardinality `error.type` for `error`: a well-known kind (`timeout`, …) when one can
 /// be recognised, else the error's type name (static, no allocation), else `_OTHER` for
@@ -32,6 +34,26 @@ pub fn of(error: &ErrorRef<'_>) -> &'static str {
         return crate::semconv::OTHER;
     }
     error.type_name()
+}
+
+/// [`of`] for a client's transport error: also recognises connection failures and timeouts
+/// from what the error says of itself (hyper-util's `client error (Connect)`, tower's
+/// `request timed out`), so no client crate is a dependency.
+pub fn of_client(error: &ErrorRef<'_>) -> &'static str {
+    match of(error) {
+        TIMEOUT => TIMEOUT,
+        "connection_refused" | CONNECT => CONNECT,
+        other => {
+            let message = error.to_string().to_ascii_lowercase();
+            if message.contains("timed out") || message.contains("timeout") {
+                TIMEOUT
+            } else if message.contains("connect") {
+                CONNECT
+            } else {
+                other
+            }
+        }
+    }
 }
 
 fn io_kind(error: &std::io::Error) -> &'static str {

@@ -133,7 +133,10 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod client;
+mod conventions;
 pub mod error_type;
+mod flags;
 pub mod grpc;
 pub mod lifecycle;
 pub mod redact;
@@ -141,9 +144,11 @@ mod request;
 pub mod semconv;
 mod server;
 
+pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
+pub use conventions::{Protocol, RpcConventions};
 pub use propagation;
 pub use request::{DefaultRoute, MakeRoute, RequestInfo, RequestPredicate};
-pub use server::{Protocol, RpcConventions, ServerObserver, ServerRecord, TraceLayer};
+pub use server::{ServerObserver, ServerRecord, TraceLayer};
 
 /// The peer's socket address, for `network.peer.*` and `client.address`.
 ///

@@ -49,6 +49,49 @@ pub fn redact_query<'q, S: AsRef<str>>(query: &'q str, sensitive: &[S]) -> Cow<'
     Cow::Owned(out)
 }
 
+/// `url.full` for a client request: `scheme://host[:port]/path[?query]`, with any
+/// credentials replaced by `REDACTED:REDACTED` and sensitive query values redacted.
+///
+/// `default_authority` fills in a URI without one (tonic sends path-only URIs to its channel).
+///
+/// ```
+/// use http::Uri;
+/// use tower_trace::redact::{url_full, DEFAULT_SENSITIVE_QUERY_PARAMS};
+/// let uri: Uri = "https://user:pw@example.com:8443/a?sig=x&k=v".parse().unwrap();
+/// assert_eq!(
+///     url_full(&uri, None, DEFAULT_SENSITIVE_QUERY_PARAMS),
+///     "https://REDACTED:REDACTED@example.com:8443/a?sig=REDACTED&k=v"
+/// );
+/// ```
+pub fn url_full<S: AsRef<str>>(
+    uri: &http::Uri,
+    default_authority: Option<&str>,
+    sensitive: &[S],
+) -> String {
+    let scheme = uri.scheme_str().unwrap_or("http");
+    let authority = uri
+        .authority()
+        .map(http::uri::Authority::as_str)
+        .or(default_authority)
+        .unwrap_or("");
+    let mut out = String::with_capacity(scheme.len() + authority.len() + uri.path().len() + 32);
+    out.push_str(scheme);
+    out.push_str("://");
+    match authority.rsplit_once('@') {
+        Some((_, host)) => {
+            out.push_str("REDACTED:REDACTED@");
+            out.push_str(host);
+        }
+        None => out.push_str(authority),
+    }
+    out.push_str(uri.path());
+    if let Some(query) = uri.query() {
+        out.push('?');
+        out.push_str(&redact_query(query, sensitive));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,5 +114,26 @@ mod tests {
             "a key without a value has nothing to redact"
         );
         assert_eq!(redact_query("sig=", s), "sig=REDACTED");
+    }
+
+    #[test]
+    fn url_full_redacts_credentials_and_query() {
+        let s = DEFAULT_SENSITIVE_QUERY_PARAMS;
+        let uri: http::Uri = "http://user:pw@h:1/p?sig=a&x=1".parse().unwrap();
+        assert_eq!(
+            url_full(&uri, None, s),
+            "http://REDACTED:REDACTED@h:1/p?sig=REDACTED&x=1"
+        );
+        let uri: http::Uri = "http://h/p?SIG=a".parse().unwrap();
+        assert_eq!(
+            url_full(&uri, None, s),
+            "http://h/p?SIG=a",
+            "case-sensitive"
+        );
+        let uri: http::Uri = "/pkg.S/M".parse().unwrap();
+        assert_eq!(
+            url_full(&uri, Some("10.0.0.1:50051"), s),
+            "http://10.0.0.1:50051/pkg.S/M"
+        );
     }
 }

@@ -8,35 +8,10 @@ use propagation::{HeaderPropagator, Propagator};
 use tower_layer::Layer;
 
 use super::observer::{Config, ServerObserver, Settings};
+use crate::conventions::{Protocol, RpcConventions};
 use crate::lifecycle::Observe;
 use crate::redact::DEFAULT_SENSITIVE_QUERY_PARAMS;
 use crate::request::{DefaultRoute, MakeRoute, RequestPredicate};
-
-/// Which protocol's conventions a server layer follows.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Protocol {
-    /// gRPC when `content-type` is `application/grpc…`, HTTP otherwise.
-    #[default]
-    Auto,
-    /// Always HTTP.
-    Http,
-    /// Always gRPC.
-    Grpc,
-}
-
-/// Which generation of the RPC semantic conventions gRPC spans follow (`spec/SPEC.md` §4.5).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum RpcConventions {
-    /// semconv ≥ 1.39 (Release Candidate since 1.40): `rpc.system.name`, a fully qualified
-    /// `rpc.method`, `rpc.response.status_code` as a string.
-    #[default]
-    Current,
-    /// semconv ≤ 1.37, what most dashboards still expect: `rpc.system`, `rpc.service` +
-    /// `rpc.method`, `rpc.grpc.status_code` as an integer.
-    Classic,
-}
 
 /// A Tower layer giving every request a SERVER span that continues the caller's trace.
 ///
@@ -69,6 +44,7 @@ impl<T> TraceLayer<T> {
                         .map(|s| Box::from(*s))
                         .collect(),
                     default_scheme: "http",
+                    random_roots: true,
                 },
             },
         }
@@ -249,6 +225,14 @@ impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
     /// says (`http` by default; set `https` behind a TLS-terminating server).
     pub fn with_default_scheme(mut self, https: bool) -> Self {
         self.config.settings.default_scheme = if https { "https" } else { "http" };
+        self
+    }
+
+    /// Whether traces started here are marked as having a random trace id (the W3C Level 2
+    /// `random` flag, `0x02`, on every outgoing `traceparent`). On by default: the SDK's id
+    /// generator is random. Turn it off with an id generator that is not.
+    pub fn with_random_trace_id_flag(mut self, random: bool) -> Self {
+        self.config.settings.random_roots = random;
         self
     }
 

@@ -3,5 +3,6 @@
 mod layer;
 mod observer;
 
-pub use layer::{Protocol, RpcConventions, TraceLayer};
+pub use layer::TraceLayer;
+pub(crate) use observer::is_noop;
 pub use observer::{ServerObserver, ServerRecord};

@@ -7,14 +7,13 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
 use propagation::HeaderPropagator;
-use propagation::traceparent::RANDOM_TRACE_ID;
 
-use super::layer::{Protocol, RpcConventions};
+use crate::conventions::{Protocol, RpcConventions};
 use crate::grpc::{self, Code};
 use crate::lifecycle::{Now, Observer, Outcome, Progress, Record, Timestamp};
 use crate::redact::redact_query;
 use crate::request::{MakeRoute, RequestInfo, RequestPredicate};
-use crate::{error_type, semconv};
+use crate::{error_type, flags, semconv};
 
 /// The server layer's configuration: hooks (generic, swapped by the builder) and settings.
 pub(crate) struct Config<T, P, R, F, E> {
@@ -36,6 +35,7 @@ pub(crate) struct Settings {
     pub(crate) response_headers: Arc<[(HeaderName, Key)]>,
     pub(crate) sensitive_query: Arc<[Box<str>]>,
     pub(crate) default_scheme: &'static str,
+    pub(crate) random_roots: bool,
 }
 
 /// The [`Observer`] behind [`TraceLayer`](crate::TraceLayer): one `Arc` clone per service
@@ -86,7 +86,7 @@ impl<T, P, R, F, E> std::fmt::Debug for ServerObserver<T, P, R, F, E> {
 /// (OpenTelemetry's `NoopTracer`, the global default before a provider is installed): the SDK
 /// returns an invalid context for a suppressed parent instead, and records nothing. Checked
 /// once, when the layer is built.
-fn is_noop<T: Tracer>(tracer: &T) -> bool {
+pub(crate) fn is_noop<T: Tracer>(tracer: &T) -> bool {
     use opentelemetry::trace::{Span, SpanId, TraceId, TraceState};
     let probe = SpanContext::new(
         TraceId::from(0x5072_6f62_6520_666f_7220_6e6f_6f70_2e2e),
@@ -189,7 +189,7 @@ where
         let remote = caller.span().span_context().clone();
         let parent = if public {
             if remote.is_valid() {
-                builder = builder.with_links(vec![Link::with_context(remote.clone())]);
+                builder = builder.with_links(vec![Link::with_context(remote)]);
             }
             Context::new()
         } else {
@@ -197,21 +197,18 @@ where
         };
         let span = builder.start_with_context(&*config.tracer, &parent);
         let recording = opentelemetry::trace::Span::is_recording(&span);
-        let cx = if !recording && !public && random_flag_lost(&remote, span_context_of(&span)) {
-            // The SDK gives a dropped span default flags, losing the caller's `random` flag,
-            // which must stay on every traceparent of this trace id (W3C Level 2).
-            let sc = span_context_of(&span);
-            let flags = sc.trace_flags() | RANDOM_TRACE_ID;
-            let fixed = SpanContext::new(
-                sc.trace_id(),
-                sc.span_id(),
-                flags,
-                false,
-                sc.trace_state().clone(),
-            );
-            parent.with_remote_span_context(fixed)
-        } else {
-            parent.with_span(span)
+        let trace_id = span_context_of(&span).trace_id();
+        let random = flags::is_random(&parent, trace_id, settings.random_roots);
+        let cx = match flags::with_random(span_context_of(&span), random) {
+            // A dropped span: the SDK gave it default flags; carry the right ones instead.
+            Some(fixed) if !recording => parent.with_remote_span_context(fixed),
+            _ if random && !parent.span().span_context().is_valid() => {
+                // A recorded root: its flags are the SDK's, so tell client layers below.
+                parent
+                    .with_value(flags::LocalRandomRoot(trace_id))
+                    .with_span(span)
+            }
+            _ => parent.with_span(span),
         };
 
         if recording {
@@ -236,13 +233,6 @@ where
 
 fn span_context_of<S: opentelemetry::trace::Span>(span: &S) -> &SpanContext {
     span.span_context()
-}
-
-fn random_flag_lost(parent: &SpanContext, child: &SpanContext) -> bool {
-    parent.is_valid()
-        && parent.trace_id() == child.trace_id()
-        && parent.trace_flags() & RANDOM_TRACE_ID == RANDOM_TRACE_ID
-        && child.trace_flags() & RANDOM_TRACE_ID != RANDOM_TRACE_ID
 }
 
 fn request_attributes<B>(
