@@ -189,7 +189,7 @@ pub mod grpc {
     //! `test.Echo/Stream` (server streaming).
     //!
     //! `Say` answers the message back, or fails with the status code named by a message
-    //! `fail:<code>` (a Trailers-Only response). `Stream` sends the messages `0..n` for a
+    //! `fail:<code>` (a Trailers-Only response); `sleep:<ms>` answers after a delay. `Stream` sends the messages `0..n` for a
     //! message `n[:code]`, then ends with `code` in the trailers (OK by default).
 
     use super::*;
@@ -254,10 +254,11 @@ pub mod grpc {
         fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
             Box::pin(async move {
                 let msg = request.into_inner();
-                match std::str::from_utf8(&msg)
-                    .ok()
-                    .and_then(|s| s.strip_prefix("fail:"))
-                {
+                let text = std::str::from_utf8(&msg).unwrap_or_default();
+                if let Some(ms) = text.strip_prefix("sleep:").and_then(|ms| ms.parse().ok()) {
+                    tokio::time::sleep(Duration::from_millis(ms)).await;
+                }
+                match text.strip_prefix("fail:") {
                     Some(code) => Err(Status::new(code_of(code), "asked to fail")),
                     None => Ok(tonic::Response::new(msg)),
                 }

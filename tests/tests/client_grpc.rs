@@ -1,0 +1,187 @@
+//! Client spans over gRPC: a tonic client through the client layer → a tonic server behind
+//! the server layer, on 127.0.0.1 (SPEC.md §7 items 54, 56, 57, 59).
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use integration_tests::grpc::{EchoServer, channel, say, stream};
+use integration_tests::{Tracing, attr, attr_i64, attr_str};
+use opentelemetry::trace::{SpanKind, Status};
+use opentelemetry_sdk::trace::SpanData;
+use tonic::Code;
+use tower::ServiceBuilder;
+use tower_trace::{ClientTraceLayer, TraceLayer};
+
+async fn serve(tracing: &Tracing) -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tonic::transport::Server::builder()
+        .layer(TraceLayer::server(tracing.tracer()))
+        .add_service(EchoServer)
+        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
+    tokio::spawn(async move { server.await.expect("tonic server") });
+    addr
+}
+
+fn pair(spans: &[SpanData]) -> (&SpanData, &SpanData) {
+    let client = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .expect("a client span");
+    let server = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Server)
+        .expect("a server span");
+    (client, server)
+}
+
+#[tokio::test]
+async fn ok_call_joins_client_and_server() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing).await;
+    let client = ServiceBuilder::new()
+        .layer(
+            ClientTraceLayer::client_grpc(tracing.tracer()).with_server_address(addr.to_string()),
+        )
+        .service(channel(addr).await);
+    assert_eq!(say(client, "hi", &[]).await.unwrap(), "hi");
+    let spans = tracing.wait_for(2).await;
+    let (client, server) = pair(&spans);
+    assert_eq!(client.name, "test.Echo/Say", "54");
+    assert_eq!(server.parent_span_id, client.span_context.span_id());
+    assert_eq!(
+        server.span_context.trace_id(),
+        client.span_context.trace_id()
+    );
+    assert_eq!(attr_str(client, "rpc.system.name").as_deref(), Some("grpc"));
+    assert_eq!(
+        attr_str(client, "rpc.method").as_deref(),
+        Some("test.Echo/Say")
+    );
+    assert_eq!(
+        attr_str(client, "rpc.response.status_code").as_deref(),
+        Some("OK")
+    );
+    assert_eq!(
+        attr_str(client, "server.address").as_deref(),
+        Some("127.0.0.1")
+    );
+    assert_eq!(
+        attr_i64(client, "server.port"),
+        Some(i64::from(addr.port()))
+    );
+    assert_eq!(client.status, Status::Unset);
+}
+
+#[tokio::test]
+async fn trailers_only_error_is_a_client_error() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing).await;
+    let client = ServiceBuilder::new()
+        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .service(channel(addr).await);
+    assert_eq!(
+        say(client, "fail:5", &[]).await.unwrap_err().code(),
+        Code::NotFound
+    );
+    let spans = tracing.wait_for(2).await;
+    let (client, server) = pair(&spans);
+    assert_eq!(
+        attr_str(client, "rpc.response.status_code").as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert!(
+        matches!(client.status, Status::Error { .. }),
+        "56: any code but OK, for a client"
+    );
+    assert_eq!(attr_str(client, "error.type").as_deref(), Some("NOT_FOUND"));
+    assert_eq!(server.status, Status::Unset, "55: not for the server");
+}
+
+#[tokio::test]
+async fn error_in_trailers_ends_the_client_span_at_the_trailers() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing).await;
+    let client = ServiceBuilder::new()
+        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .service(channel(addr).await);
+    let (messages, result) = stream(client, "3:15").await;
+    assert_eq!(messages.len(), 3);
+    assert_eq!(result.unwrap_err().code(), Code::DataLoss);
+    let spans = tracing.wait_for(2).await;
+    let (client, _) = pair(&spans);
+    assert_eq!(client.name, "test.Echo/Stream");
+    assert_eq!(
+        attr_str(client, "rpc.response.status_code").as_deref(),
+        Some("DATA_LOSS"),
+        "57/59: from the trailers"
+    );
+    assert!(matches!(client.status, Status::Error { .. }));
+}
+
+#[tokio::test]
+async fn deadline_exceeded() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing).await;
+    // The server says so (Trailers-Only).
+    let client = ServiceBuilder::new()
+        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .service(channel(addr).await);
+    assert_eq!(
+        say(client, "fail:4", &[]).await.unwrap_err().code(),
+        Code::DeadlineExceeded
+    );
+    // The client's own deadline (a timeout below the layer) expires first.
+    let client = ServiceBuilder::new()
+        .layer(ClientTraceLayer::client_grpc(tracing.tracer()))
+        .layer(tower::timeout::TimeoutLayer::new(Duration::from_millis(
+            100,
+        )))
+        .service(channel(addr).await);
+    let status = say(client, "sleep:2000", &[]).await.unwrap_err();
+    assert!(status.message().contains("timed out"), "{status:?}");
+    let spans = tracing.wait_for(3).await;
+    let clients: Vec<&SpanData> = spans
+        .iter()
+        .filter(|s| s.span_kind == SpanKind::Client)
+        .collect();
+    assert_eq!(clients.len(), 2);
+    for client in clients {
+        assert_eq!(
+            attr_str(client, "rpc.response.status_code").as_deref(),
+            Some("DEADLINE_EXCEEDED")
+        );
+        assert_eq!(
+            attr_str(client, "error.type").as_deref(),
+            Some("DEADLINE_EXCEEDED")
+        );
+        assert!(matches!(client.status, Status::Error { .. }));
+    }
+}
+
+#[tokio::test]
+async fn cancelled_call_is_not_an_error() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing).await;
+    let client = ServiceBuilder::new()
+        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .service(channel(addr).await);
+    let call = say(client, "sleep:2000", &[]);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(100), call)
+            .await
+            .is_err()
+    );
+    let spans = tracing.wait_for(1).await;
+    let client = spans
+        .iter()
+        .find(|s| s.span_kind == SpanKind::Client)
+        .unwrap();
+    assert_eq!(client.status, Status::Unset);
+    assert_eq!(attr(client, "error.type"), None);
+    assert_eq!(
+        attr(client, "rpc.response.status_code"),
+        None,
+        "no status was received"
+    );
+}
