@@ -189,7 +189,8 @@ pub mod grpc {
     //! `test.Echo/Stream` (server streaming).
     //!
     //! `Say` answers the message back, or fails with the status code named by a message
-    //! `fail:<code>` (a Trailers-Only response); `sleep:<ms>` answers after a delay. `Stream` sends the messages `0..n` for a
+    //! `fail:<code>` (a Trailers-Only response); `sleep:<ms>` answers after a delay;
+    //! `whoami` answers `<trace id>-<span id>` of a `Context` in the request's extensions. `Stream` sends the messages `0..n` for a
     //! message `n[:code]`, then ends with `code` in the trailers (OK by default).
 
     use super::*;
@@ -253,6 +254,15 @@ pub mod grpc {
         type Future = BoxFuture<Result<tonic::Response<Bytes>, Status>>;
         fn call(&mut self, request: tonic::Request<Bytes>) -> Self::Future {
             Box::pin(async move {
+                if let (Some(cx), true) = (
+                    request.extensions().get::<opentelemetry::Context>(),
+                    request.get_ref() == "whoami",
+                ) {
+                    use opentelemetry::trace::TraceContextExt;
+                    let sc = cx.span().span_context().clone();
+                    let who = format!("{}-{}", sc.trace_id(), sc.span_id());
+                    return Ok(tonic::Response::new(Bytes::from(who)));
+                }
                 let msg = request.into_inner();
                 let text = std::str::from_utf8(&msg).unwrap_or_default();
                 if let Some(ms) = text.strip_prefix("sleep:").and_then(|ms| ms.parse().ok()) {

@@ -40,6 +40,10 @@ pub fn of(error: &ErrorRef<'_>) -> &'static str {
 /// from what the error says of itself (hyper-util's `client error (Connect)`, tower's
 /// `request timed out`), so no client crate is a dependency.
 pub fn of_client(error: &ErrorRef<'_>) -> &'static str {
+    #[cfg(feature = "reqwest")]
+    if let Some(kind) = crate::client::reqwest::error_type(error) {
+        return kind;
+    }
     match of(error) {
         TIMEOUT => TIMEOUT,
         "connection_refused" | CONNECT => CONNECT,

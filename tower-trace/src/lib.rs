@@ -54,6 +54,49 @@
 //! with the RPC conventions; [`TraceLayer::server_http`] and [`TraceLayer::server_grpc`] fix
 //! the protocol instead of detecting it.
 //!
+//! # Client spans
+//!
+//! [`ClientTraceLayer`] wraps any `tower::Service<http::Request<B>>`: hyper-util's client, a
+//! tonic `Channel`. [`TraceMiddleware`] (feature `reqwest`) does the same for reqwest.
+//!
+//! ```no_run
+//! use http_body_util::Full;
+//! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
+//! use tower::{Service, ServiceBuilder, ServiceExt};
+//! use tower_trace::ClientTraceLayer;
+//!
+//! # async fn run(tracer: opentelemetry_sdk::trace::SdkTracer) {
+//! let mut client = ServiceBuilder::new()
+//!     .layer(ClientTraceLayer::new(tracer))
+//!     .service(Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>());
+//! let request = http::Request::get("http://127.0.0.1:8080/users/1").body(Full::default()).unwrap();
+//! let response = client.ready().await.unwrap().call(request).await.unwrap();
+//! # let _ = response; }
+//! ```
+//!
+//! - The parent is a `Context` in the request's extensions if there is one, else
+//!   `Context::current()`: inside a handler behind [`TraceLayer`] that is the server span, with
+//!   no code of yours.
+//! - Each call gets a CLIENT span named `GET` (the method alone, per the conventions) or
+//!   `pkg.Service/Method`, and its own id goes out in `traceparent` (and `tracestate`,
+//!   `X-Cloud-Trace-Context`, `baggage` as the propagator says), so N calls carry N parent ids.
+//!   Unsampled or disabled, the layer still injects the propagated context.
+//! - Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (credentials
+//!   become `REDACTED:REDACTED`, signature query values `REDACTED`), `http.response.status_code`,
+//!   `network.protocol.version`; for gRPC `rpc.system.name`, `rpc.method`,
+//!   `rpc.response.status_code`.
+//! - Status: HTTP 4xx and 5xx are errors (`error.type` = the code); transport errors get
+//!   `error.type` `connect`, `timeout` or the error's type; a call cancelled by the caller is
+//!   **not** an error. gRPC: any code but `OK` is an error; without `grpc-status` the HTTP status
+//!   maps to a code (404 → `UNIMPLEMENTED`, 503 → `UNAVAILABLE`, …); a client-side timeout is
+//!   `DEADLINE_EXCEEDED`.
+//! - **HTTP client spans end when the response head arrives**, as the conventions say: the time
+//!   spent reading the body belongs to the caller. **gRPC client spans end at the trailers**,
+//!   where the status is.
+//!
+//! [`interceptor`] (feature `tonic`) has propagation-only interceptors for tonic users who
+//! want no spans.
+//!
 //! # Configuration
 //!
 //! | setter | default | |
@@ -138,12 +181,18 @@ mod conventions;
 pub mod error_type;
 mod flags;
 pub mod grpc;
+#[cfg(feature = "tonic")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
+pub mod interceptor;
 pub mod lifecycle;
 pub mod redact;
 mod request;
 pub mod semconv;
 mod server;
 
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub use client::TraceMiddleware;
 pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
 pub use conventions::{Protocol, RpcConventions};
 pub use propagation;

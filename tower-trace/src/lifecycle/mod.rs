@@ -62,7 +62,7 @@
 
 mod body;
 mod future;
-mod guard;
+pub(crate) mod guard;
 mod layer;
 mod service;
 #[cfg(test)]
