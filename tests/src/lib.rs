@@ -52,6 +52,11 @@ impl Tracing {
         Tracing { provider, exporter }
     }
 
+    /// The provider.
+    pub fn provider(&self) -> &SdkTracerProvider {
+        &self.provider
+    }
+
     /// A tracer of this provider.
     pub fn tracer(&self) -> SdkTracer {
         self.provider.tracer("integration-tests")
