@@ -169,6 +169,59 @@ where
     addr
 }
 
+/// Sends `method path` to `addr` over HTTP/1.1 with `headers` and `body`; the status and the
+/// body as text.
+pub async fn send(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (http::StatusCode, String) {
+    use http_body_util::BodyExt;
+    let mut request = Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        request = request.header(*k, *v);
+    }
+    let body = http_body_util::Full::new(Bytes::from(body.to_owned()));
+    let response = http1_client()
+        .request(request.body(body).expect("request"))
+        .await
+        .expect("response");
+    let status = response.status();
+    let body = response
+        .into_body()
+        .collect()
+        .await
+        .expect("body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&body).into_owned())
+}
+
+/// `GET path` with `headers`; see [`send`].
+pub async fn get(
+    addr: SocketAddr,
+    path: &str,
+    headers: &[(&str, &str)],
+) -> (http::StatusCode, String) {
+    send(addr, "GET", path, headers, "").await
+}
+
+/// Binds 127.0.0.1:0 and spawns the tonic server `serve` builds on it, e.g.
+/// `|incoming| Server::builder().layer(layer).add_service(EchoServer).serve_with_incoming(incoming)`.
+pub async fn serve_tonic<F, Fut>(serve: F) -> SocketAddr
+where
+    F: FnOnce(tonic::transport::server::TcpIncoming) -> Fut,
+    Fut: Future<Output = Result<(), tonic::transport::Error>> + Send + 'static,
+{
+    let (listener, addr) = listener().await;
+    let server = serve(tonic::transport::server::TcpIncoming::from(listener));
+    tokio::spawn(async move { server.await.expect("tonic server") });
+    addr
+}
+
 /// A pooled HTTP/1.1 client.
 pub fn http1_client() -> hyper_util::client::legacy::Client<
     hyper_util::client::legacy::connect::HttpConnector,

@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use integration_tests::grpc::{EchoServer, channel, say, stream};
-use integration_tests::{Tracing, attr, attr_i64, attr_str};
+use integration_tests::{Tracing, attr, attr_i64, attr_str, serve_tonic};
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 use tonic::Code;
@@ -13,14 +13,14 @@ use tower::ServiceBuilder;
 use tower_trace::{ClientTraceLayer, TraceLayer};
 
 async fn serve(tracing: &Tracing) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tonic::transport::Server::builder()
-        .layer(TraceLayer::server(tracing.tracer()))
-        .add_service(EchoServer)
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
-    tokio::spawn(async move { server.await.expect("tonic server") });
-    addr
+    let layer = TraceLayer::server(tracing.tracer());
+    serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await
 }
 
 fn pair(spans: &[SpanData]) -> (&SpanData, &SpanData) {

@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::extract::State;
-use axum::routing::get;
+use axum::routing;
 use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
+use http::{HeaderMap, Request};
 use http_body_util::{BodyExt, Full};
-use integration_tests::{Tracing, attr, attr_i64, attr_str, http1_client, serve_axum};
+use integration_tests::{Tracing, attr, attr_i64, attr_str, get, http1_client, serve_axum};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use propagation::{Propagator, cloud_trace, traceparent};
@@ -30,10 +30,10 @@ async fn backend(tracing: &Tracing) -> (SocketAddr, Seen) {
         "backend"
     };
     let router = Router::new()
-        .route("/hello", get(record))
+        .route("/hello", routing::get(record))
         .route(
             "/slow",
-            get(|| async {
+            routing::get(|| async {
                 tokio::time::sleep(Duration::from_secs(2)).await;
                 "late"
             }),
@@ -75,23 +75,9 @@ async fn frontend(tracing: &Tracing, backend: SocketAddr, propagator: Propagator
         }
     };
     let router = Router::new()
-        .route("/call", get(call))
+        .route("/call", routing::get(call))
         .layer(TraceLayer::server(tracing.tracer()).with_propagator(propagator));
     serve_axum(router).await
-}
-
-async fn fetch(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
-    let mut request = Request::get(format!("http://{addr}{path}"));
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = http1_client()
-        .request(request.body(Full::default()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
 }
 
 fn by_kind<'a>(spans: &'a [SpanData], kind: &SpanKind, port: u16) -> Vec<&'a SpanData> {
@@ -115,9 +101,7 @@ async fn one_trace_across_two_services() {
     let (back, seen) = backend(&tracing).await;
     let front = frontend(&tracing, back, Propagator::w3c()).await;
     assert_eq!(
-        fetch(front, "/call", &[("traceparent", TRACEPARENT)])
-            .await
-            .1,
+        get(front, "/call", &[("traceparent", TRACEPARENT)]).await.1,
         "200"
     );
 
@@ -184,7 +168,7 @@ async fn three_calls_give_three_parent_ids() {
     let (back, seen) = backend(&tracing).await;
     let front = frontend(&tracing, back, Propagator::w3c()).await;
     assert_eq!(
-        fetch(front, "/call?calls=3", &[("traceparent", TRACEPARENT)])
+        get(front, "/call?calls=3", &[("traceparent", TRACEPARENT)])
             .await
             .1,
         "200,200,200"
@@ -221,7 +205,7 @@ async fn cloud_trace_only_inbound_continues_in_both_formats() {
     let (back, seen) = backend(&tracing).await;
     let front = frontend(&tracing, back, Propagator::w3c_and_cloud_trace()).await;
     let xctc = "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1";
-    fetch(front, "/call", &[("x-cloud-trace-context", xctc)]).await;
+    get(front, "/call", &[("x-cloud-trace-context", xctc)]).await;
     let sent = seen.lock().unwrap()[0].clone();
     let trace_id = TraceId::from_hex("105445aa7843bc8bf206b12000100000").unwrap();
     let w3c = wire(&sent);
@@ -251,7 +235,7 @@ async fn invalid_inbound_header_starts_fresh_and_never_reaches_the_wire() {
     let (back, seen) = backend(&tracing).await;
     let front = frontend(&tracing, back, Propagator::w3c()).await;
     let bad = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-garbage";
-    fetch(
+    get(
         front,
         "/call",
         &[("traceparent", bad), ("tracestate", "vendor=1")],
@@ -279,7 +263,7 @@ async fn random_flag_follows_the_trace_and_is_never_added() {
     let (back, seen) = backend(&tracing).await;
     let front = frontend(&tracing, back, Propagator::w3c()).await;
     // 21: random, not sampled: every span is dropped, the flag still goes on.
-    fetch(
+    get(
         front,
         "/call",
         &[(
@@ -289,7 +273,7 @@ async fn random_flag_follows_the_trace_and_is_never_added() {
     )
     .await;
     // 22: sampled without random: never added.
-    fetch(front, "/call", &[("traceparent", TRACEPARENT)]).await;
+    get(front, "/call", &[("traceparent", TRACEPARENT)]).await;
     let seen = seen.lock().unwrap().clone();
     assert_eq!(wire(&seen[0]).trace_flags().to_u8(), 0x02);
     assert_eq!(wire(&seen[1]).trace_flags().to_u8(), 0x01);
@@ -309,7 +293,7 @@ async fn client_errors_are_errors() {
     let tracing = Tracing::new();
     let (back, _) = backend(&tracing).await;
     let front = frontend(&tracing, back, Propagator::w3c()).await;
-    assert_eq!(fetch(front, "/call?path=/missing", &[]).await.1, "404");
+    assert_eq!(get(front, "/call?path=/missing", &[]).await.1, "404");
     let spans = tracing.wait_for(3).await;
     let client = by_kind(&spans, &SpanKind::Client, back.port())[0];
     assert_eq!(attr_i64(client, "http.response.status_code"), Some(404));

@@ -7,7 +7,7 @@ use axum::Router;
 use axum::routing::get;
 use http::HeaderMap;
 use integration_tests::grpc::{EchoServer, channel, say};
-use integration_tests::{Tracing, attr_i64, attr_str, serve_axum};
+use integration_tests::{Tracing, attr_i64, attr_str, serve_axum, serve_tonic};
 use opentelemetry::Context;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
@@ -144,13 +144,14 @@ fn remote() -> Context {
 #[tokio::test]
 async fn inject_interceptor_carries_the_current_context() {
     let tracing = Tracing::new();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tonic::transport::Server::builder()
-        .layer(TraceLayer::server(tracing.tracer()))
-        .add_service(EchoServer)
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
-    tokio::spawn(server);
+    let layer = TraceLayer::server(tracing.tracer());
+    let addr = serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await;
     let client =
         tonic::service::interceptor::InterceptedService::new(channel(addr).await, inject_context);
     let _guard = remote().attach();
@@ -170,13 +171,13 @@ async fn inject_interceptor_carries_the_current_context() {
 
 #[tokio::test]
 async fn extract_interceptor_puts_the_callers_context_in_the_extensions() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let server = tonic::transport::Server::builder()
-        .layer(tonic::service::InterceptorLayer::new(ExtractContext::new()))
-        .add_service(EchoServer)
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
-    tokio::spawn(server);
+    let addr = serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(tonic::service::InterceptorLayer::new(ExtractContext::new()))
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await;
     let reply = say(
         channel(addr).await,
         "whoami",

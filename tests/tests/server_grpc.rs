@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use integration_tests::grpc::{EchoServer, channel, say, stream};
-use integration_tests::{Tracing, attr, attr_i64, attr_str};
+use integration_tests::{Tracing, attr, attr_i64, attr_str, serve_tonic};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use tonic::Code;
 use tower_trace::{RpcConventions, TraceLayer};
@@ -12,15 +12,14 @@ use tower_trace::{RpcConventions, TraceLayer};
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
 async fn serve(tracing: &Tracing, conventions: RpcConventions) -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
     let layer = TraceLayer::server(tracing.tracer()).with_rpc_conventions(conventions);
-    let server = tonic::transport::Server::builder()
-        .layer(layer)
-        .add_service(EchoServer)
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
-    tokio::spawn(async move { server.await.expect("tonic server") });
-    addr
+    serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -1,17 +1,16 @@
 //! Server spans over HTTP on real axum and hyper servers on 127.0.0.1 (SPEC.md §7 items 47,
 //! 49, 51, 60 and the `tower-trace` server issue's list).
 
-use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::Extension;
-use axum::routing::{any, get};
+use axum::routing::{self, any};
 use bytes::Bytes;
 use http::{HeaderName, Method, Request, StatusCode};
 use http_body_util::{BodyExt, Full};
 use integration_tests::{
-    Tracing, attr, attr_i64, attr_str, http1_client, http2_client, serve_axum, serve_hyper,
+    Tracing, attr, attr_i64, attr_str, get, http1_client, http2_client, serve_axum, serve_hyper,
 };
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry::{Context, Value};
@@ -33,14 +32,14 @@ async fn current_span() -> String {
 
 fn app(tracing: &Tracing) -> Router {
     Router::new()
-        .route("/users/{id}", get(current_span))
+        .route("/users/{id}", routing::get(current_span))
         .route(
             "/fail",
-            get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "no") }),
+            routing::get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "no") }),
         )
         .route(
             "/healthz",
-            get(|| async {
+            routing::get(|| async {
                 Context::current()
                     .span()
                     .span_context()
@@ -50,7 +49,7 @@ fn app(tracing: &Tracing) -> Router {
         )
         .route(
             "/ext",
-            get(|Extension(cx): Extension<Context>| async move {
+            routing::get(|Extension(cx): Extension<Context>| async move {
                 cx.span().span_context().span_id().to_string()
             }),
         )
@@ -66,25 +65,11 @@ fn app(tracing: &Tracing) -> Router {
         )
 }
 
-async fn get_text(addr: SocketAddr, path: &str, headers: &[(&str, &str)]) -> (StatusCode, String) {
-    let mut request = Request::get(format!("http://{addr}{path}"));
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = http1_client()
-        .request(request.body(Full::default()).unwrap())
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8(body.to_vec()).unwrap())
-}
-
 #[tokio::test]
 async fn axum_route_span_continues_the_callers_trace() {
     let tracing = Tracing::new();
     let addr = serve_axum(app(&tracing)).await;
-    let (status, body) = get_text(
+    let (status, body) = get(
         addr,
         "/users/42?color=blue&sig=secret",
         &[
@@ -176,8 +161,8 @@ async fn axum_route_span_continues_the_callers_trace() {
 async fn status_codes_404_is_not_an_error_500_is() {
     let tracing = Tracing::new();
     let addr = serve_axum(app(&tracing)).await;
-    assert_eq!(get_text(addr, "/nope/123", &[]).await.0, 404);
-    assert_eq!(get_text(addr, "/fail", &[]).await.0, 500);
+    assert_eq!(get(addr, "/nope/123", &[]).await.0, 404);
+    assert_eq!(get(addr, "/fail", &[]).await.0, 500);
     let spans = tracing.wait_for(2).await;
     let not_found = spans
         .iter()
@@ -231,10 +216,7 @@ async fn malformed_traceparent_starts_a_new_trace_and_succeeds() {
     let tracing = Tracing::new();
     let addr = serve_axum(app(&tracing)).await;
     let bad = "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01";
-    assert_eq!(
-        get_text(addr, "/users/1", &[("traceparent", bad)]).await.0,
-        200
-    );
+    assert_eq!(get(addr, "/users/1", &[("traceparent", bad)]).await.0, 200);
     let span = &tracing.wait_for(1).await[0];
     assert_ne!(
         span.span_context.trace_id(),
@@ -247,7 +229,7 @@ async fn malformed_traceparent_starts_a_new_trace_and_succeeds() {
 async fn context_is_in_the_request_extensions() {
     let tracing = Tracing::new();
     let addr = serve_axum(app(&tracing)).await;
-    let (_, body) = get_text(addr, "/ext", &[]).await;
+    let (_, body) = get(addr, "/ext", &[]).await;
     let span = &tracing.wait_for(1).await[0];
     assert_eq!(body, span.span_context.span_id().to_string());
 }
@@ -256,16 +238,16 @@ async fn context_is_in_the_request_extensions() {
 async fn filter_skips_the_span_but_passes_the_context_through() {
     let tracing = Tracing::new();
     let addr = serve_axum(app(&tracing)).await;
-    let (status, body) = get_text(addr, "/healthz", &[("traceparent", TRACEPARENT)]).await;
+    let (status, body) = get(addr, "/healthz", &[("traceparent", TRACEPARENT)]).await;
     assert_eq!(status, 200);
     assert_eq!(
         body, TRACE_ID,
         "the caller's context is current in the handler"
     );
-    let (_, body) = get_text(addr, "/healthz", &[]).await;
+    let (_, body) = get(addr, "/healthz", &[]).await;
     assert_eq!(body, TraceId::INVALID.to_string());
     // A traced request afterwards proves spans do get exported by this server.
-    get_text(addr, "/users/1", &[]).await;
+    get(addr, "/users/1", &[]).await;
     let spans = tracing.wait_for(1).await;
     assert_eq!(spans.len(), 1, "60: no span for the filtered requests");
     assert_eq!(spans[0].name, "GET /users/{id}");
@@ -275,10 +257,10 @@ async fn filter_skips_the_span_but_passes_the_context_through() {
 async fn public_endpoint_starts_a_new_trace_with_a_link() {
     let tracing = Tracing::new();
     let router = Router::new()
-        .route("/users/{id}", get(current_span))
+        .route("/users/{id}", routing::get(current_span))
         .layer(TraceLayer::server(tracing.tracer()).public_endpoint_if(true));
     let addr = serve_axum(router).await;
-    get_text(
+    get(
         addr,
         "/users/1",
         &[
@@ -333,7 +315,7 @@ fn streaming_app(tracing: &Tracing, rx: tokio::sync::mpsc::Receiver<Bytes>) -> R
     Router::new()
         .route(
             "/stream",
-            get(move || {
+            routing::get(move || {
                 let rx = rx.lock().unwrap().take().expect("one request");
                 async move {
                     let stream = ChunkStream(rx);
@@ -343,7 +325,7 @@ fn streaming_app(tracing: &Tracing, rx: tokio::sync::mpsc::Receiver<Bytes>) -> R
         )
         .route(
             "/sized",
-            get(|| async {
+            routing::get(|| async {
                 // Exact Content-Length: hyper never polls past the last byte.
                 ([("content-length", "11")], "hello world")
             }),
@@ -403,7 +385,7 @@ async fn exact_content_length_ends_the_span() {
     let tracing = Tracing::new();
     let (_tx, rx) = tokio::sync::mpsc::channel(1);
     let addr = serve_axum(streaming_app(&tracing, rx)).await;
-    let (status, body) = get_text(addr, "/sized", &[]).await;
+    let (status, body) = get(addr, "/sized", &[]).await;
     assert_eq!((status.as_u16(), body.as_str()), (200, "hello world"));
     let span = &tracing.wait_for(1).await[0];
     assert_eq!(span.name, "GET /sized");
@@ -468,8 +450,8 @@ async fn bare_hyper_server_with_a_route_function() {
         },
     );
     let addr = serve_hyper(svc).await;
-    let (_, body) = get_text(addr, "/items/9", &[("traceparent", TRACEPARENT)]).await;
-    assert_eq!(get_text(addr, "/items/boom", &[]).await.0, 503);
+    let (_, body) = get(addr, "/items/9", &[("traceparent", TRACEPARENT)]).await;
+    assert_eq!(get(addr, "/items/boom", &[]).await.0, 503);
     let spans = tracing.wait_for(2).await;
     let ok = spans
         .iter()
@@ -495,7 +477,7 @@ async fn not_sampled_requests_build_no_attributes_but_propagate() {
     let tracing = Tracing::new();
     let addr = serve_axum(app(&tracing)).await;
     let unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02";
-    let (_, body) = get_text(addr, "/users/1", &[("traceparent", unsampled)]).await;
+    let (_, body) = get(addr, "/users/1", &[("traceparent", unsampled)]).await;
     assert!(
         tracing.spans().is_empty(),
         "the caller did not sample: nothing exported"
@@ -514,13 +496,13 @@ async fn handler_panic_below_the_layer_is_recorded() {
     let router = Router::new()
         .route(
             "/panic",
-            get(|| async { Some("unreachable").filter(|_| false).expect("handler bug") }),
+            routing::get(|| async { Some("unreachable").filter(|_| false).expect("handler bug") }),
         )
         .layer(TraceLayer::server(tracing.tracer()))
         // Outside the trace layer: the panic unwinds through it, then becomes a 500.
         .layer(tower_http::catch_panic::CatchPanicLayer::new());
     let addr = serve_axum(router).await;
-    assert_eq!(get_text(addr, "/panic", &[]).await.0, 500);
+    assert_eq!(get(addr, "/panic", &[]).await.0, 500);
     let span = &tracing.wait_for(1).await[0];
     assert_eq!(span.name, "GET /panic");
     assert_eq!(attr_str(span, "error.type").as_deref(), Some("panic"));
@@ -530,15 +512,17 @@ async fn handler_panic_below_the_layer_is_recorded() {
 #[tokio::test]
 async fn cloud_trace_context_through_the_layer() {
     let tracing = Tracing::new();
-    let router = Router::new().route("/users/{id}", get(current_span)).layer(
-        TraceLayer::server(tracing.tracer())
-            .with_propagator(propagation::Propagator::cloud_trace_one_way()),
-    );
+    let router = Router::new()
+        .route("/users/{id}", routing::get(current_span))
+        .layer(
+            TraceLayer::server(tracing.tracer())
+                .with_propagator(propagation::Propagator::cloud_trace_one_way()),
+        );
     let addr = serve_axum(router).await;
     let xctc = "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1";
-    get_text(addr, "/users/1", &[("x-cloud-trace-context", xctc)]).await;
+    get(addr, "/users/1", &[("x-cloud-trace-context", xctc)]).await;
     // Both headers: a valid traceparent wins.
-    get_text(
+    get(
         addr,
         "/users/2",
         &[
@@ -573,7 +557,7 @@ async fn dropped_span_keeps_the_callers_random_flag() {
     let router = Router::new()
         .route(
             "/flags",
-            get(|| async {
+            routing::get(|| async {
                 format!(
                     "{:02x}",
                     Context::current()
@@ -590,17 +574,17 @@ async fn dropped_span_keeps_the_callers_random_flag() {
     // flags 00, but the W3C says the random flag stays with the trace id (SPEC.md item 21).
     let random = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02";
     assert_eq!(
-        get_text(addr, "/flags", &[("traceparent", random)]).await.1,
+        get(addr, "/flags", &[("traceparent", random)]).await.1,
         "02"
     );
     let plain = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00";
     assert_eq!(
-        get_text(addr, "/flags", &[("traceparent", plain)]).await.1,
+        get(addr, "/flags", &[("traceparent", plain)]).await.1,
         "00",
         "22: never added"
     );
     assert_eq!(
-        get_text(
+        get(
             addr,
             "/flags",
             &[(

@@ -10,9 +10,8 @@ use axum::Router;
 use axum::extract::State;
 use axum::routing::{get, post};
 use bytes::Bytes;
-use http::{HeaderMap, Request, StatusCode};
-use http_body_util::{BodyExt, Full};
-use integration_tests::{Tracing, http1_client, serve_axum};
+use http::{HeaderMap, StatusCode};
+use integration_tests::{Tracing, send, serve_axum};
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use propagation::{cloud_trace, traceparent};
 
@@ -45,32 +44,6 @@ async fn harness() -> (SocketAddr, Seen) {
 
 async fn validation_server(tracing: &Tracing) -> SocketAddr {
     serve_axum(examples::validation_server::app(tracing.provider())).await
-}
-
-async fn send(
-    addr: SocketAddr,
-    method: &str,
-    path: &str,
-    headers: &[(&str, &str)],
-    body: &str,
-) -> (StatusCode, String) {
-    let mut request = Request::builder()
-        .method(method)
-        .uri(format!("http://{addr}{path}"));
-    for (k, v) in headers {
-        request = request.header(*k, *v);
-    }
-    let response = http1_client()
-        .request(
-            request
-                .body(Full::new(Bytes::from(body.to_owned())))
-                .unwrap(),
-        )
-        .await
-        .unwrap();
-    let status = response.status();
-    let body = response.into_body().collect().await.unwrap().to_bytes();
-    (status, String::from_utf8_lossy(&body).into_owned())
 }
 
 #[tokio::test]

@@ -189,6 +189,7 @@ pub mod redact;
 mod request;
 pub mod semconv;
 mod server;
+mod span_end;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

@@ -2,15 +2,16 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, Method, Request, Response, StatusCode, Uri, Version};
-use opentelemetry::trace::{Span as _, SpanKind, Status, TraceContextExt, Tracer};
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue};
 use propagation::HeaderPropagator;
 
 use crate::conventions::{Protocol, RpcConventions};
 use crate::grpc::{self, Code};
-use crate::lifecycle::{Now, Observer, Outcome, Progress, Record, Timestamp};
+use crate::lifecycle::{Now, Observer, Outcome, Progress, Record};
 use crate::redact::url_full;
-use crate::{error_type, flags, semconv};
+use crate::span_end::{Role, SpanState};
+use crate::{flags, semconv};
 
 /// The client layer's configuration.
 pub(crate) struct ClientConfig<T, P> {
@@ -155,15 +156,9 @@ where
             );
             cx.span().set_attributes(attributes);
         }
-        Some(ClientRecord(Box::new(ClientState {
-            cx,
-            start,
-            recording,
-            grpc,
-            status: None,
-            version: None,
-            grpc_status: None,
-        })))
+        Some(ClientRecord(Box::new(SpanState::new(
+            cx, start, recording, grpc,
+        ))))
     }
 }
 
@@ -268,18 +263,7 @@ fn split_authority<'a>(authority: &'a str, scheme: Option<&str>) -> (Option<&'a 
 
 /// The per-request state of a client span.
 #[derive(Debug)]
-pub struct ClientRecord(Box<ClientState>);
-
-#[derive(Debug)]
-struct ClientState {
-    cx: Context,
-    start: Timestamp,
-    recording: bool,
-    grpc: Option<RpcConventions>,
-    status: Option<u16>,
-    version: Option<&'static str>,
-    grpc_status: Option<Code>,
-}
+pub struct ClientRecord(Box<SpanState>);
 
 impl ClientRecord {
     /// The response head: HTTP spans are done (the conventions end them here), gRPC spans
@@ -323,89 +307,6 @@ impl Record for ClientRecord {
     }
 
     fn finish(self, outcome: Outcome<'_>, now: &Now) {
-        let state = self.0;
-        let span = state.cx.span();
-        if state.recording {
-            let (attrs, status) = match state.grpc {
-                Some(rpc) => grpc_outcome(&state, rpc, outcome),
-                None => http_outcome(&state, outcome),
-            };
-            span.set_attributes(attrs);
-            if let Some(status) = status {
-                span.set_status(status);
-            }
-        }
-        span.end_with_timestamp(now.get().system_since(&state.start));
+        self.0.end(Role::Client, outcome, now);
     }
-}
-
-fn http_outcome(state: &ClientState, outcome: Outcome<'_>) -> (Vec<KeyValue>, Option<Status>) {
-    let mut attrs = Vec::with_capacity(3);
-    if let Some(code) = state.status {
-        attrs.push(KeyValue::new(
-            semconv::HTTP_RESPONSE_STATUS_CODE,
-            i64::from(code),
-        ));
-    }
-    if let Some(version) = state.version {
-        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
-    }
-    let failure: Option<(&'static str, Cow<'static, str>)> = match outcome {
-        Outcome::Complete => match state.status {
-            // Clients: 4xx and 5xx are errors.
-            Some(code @ 400..) => Some((semconv::status_code_str(code), Cow::Borrowed(""))),
-            _ => None,
-        },
-        Outcome::ServiceError(e) | Outcome::BodyError(e) => {
-            Some((error_type::of_client(&e), Cow::Owned(e.to_string())))
-        }
-        // The caller gave up: not an error (semconv 1.41).
-        Outcome::Cancelled => None,
-        Outcome::Panicked => Some((error_type::PANIC, Cow::Borrowed("panicked"))),
-    };
-    let status = failure.map(|(error_type, description)| {
-        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-        Status::error(description)
-    });
-    (attrs, status)
-}
-
-fn grpc_outcome(
-    state: &ClientState,
-    rpc: RpcConventions,
-    outcome: Outcome<'_>,
-) -> (Vec<KeyValue>, Option<Status>) {
-    let mut description = Cow::Borrowed("");
-    let code = match outcome {
-        Outcome::Complete => state
-            .grpc_status
-            .unwrap_or_else(|| Code::from_http_status(state.status.unwrap_or(200))),
-        Outcome::ServiceError(e) | Outcome::BodyError(e) => {
-            description = Cow::Owned(e.to_string());
-            match error_type::of_client(&e) {
-                error_type::TIMEOUT => Code::DeadlineExceeded,
-                error_type::CONNECT => Code::Unavailable,
-                _ => state.grpc_status.unwrap_or(Code::Unknown),
-            }
-        }
-        // The caller gave up: not an error, and no status was received.
-        Outcome::Cancelled => return (Vec::new(), None),
-        Outcome::Panicked => Code::Unknown,
-    };
-    let mut attrs = Vec::with_capacity(2);
-    match rpc {
-        RpcConventions::Current => attrs.push(KeyValue::new(
-            semconv::RPC_RESPONSE_STATUS_CODE,
-            code.as_str(),
-        )),
-        RpcConventions::Classic => attrs.push(KeyValue::new(
-            semconv::RPC_GRPC_STATUS_CODE,
-            i64::from(code.as_i32()),
-        )),
-    }
-    if !code.is_client_error() {
-        return (attrs, None);
-    }
-    attrs.push(KeyValue::new(semconv::ERROR_TYPE, code.as_str()));
-    (attrs, Some(Status::error(description)))
 }

@@ -2,18 +2,17 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, Request, Response};
-use opentelemetry::trace::{
-    Link, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer,
-};
+use opentelemetry::trace::{Link, SpanContext, SpanKind, TraceContextExt, TraceFlags, Tracer};
 use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
 use propagation::HeaderPropagator;
 
 use crate::conventions::{Protocol, RpcConventions};
-use crate::grpc::{self, Code};
-use crate::lifecycle::{Now, Observer, Outcome, Progress, Record, Timestamp};
+use crate::grpc;
+use crate::lifecycle::{Now, Observer, Outcome, Progress, Record};
 use crate::redact::redact_query;
 use crate::request::{MakeRoute, RequestInfo, RequestPredicate};
-use crate::{error_type, flags, semconv};
+use crate::span_end::{Role, SpanState};
+use crate::{flags, semconv};
 
 /// The server layer's configuration: hooks (generic, swapped by the builder) and settings.
 pub(crate) struct Config<T, P, R, F, E> {
@@ -112,17 +111,12 @@ pub struct ServerRecord(State);
 enum State {
     /// Skipped: only the caller's context, made current for the handler.
     PassThrough(Context),
-    Span(Box<SpanState>),
+    Span(Box<SpanRecord>),
 }
 
 #[derive(Debug)]
-struct SpanState {
-    cx: Context,
-    start: Timestamp,
-    recording: bool,
-    grpc: Option<RpcConventions>,
-    status: Option<u16>,
-    grpc_status: Option<Code>,
+struct SpanRecord {
+    span: SpanState,
     response_headers: Option<Arc<[(HeaderName, Key)]>>,
 }
 
@@ -219,13 +213,8 @@ where
         request.extensions_mut().insert(cx.clone());
         let response_headers = (recording && !settings.response_headers.is_empty())
             .then(|| Arc::clone(&settings.response_headers));
-        Some(ServerRecord(State::Span(Box::new(SpanState {
-            cx,
-            start,
-            recording,
-            grpc,
-            status: None,
-            grpc_status: None,
+        Some(ServerRecord(State::Span(Box::new(SpanRecord {
+            span: SpanState::new(cx, start, recording, grpc),
             response_headers,
         }))))
     }
@@ -458,21 +447,22 @@ impl Record for ServerRecord {
     fn context(&self) -> Option<&Context> {
         match &self.0 {
             State::PassThrough(cx) => Some(cx),
-            State::Span(state) => Some(&state.cx),
+            State::Span(state) => Some(&state.span.cx),
         }
     }
 
     fn on_response<B>(&mut self, response: &Response<B>) -> Progress {
         if let State::Span(state) = &mut self.0 {
-            state.status = Some(response.status().as_u16());
-            if state.grpc.is_some() {
+            let span = &mut state.span;
+            span.status = Some(response.status().as_u16());
+            if span.grpc.is_some() {
                 // Trailers-Only: the status is in the head.
-                state.grpc_status = grpc::status_in_head(response);
+                span.grpc_status = grpc::status_in_head(response);
             }
             if let Some(allowed) = &state.response_headers {
                 let mut attrs = Vec::new();
                 push_headers(&mut attrs, response.headers(), allowed);
-                state.cx.span().set_attributes(attrs);
+                span.cx.span().set_attributes(attrs);
             }
         }
         Progress::Continue
@@ -480,95 +470,17 @@ impl Record for ServerRecord {
 
     fn on_trailers(&mut self, trailers: &HeaderMap) {
         if let State::Span(state) = &mut self.0 {
-            if state.grpc.is_some() {
+            if state.span.grpc.is_some() {
                 if let Some(code) = grpc::status_in(trailers) {
-                    state.grpc_status = Some(code);
+                    state.span.grpc_status = Some(code);
                 }
             }
         }
     }
 
     fn finish(self, outcome: Outcome<'_>, now: &Now) {
-        let State::Span(state) = self.0 else { return };
-        let span = state.cx.span();
-        if state.recording {
-            let (attrs, status) = match state.grpc {
-                Some(rpc) => grpc_outcome(&state, rpc, outcome),
-                None => http_outcome(&state, outcome),
-            };
-            span.set_attributes(attrs);
-            if let Some(status) = status {
-                span.set_status(status);
-            }
+        if let State::Span(state) = self.0 {
+            state.span.end(Role::Server, outcome, now);
         }
-        span.end_with_timestamp(now.get().system_since(&state.start));
     }
-}
-
-fn http_outcome(state: &SpanState, outcome: Outcome<'_>) -> (Vec<KeyValue>, Option<Status>) {
-    let mut attrs = Vec::with_capacity(2);
-    if let Some(code) = state.status {
-        attrs.push(KeyValue::new(
-            semconv::HTTP_RESPONSE_STATUS_CODE,
-            i64::from(code),
-        ));
-    }
-    let failure: Option<(&'static str, Cow<'static, str>)> = match outcome {
-        Outcome::Complete => match state.status {
-            Some(code @ 500..) => Some((semconv::status_code_str(code), Cow::Borrowed(""))),
-            _ => None,
-        },
-        Outcome::ServiceError(e) | Outcome::BodyError(e) => {
-            Some((error_type::of(&e), Cow::Owned(e.to_string())))
-        }
-        Outcome::Cancelled => Some((
-            error_type::CANCELLED,
-            Cow::Borrowed("the client went away before the response ended"),
-        )),
-        Outcome::Panicked => Some((error_type::PANIC, Cow::Borrowed("the handler panicked"))),
-    };
-    let status = failure.map(|(error_type, description)| {
-        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-        Status::error(description)
-    });
-    (attrs, status)
-}
-
-fn grpc_outcome(
-    state: &SpanState,
-    rpc: RpcConventions,
-    outcome: Outcome<'_>,
-) -> (Vec<KeyValue>, Option<Status>) {
-    let code = match outcome {
-        Outcome::Complete => state.grpc_status,
-        // The caller went away: gRPC calls that CANCELLED, which is not a server error.
-        Outcome::Cancelled => Some(Code::Cancelled),
-        Outcome::ServiceError(_) | Outcome::BodyError(_) | Outcome::Panicked => {
-            state.grpc_status.or(Some(Code::Unknown))
-        }
-    };
-    let mut attrs = Vec::with_capacity(2);
-    let Some(code) = code else {
-        return (attrs, None);
-    };
-    match rpc {
-        RpcConventions::Current => attrs.push(KeyValue::new(
-            semconv::RPC_RESPONSE_STATUS_CODE,
-            code.as_str(),
-        )),
-        RpcConventions::Classic => attrs.push(KeyValue::new(
-            semconv::RPC_GRPC_STATUS_CODE,
-            i64::from(code.as_i32()),
-        )),
-    }
-    if !code.is_server_error() {
-        return (attrs, None);
-    }
-    attrs.push(KeyValue::new(semconv::ERROR_TYPE, code.as_str()));
-    let description = match outcome {
-        Outcome::ServiceError(e) | Outcome::BodyError(e) => Cow::Owned(e.to_string()),
-        Outcome::Panicked => Cow::Borrowed("the handler panicked"),
-        _ => Cow::Borrowed(""),
-    };
-    (attrs, Some(Status::error(description)))
 }
