@@ -215,15 +215,20 @@ impl<'a> Members<'a> {
         Ok(())
     }
 
-    /// Validates every `tracestate` field of a carrier.
+    /// Validates every `tracestate` field of a carrier; `Ok(None)` when there is none.
+    ///
+    /// The member table (1 KiB on the stack) is only set up once a field is seen, so a
+    /// request without `tracestate` pays nothing for it.
     pub(crate) fn from_carrier<C: crate::header::Carrier + ?Sized>(
         carrier: &'a C,
         grammar: KeyGrammar,
-    ) -> Result<Self, ParseError> {
-        let mut members = Members::new(grammar);
+    ) -> Result<Option<Self>, ParseError> {
+        let mut members: Option<Members<'a>> = None;
         let mut result = Ok(());
         carrier.for_each_value(&crate::header::TRACESTATE, &mut |field| {
-            result = members.field(field);
+            result = members
+                .get_or_insert_with(|| Members::new(grammar))
+                .field(field);
             result.is_ok()
         });
         result.map(|()| members)

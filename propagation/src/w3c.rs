@@ -118,12 +118,10 @@ impl TraceContextPropagator {
         let value = carrier.single_value(&TRACEPARENT).ok()??;
         let sc = traceparent::parse(value).ok()?;
         // The W3C: parse tracestate only after a valid traceparent, and never let it fail one.
-        let Ok(members) = Members::from_carrier(carrier, self.grammar) else {
-            return Some(Extracted::from(sc));
+        let members = match Members::from_carrier(carrier, self.grammar) {
+            Ok(Some(members)) if !members.as_slice().is_empty() => members,
+            _ => return Some(Extracted::from(sc)),
         };
-        if members.as_slice().is_empty() {
-            return Some(Extracted::from(sc));
-        }
         // Common case: OpenTelemetry's TraceState holds every member; no intermediate copy.
         let (projection, exact) =
             match TraceState::from_key_value(members.as_slice().iter().copied()) {
