@@ -176,6 +176,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+pub mod classify;
 mod client;
 mod conventions;
 pub mod error_type;

@@ -102,10 +102,11 @@ impl<F: Fn(&RequestInfo<'_>) -> bool> RequestPredicate for F {
 /// raw path.
 ///
 /// Implemented by [`DefaultRoute`] and by closures
-/// `Fn(&RequestInfo<'_>) -> Option<Cow<'static, str>>`.
+/// `Fn(&RequestInfo<'_>) -> Option<Cow<'static, str>>`. The route may borrow from the request
+/// (axum's `MatchedPath` does), so reading it allocates nothing.
 pub trait MakeRoute {
     /// The route template of `request`, if known.
-    fn route(&self, request: &RequestInfo<'_>) -> Option<Cow<'static, str>>;
+    fn route<'a>(&self, request: &RequestInfo<'a>) -> Option<Cow<'a, str>>;
 }
 
 /// The default route source: axum's `MatchedPath` when the `axum` feature is on, otherwise
@@ -115,10 +116,10 @@ pub struct DefaultRoute;
 
 impl MakeRoute for DefaultRoute {
     #[inline]
-    fn route(&self, request: &RequestInfo<'_>) -> Option<Cow<'static, str>> {
+    fn route<'a>(&self, request: &RequestInfo<'a>) -> Option<Cow<'a, str>> {
         #[cfg(feature = "axum")]
         if let Some(path) = request.extensions().get::<axum::extract::MatchedPath>() {
-            return Some(Cow::Owned(path.as_str().to_owned()));
+            return Some(Cow::Borrowed(path.as_str()));
         }
         let _ = request;
         None
@@ -127,7 +128,7 @@ impl MakeRoute for DefaultRoute {
 
 impl<F: Fn(&RequestInfo<'_>) -> Option<Cow<'static, str>>> MakeRoute for F {
     #[inline]
-    fn route(&self, request: &RequestInfo<'_>) -> Option<Cow<'static, str>> {
+    fn route<'a>(&self, request: &RequestInfo<'a>) -> Option<Cow<'a, str>> {
         self(request)
     }
 }

@@ -122,6 +122,104 @@ const STATUS_TEXT: &str = concat!(
     "580581582583584585586587588589590591592593594595596597598599",
 );
 
+/// `url.scheme`: the URI's, else `Forwarded: proto=` / `X-Forwarded-Proto` (only `http` or
+/// `https`: a header must not set an arbitrary value), else the configured default.
+pub fn url_scheme<B>(request: &http::Request<B>, default: &'static str) -> &'static str {
+    let known = |s: &[u8]| {
+        if s.eq_ignore_ascii_case(b"https") {
+            Some("https")
+        } else if s.eq_ignore_ascii_case(b"http") {
+            Some("http")
+        } else {
+            None
+        }
+    };
+    if let Some(s) = request.uri().scheme_str().and_then(|s| known(s.as_bytes())) {
+        return s;
+    }
+    let headers = request.headers();
+    let forwarded = headers.get(http::header::FORWARDED).and_then(|v| {
+        v.as_bytes()
+            .split(|&b| b == b';' || b == b',')
+            .filter_map(|p| p.strip_prefix(b" ").or(Some(p)))
+            .find_map(|p| {
+                p.strip_prefix(b"proto=")
+                    .or_else(|| p.strip_prefix(b"PROTO="))
+            })
+            .and_then(known)
+    });
+    forwarded
+        .or_else(|| {
+            headers
+                .get("x-forwarded-proto")
+                .and_then(|v| known(v.as_bytes()))
+        })
+        .unwrap_or(default)
+}
+
+/// `server.address` / `server.port`: `X-Forwarded-Host` > the URI's authority (HTTP/2
+/// `:authority`) > `Host`.
+pub fn server_address<B>(request: &http::Request<B>) -> (Option<&str>, Option<u16>) {
+    let headers = request.headers();
+    let from_header = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(split_host_port)
+    };
+    let (host, port) = from_header("x-forwarded-host")
+        .or_else(|| request.uri().authority().map(|a| (a.host(), a.port_u16())))
+        .or_else(|| from_header("host"))
+        .unwrap_or(("", None));
+    if host.is_empty() {
+        return (None, None);
+    }
+    (
+        Some(host.trim_start_matches('[').trim_end_matches(']')),
+        port,
+    )
+}
+
+fn split_host_port(value: &str) -> (&str, Option<u16>) {
+    let value = value.split(',').next().unwrap_or_default().trim();
+    if let Some(rest) = value.strip_prefix('[') {
+        // [v6]:port
+        return match rest.split_once(']') {
+            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (value, None),
+        };
+    }
+    match value.rsplit_once(':') {
+        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
+        _ => (value, None),
+    }
+}
+
+/// `host`, `port` of an authority (`user:pw@host:port`, `[v6]:port`); the port defaults from
+/// the scheme (80, 443).
+pub fn split_authority<'a>(
+    authority: &'a str,
+    scheme: Option<&str>,
+) -> (Option<&'a str>, Option<u16>) {
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    let (host, port) = match host_port.strip_prefix('[') {
+        Some(rest) => match rest.split_once(']') {
+            Some((h, tail)) => (h, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
+            None => (host_port, None),
+        },
+        None => match host_port.rsplit_once(':') {
+            Some((h, p)) => (h, p.parse().ok()),
+            None => (host_port, None),
+        },
+    };
+    let port = port.or(match scheme {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    ((!host.is_empty()).then_some(host), port)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

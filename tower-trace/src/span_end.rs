@@ -1,23 +1,18 @@
-//! How a span ends: the per-request state server and client spans share, and the rules that
-//! turn an [`Outcome`] into `http.response.status_code`, `rpc.*` status, `error.type` and the
-//! span status, for each role (`spec/SPEC.md` §4.2, §4.5).
+//! How a span ends: the per-request state server and client spans share, turned into
+//! `http.response.status_code`, `rpc.*` status, `error.type` and the span status by the rules
+//! in [`classify`](crate::classify).
 
 use std::borrow::Cow;
 
 use opentelemetry::trace::{Status, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
+use crate::classify;
+pub(crate) use crate::classify::Role;
 use crate::conventions::RpcConventions;
 use crate::grpc::Code;
 use crate::lifecycle::{Now, Outcome, Timestamp};
-use crate::{error_type, semconv};
-
-/// Which side of the call a span is on; the conventions judge errors differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Role {
-    Server,
-    Client,
-}
+use crate::semconv;
 
 /// What a span needs to be ended.
 #[derive(Debug)]
@@ -69,6 +64,17 @@ impl SpanState {
     }
 }
 
+/// The span status description: the error's message for errors without a status code
+/// (inferable ones get none, as the conventions ask).
+fn description(outcome: &Outcome<'_>) -> Cow<'static, str> {
+    match outcome {
+        Outcome::ServiceError(e) | Outcome::BodyError(e) => Cow::Owned(e.to_string()),
+        Outcome::Cancelled => Cow::Borrowed("the other side went away before the response ended"),
+        Outcome::Panicked => Cow::Borrowed("panicked"),
+        Outcome::Complete => Cow::Borrowed(""),
+    }
+}
+
 fn http_outcome(
     state: &SpanState,
     role: Role,
@@ -84,36 +90,10 @@ fn http_outcome(
     if let Some(version) = state.version {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
     }
-    // Servers fail on 5xx; clients on 4xx too.
-    let first_error = match role {
-        Role::Server => 500,
-        Role::Client => 400,
-    };
-    let failure: Option<(&'static str, Cow<'static, str>)> = match (outcome, role) {
-        (Outcome::Complete, _) => match state.status {
-            Some(code) if code >= first_error => {
-                Some((semconv::status_code_str(code), Cow::Borrowed("")))
-            }
-            _ => None,
-        },
-        (Outcome::ServiceError(e) | Outcome::BodyError(e), Role::Server) => {
-            Some((error_type::of(&e), Cow::Owned(e.to_string())))
-        }
-        (Outcome::ServiceError(e) | Outcome::BodyError(e), Role::Client) => {
-            Some((error_type::of_client(&e), Cow::Owned(e.to_string())))
-        }
-        // A server whose client went away did not deliver the response: a network error.
-        (Outcome::Cancelled, Role::Server) => Some((
-            error_type::CANCELLED,
-            Cow::Borrowed("the client went away before the response ended"),
-        )),
-        // A client whose caller gave up: not an error (semconv 1.41).
-        (Outcome::Cancelled, Role::Client) => None,
-        (Outcome::Panicked, _) => Some((error_type::PANIC, Cow::Borrowed("panicked"))),
-    };
-    let status = failure.map(|(error_type, description)| {
+    let verdict = classify::http(role, state.status, &outcome);
+    let status = verdict.error_type.map(|error_type| {
         attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-        Status::error(description)
+        Status::error(description(&outcome))
     });
     (attrs, status)
 }
@@ -124,37 +104,8 @@ fn grpc_outcome(
     rpc: RpcConventions,
     outcome: Outcome<'_>,
 ) -> (Vec<KeyValue>, Option<Status>) {
-    let mut description = Cow::Borrowed("");
-    let code = match (outcome, role) {
-        (Outcome::Complete, Role::Server) => state.grpc_status,
-        // Without `grpc-status`, a client infers the code from the HTTP status.
-        (Outcome::Complete, Role::Client) => Some(
-            state
-                .grpc_status
-                .unwrap_or_else(|| Code::from_http_status(state.status.unwrap_or(200))),
-        ),
-        // The client went away: the call was CANCELLED, which is not a server error.
-        (Outcome::Cancelled, Role::Server) => Some(Code::Cancelled),
-        // The caller gave up: no status was received, and it is not an error.
-        (Outcome::Cancelled, Role::Client) => None,
-        (Outcome::ServiceError(e) | Outcome::BodyError(e), Role::Server) => {
-            description = Cow::Owned(e.to_string());
-            state.grpc_status.or(Some(Code::Unknown))
-        }
-        (Outcome::ServiceError(e) | Outcome::BodyError(e), Role::Client) => {
-            description = Cow::Owned(e.to_string());
-            Some(match error_type::of_client(&e) {
-                error_type::TIMEOUT => Code::DeadlineExceeded,
-                error_type::CONNECT => Code::Unavailable,
-                _ => state.grpc_status.unwrap_or(Code::Unknown),
-            })
-        }
-        (Outcome::Panicked, _) => {
-            description = Cow::Borrowed("panicked");
-            state.grpc_status.or(Some(Code::Unknown))
-        }
-    };
-    let Some(code) = code else {
+    let verdict = classify::grpc(role, state.grpc_status, state.status, &outcome);
+    let Some(code) = verdict.grpc_code else {
         return (Vec::new(), None);
     };
     let mut attrs = Vec::with_capacity(2);
@@ -164,13 +115,9 @@ fn grpc_outcome(
             KeyValue::new(semconv::RPC_GRPC_STATUS_CODE, i64::from(code.as_i32()))
         }
     });
-    let is_error = match role {
-        Role::Server => code.is_server_error(),
-        Role::Client => code.is_client_error(),
-    };
-    if !is_error {
-        return (attrs, None);
-    }
-    attrs.push(KeyValue::new(semconv::ERROR_TYPE, code.as_str()));
-    (attrs, Some(Status::error(description)))
+    let status = verdict.error_type.map(|error_type| {
+        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
+        Status::error(description(&outcome))
+    });
+    (attrs, status)
 }

@@ -198,7 +198,7 @@ fn request_attributes(
 ) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(8);
     let (host, port) = match authority {
-        Some(a) => split_authority(a, request.uri.scheme_str()),
+        Some(a) => semconv::split_authority(a, request.uri.scheme_str()),
         None => (None, None),
     };
     if let Some(host) = host {
@@ -237,28 +237,6 @@ fn request_attributes(
         }
     }
     attrs
-}
-
-/// `host`, `port` of an authority (`user:pw@host:port`, `[v6]:port`); the port defaults from
-/// the scheme (80, 443).
-fn split_authority<'a>(authority: &'a str, scheme: Option<&str>) -> (Option<&'a str>, Option<u16>) {
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = match host_port.strip_prefix('[') {
-        Some(rest) => match rest.split_once(']') {
-            Some((h, tail)) => (h, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
-            None => (host_port, None),
-        },
-        None => match host_port.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().ok()),
-            None => (host_port, None),
-        },
-    };
-    let port = port.or(match scheme {
-        Some("https") => Some(443),
-        Some("http") => Some(80),
-        _ => None,
-    });
-    ((!host.is_empty()).then_some(host), port)
 }
 
 /// The per-request state of a client span.

@@ -244,6 +244,14 @@ impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
     }
 }
 
+impl<T: Tracer, P: Clone, R: Clone, F: Clone, E: Clone> TraceLayer<T, P, R, F, E> {
+    /// The observer this layer drives: pair it with another on one lifecycle (the fused
+    /// trace + metrics layer of `tower-metrics` does).
+    pub fn observer(&self) -> ServerObserver<T, P, R, F, E> {
+        ServerObserver::new(self.config.clone())
+    }
+}
+
 const NEVER_RECORDED: [HeaderName; 4] = [
     http::header::AUTHORIZATION,
     http::header::PROXY_AUTHORIZATION,
@@ -276,7 +284,7 @@ where
     type Service = Observe<S, ServerObserver<T, P, R, F, E>>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Observe::new(inner, ServerObserver::new(self.config.clone()))
+        Observe::new(inner, self.observer())
     }
 }
 

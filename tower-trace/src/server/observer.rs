@@ -230,12 +230,12 @@ fn request_attributes<B>(
     grpc: Option<RpcConventions>,
     method: &'static str,
     known_method: bool,
-    route: Option<Cow<'static, str>>,
+    route: Option<Cow<'_, str>>,
 ) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(16);
     let uri = request.uri();
     let headers = request.headers();
-    let (address, port) = server_address(request);
+    let (address, port) = semconv::server_address(request);
 
     if let Some(rpc) = grpc {
         match (rpc, grpc::split_path(uri.path())) {
@@ -255,7 +255,7 @@ fn request_attributes<B>(
             }
         }
         if let Some(address) = address {
-            attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
+            attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address.to_owned()));
             if let Some(port) = port {
                 attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
             }
@@ -278,16 +278,16 @@ fn request_attributes<B>(
     }
     attrs.push(KeyValue::new(
         semconv::URL_SCHEME,
-        scheme(request, settings.default_scheme),
+        semconv::url_scheme(request, settings.default_scheme),
     ));
     if let Some(route) = route {
-        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route));
+        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.into_owned()));
     }
     if let Some(version) = semconv::protocol_version(request.version()) {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
     }
     if let Some(address) = address {
-        attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address));
+        attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address.to_owned()));
         if let Some(port) = port {
             attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }
@@ -304,83 +304,6 @@ fn request_attributes<B>(
     push_peer(&mut attrs, request, true);
     push_headers(&mut attrs, headers, &settings.request_headers);
     attrs
-}
-
-/// `url.scheme`: the URI's, else `Forwarded: proto=` / `X-Forwarded-Proto` (only `http` or
-/// `https`: a header must not set an arbitrary value), else the configured default.
-fn scheme<B>(request: &Request<B>, default: &'static str) -> &'static str {
-    let known = |s: &[u8]| {
-        if s.eq_ignore_ascii_case(b"https") {
-            Some("https")
-        } else if s.eq_ignore_ascii_case(b"http") {
-            Some("http")
-        } else {
-            None
-        }
-    };
-    if let Some(s) = request.uri().scheme_str().and_then(|s| known(s.as_bytes())) {
-        return s;
-    }
-    let headers = request.headers();
-    let forwarded = headers.get(http::header::FORWARDED).and_then(|v| {
-        v.as_bytes()
-            .split(|&b| b == b';' || b == b',')
-            .filter_map(|p| p.strip_prefix(b" ").or(Some(p)))
-            .find_map(|p| {
-                p.strip_prefix(b"proto=")
-                    .or_else(|| p.strip_prefix(b"PROTO="))
-            })
-            .and_then(known)
-    });
-    forwarded
-        .or_else(|| {
-            headers
-                .get("x-forwarded-proto")
-                .and_then(|v| known(v.as_bytes()))
-        })
-        .unwrap_or(default)
-}
-
-/// `server.address` / `server.port`: `X-Forwarded-Host` > the URI's authority (HTTP/2
-/// `:authority`) > `Host`.
-fn server_address<B>(request: &Request<B>) -> (Option<String>, Option<u16>) {
-    let headers = request.headers();
-    let from_header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(split_host_port)
-    };
-    let (host, port) = from_header("x-forwarded-host")
-        .or_else(|| request.uri().authority().map(|a| (a.host(), a.port_u16())))
-        .or_else(|| from_header("host"))
-        .unwrap_or(("", None));
-    if host.is_empty() {
-        return (None, None);
-    }
-    (
-        Some(
-            host.trim_start_matches('[')
-                .trim_end_matches(']')
-                .to_owned(),
-        ),
-        port,
-    )
-}
-
-fn split_host_port(value: &str) -> (&str, Option<u16>) {
-    let value = value.split(',').next().unwrap_or_default().trim();
-    if let Some(rest) = value.strip_prefix('[') {
-        // [v6]:port
-        return match rest.split_once(']') {
-            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
-            None => (value, None),
-        };
-    }
-    match value.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
-        _ => (value, None),
-    }
 }
 
 /// `client.address` (HTTP only) and `network.peer.*`, from the connection's address when the
