@@ -4,10 +4,13 @@
 //! service the W3C trace-context test suite and other tools test against. Its routes are in
 //! `src/validation_server.rs` and must not change.
 //!
-//! It listens on `127.0.0.1:$PORT` (8080 by default) until Ctrl-C.
+//! It listens on `127.0.0.1:$PORT` (8080 by default) until Ctrl-C, with its RED metrics at
+//! `GET /metrics` for Prometheus.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
 #[tokio::main]
@@ -19,6 +22,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         Err(_) => 8080,
     };
     let provider = SdkTracerProvider::builder().build();
+    let (reader, metrics) = tower_metrics::prometheus::exporter()?;
+    let meter_provider = SdkMeterProvider::builder().with_reader(reader).build();
+    let meter = meter_provider.meter("validation-server");
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -27,7 +33,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    examples::validation_server::serve(listener, &provider, shutdown).await?;
+    examples::validation_server::serve(listener, &provider, &meter, metrics, shutdown).await?;
     provider.shutdown()?;
+    meter_provider.shutdown()?;
     Ok(())
 }

@@ -9,6 +9,7 @@
 //! | `GET /users/{id}` | 200 |
 //! | `GET /fail` | 500 |
 //! | `GET /` | 200 |
+//! | `GET /metrics` | the RED metrics of both layers in the Prometheus text format |
 //! | anything else | 404 |
 //!
 //! Outbound calls go only to `http://` loopback URLs (`127.0.0.0/8`, `[::1]`, `localhost`);
@@ -32,24 +33,30 @@ use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
+use opentelemetry::metrics::Meter;
 use opentelemetry::trace::{Tracer, TracerProvider};
 use propagation::Propagator;
 use serde::Deserialize;
 use tower::{Layer, Service, ServiceExt};
+use tower_metrics::prometheus::MetricsService;
+use tower_metrics::{MetricsObserver, WithMetrics};
 use tower_trace::lifecycle::Observe;
-use tower_trace::{ClientObserver, ClientTraceLayer, TraceLayer};
+use tower_trace::{ClientObserver, ClientTraceLayer, DefaultRoute, TraceLayer};
 
 /// The per-call timeout.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every request is answered within this.
 pub const REQUEST_DEADLINE: Duration = Duration::from_millis(4_900);
 
-/// The instrumented outbound client.
-pub type TracedClient<T> =
-    Observe<Client<HttpConnector, Full<Bytes>>, ClientObserver<T, Propagator>>;
+/// The instrumented outbound client: a client span and client RED metrics per call.
+pub type TracedClient<T> = Observe<
+    Client<HttpConnector, Full<Bytes>>,
+    (ClientObserver<T, Propagator>, MetricsObserver<DefaultRoute>),
+>;
 
-/// The validation server's router, with spans from `provider`.
-pub fn app<P>(provider: &P) -> Router
+/// The validation server's router, with spans from `provider`, RED metrics from `meter`, and
+/// `GET /metrics` served by `metrics` (see [`tower_metrics::prometheus::exporter`]).
+pub fn app<P>(provider: &P, meter: &Meter, metrics: MetricsService) -> Router
 where
     P: TracerProvider,
     P::Tracer: Send + Sync + 'static,
@@ -58,8 +65,9 @@ where
     let propagator = Propagator::w3c_and_cloud_trace();
     let client = ClientTraceLayer::client_http(provider.tracer("validation-server"))
         .with_propagator(propagator)
+        .with_metrics(meter)
         .layer(Client::builder(TokioExecutor::new()).build_http());
-    Router::new()
+    let traced = Router::new()
         .route("/", get(|| async { "validation server" }))
         .route("/users/{id}", get(|| async { "user" }))
         .route(
@@ -72,7 +80,13 @@ where
         )
         .route("/forward", get(forward::<P::Tracer>))
         .with_state(client)
-        .layer(TraceLayer::server(provider.tracer("validation-server")).with_propagator(propagator))
+        .layer(
+            TraceLayer::server(provider.tracer("validation-server"))
+                .with_propagator(propagator)
+                .with_metrics(meter),
+        );
+    // The scrape endpoint itself is neither traced nor counted.
+    traced.route_service("/metrics", metrics)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes.
@@ -83,6 +97,8 @@ where
 pub async fn serve<P>(
     listener: tokio::net::TcpListener,
     provider: &P,
+    meter: &Meter,
+    metrics: MetricsService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()>
 where
@@ -90,7 +106,7 @@ where
     P::Tracer: Send + Sync + 'static,
     <P::Tracer as Tracer>::Span: Send + Sync + 'static,
 {
-    let app = app(provider).into_make_service_with_connect_info::<SocketAddr>();
+    let app = app(provider, meter, metrics).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

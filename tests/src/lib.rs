@@ -113,6 +113,140 @@ pub fn attr_i64(span: &SpanData, key: &str) -> Option<i64> {
     }
 }
 
+/// The SDK's metrics with an in-memory exporter, read on demand ([`Metrics::collect`] forces
+/// a collection: no sleeping).
+#[derive(Debug, Clone)]
+pub struct Metrics {
+    provider: opentelemetry_sdk::metrics::SdkMeterProvider,
+    exporter: opentelemetry_sdk::metrics::InMemoryMetricExporter,
+}
+
+/// One histogram data point, flattened for assertions.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HistogramPoint {
+    /// Attributes as `key → value` text.
+    pub attributes: std::collections::BTreeMap<String, String>,
+    /// Number of recordings.
+    pub count: u64,
+    /// Sum of the recorded values.
+    pub sum: f64,
+    /// Bucket boundaries.
+    pub bounds: Vec<f64>,
+    /// Per-bucket counts (`bounds.len() + 1`).
+    pub buckets: Vec<u64>,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    /// A meter provider whose reader only runs when asked.
+    pub fn new() -> Self {
+        let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
+        let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone())
+            .with_interval(Duration::from_secs(3600))
+            .build();
+        let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+            .with_reader(reader)
+            .build();
+        Metrics { provider, exporter }
+    }
+
+    /// A meter of this provider.
+    pub fn meter(&self) -> opentelemetry::metrics::Meter {
+        use opentelemetry::metrics::MeterProvider as _;
+        self.provider.meter("integration-tests")
+    }
+
+    /// Forces a collection and returns the latest (cumulative) metrics.
+    pub fn collect(&self) -> Vec<opentelemetry_sdk::metrics::data::ResourceMetrics> {
+        self.exporter.reset();
+        self.provider.force_flush().expect("flush");
+        self.exporter
+            .get_finished_metrics()
+            .expect("in-memory exporter")
+    }
+
+    fn find<T>(
+        &self,
+        name: &str,
+        f: impl Fn(&opentelemetry_sdk::metrics::data::Metric) -> Vec<T>,
+    ) -> Vec<T> {
+        let all = self.collect();
+        let Some(last) = all.last() else {
+            return Vec::new();
+        };
+        last.scope_metrics()
+            .flat_map(|s| s.metrics())
+            .filter(|m| m.name() == name)
+            .flat_map(f)
+            .collect()
+    }
+
+    /// The data points of histogram `name` (empty when nothing was recorded).
+    pub fn histogram(&self, name: &str) -> Vec<HistogramPoint> {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        self.find(name, |m| match m.data() {
+            AggregatedMetrics::F64(MetricData::Histogram(h)) => h
+                .data_points()
+                .map(|p| HistogramPoint {
+                    attributes: p
+                        .attributes()
+                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect(),
+                    count: p.count(),
+                    sum: p.sum(),
+                    bounds: p.bounds().collect(),
+                    buckets: p.bucket_counts().collect(),
+                })
+                .collect(),
+            AggregatedMetrics::U64(MetricData::Histogram(h)) => h
+                .data_points()
+                .map(|p| HistogramPoint {
+                    attributes: p
+                        .attributes()
+                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                        .collect(),
+                    count: p.count(),
+                    sum: p.sum() as f64,
+                    bounds: p.bounds().collect(),
+                    buckets: p.bucket_counts().collect(),
+                })
+                .collect(),
+            other => panic!("{name} is not a histogram: {other:?}"),
+        })
+    }
+
+    /// The data points of the (up-down) counter `name`: attributes and value.
+    pub fn sum(&self, name: &str) -> Vec<(std::collections::BTreeMap<String, String>, i64)> {
+        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+        self.find(name, |m| match m.data() {
+            AggregatedMetrics::I64(MetricData::Sum(s)) => s
+                .data_points()
+                .map(|p| {
+                    (
+                        p.attributes()
+                            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
+                            .collect(),
+                        p.value(),
+                    )
+                })
+                .collect(),
+            other => panic!("{name} is not an i64 sum: {other:?}"),
+        })
+    }
+
+    /// The unit of instrument `name`.
+    pub fn unit(&self, name: &str) -> Option<String> {
+        self.find(name, |m| vec![m.unit().to_owned()])
+            .into_iter()
+            .next()
+    }
+}
+
 async fn listener() -> (TcpListener, SocketAddr) {
     let listener = TcpListener::bind("127.0.0.1:0")
         .await

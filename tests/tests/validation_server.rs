@@ -42,14 +42,31 @@ async fn harness() -> (SocketAddr, Seen) {
     (serve_axum(router).await, seen)
 }
 
-async fn validation_server(tracing: &Tracing) -> SocketAddr {
-    serve_axum(examples::validation_server::app(tracing.provider())).await
+/// The validation server on 127.0.0.1, and its meter provider (keep it alive: dropping it
+/// shuts the metrics down).
+async fn validation_server(
+    tracing: &Tracing,
+) -> (SocketAddr, opentelemetry_sdk::metrics::SdkMeterProvider) {
+    let (reader, endpoint) = tower_metrics::prometheus::exporter().unwrap();
+    let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
+        .with_reader(reader)
+        .build();
+    let meter = opentelemetry::metrics::MeterProvider::meter(&meters, "validation-server");
+    (
+        serve_axum(examples::validation_server::app(
+            tracing.provider(),
+            &meter,
+            endpoint,
+        ))
+        .await,
+        meters,
+    )
 }
 
 #[tokio::test]
 async fn plain_routes() {
     let tracing = Tracing::new();
-    let vs = validation_server(&tracing).await;
+    let (vs, _meters) = validation_server(&tracing).await;
     for (path, status) in [
         ("/", 200),
         ("/users/42", 200),
@@ -68,7 +85,7 @@ async fn plain_routes() {
 #[tokio::test]
 async fn verify_tracecontext_calls_back_in_order_and_propagates() {
     let tracing = Tracing::new();
-    let vs = validation_server(&tracing).await;
+    let (vs, _meters) = validation_server(&tracing).await;
     let (h, seen) = harness().await;
     let body = format!(
         r#"[{{"url": "http://{h}/callback/0", "arguments": []}},
@@ -140,7 +157,7 @@ async fn verify_tracecontext_calls_back_in_order_and_propagates() {
 #[tokio::test]
 async fn cloud_trace_inbound_is_continued() {
     let tracing = Tracing::new();
-    let vs = validation_server(&tracing).await;
+    let (vs, _meters) = validation_server(&tracing).await;
     let (h, seen) = harness().await;
     let body = format!(r#"[{{"url": "http://{h}/callback/0", "arguments": []}}]"#);
     let xctc = "105445aa7843bc8bf206b12000100000/1;o=1";
@@ -167,7 +184,7 @@ async fn cloud_trace_inbound_is_continued() {
 #[tokio::test]
 async fn forward_reports_the_downstream_status() {
     let tracing = Tracing::new();
-    let vs = validation_server(&tracing).await;
+    let (vs, _meters) = validation_server(&tracing).await;
     let (h, _) = harness().await;
     assert_eq!(
         send(vs, "GET", &format!("/forward?to=http://{h}/hello"), &[], "").await,
@@ -201,7 +218,7 @@ async fn forward_reports_the_downstream_status() {
 #[tokio::test]
 async fn refuses_what_it_must_not_call_and_never_5xx_on_bad_input() {
     let tracing = Tracing::new();
-    let vs = validation_server(&tracing).await;
+    let (vs, _meters) = validation_server(&tracing).await;
     let (h, seen) = harness().await;
     for to in [
         "https://127.0.0.1/",
@@ -248,7 +265,7 @@ async fn refuses_what_it_must_not_call_and_never_5xx_on_bad_input() {
 #[tokio::test]
 async fn unreachable_downstream_is_a_502_and_slow_ones_are_cut_at_5s() {
     let tracing = Tracing::new();
-    let vs = validation_server(&tracing).await;
+    let (vs, _meters) = validation_server(&tracing).await;
     let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .unwrap()
@@ -269,5 +286,28 @@ async fn unreachable_downstream_is_a_502_and_slow_ones_are_cut_at_5s() {
     assert!(
         took < Duration::from_secs(5),
         "answered within 5 s: {took:?}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_endpoint_serves_both_layers() {
+    let tracing = Tracing::new();
+    let (vs, _meters) = validation_server(&tracing).await;
+    let (h, _) = harness().await;
+    send(vs, "GET", "/users/7", &[], "").await;
+    send(vs, "GET", "/fail", &[], "").await;
+    send(vs, "GET", &format!("/forward?to=http://{h}/hello"), &[], "").await;
+    let (status, text) = send(vs, "GET", "/metrics", &[], "").await;
+    assert_eq!(status, 200);
+    let has = |needle: &str| text.lines().any(|l| l.contains(needle));
+    assert!(has(r#"http_route="/users/{id}""#), "{text}");
+    assert!(has(r#"error_type="500""#), "the 5xx series: {text}");
+    assert!(
+        has("http_client_request_duration_seconds_bucket"),
+        "the client layer's histogram: {text}"
+    );
+    assert!(
+        !has(r#"http_route="/metrics""#),
+        "the scrape itself is not counted"
     );
 }

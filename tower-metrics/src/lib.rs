@@ -1,8 +1,18 @@
-//! Tower layers that record RED metrics (rate, errors, duration) per route.
+//! RED metrics (rate, errors, duration) for HTTP and gRPC, servers and clients, as Tower
+//! layers on the same request lifecycle as `tower-trace`.
 //!
-//! **Not yet implemented.** This crate will record `http.server.request.duration`,
-//! `http.server.active_requests`, `http.client.request.duration` and the gRPC equivalents
-//! through the OpenTelemetry metrics API, on the same request lifecycle as [`tower_trace`], with
-//! bounded label cardinality and a Prometheus scrape endpoint.
+//! DOCS_PLACEHOLDER
 
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod instruments;
+mod layer;
+mod observer;
+#[cfg(feature = "prometheus")]
+#[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+pub mod prometheus;
+
+pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
+pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};
+pub use observer::{MAX_INTERNED, MetricsObserver, MetricsRecord};
 pub use tower_trace;

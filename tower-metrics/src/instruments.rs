@@ -1,0 +1,110 @@
+//! The instruments, created once per layer from a `Meter`.
+
+use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
+use tower_trace::RpcConventions;
+use tower_trace::classify::Role;
+
+/// The advisory bucket boundaries of `http.server.request.duration`,
+/// `http.client.request.duration` and `rpc.*.call.duration`, in seconds.
+pub const DURATION_BUCKETS: [f64; 14] = [
+    0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0,
+];
+
+/// The same boundaries in milliseconds, for the classic `rpc.*.duration` (unit `ms`).
+pub const DURATION_BUCKETS_MS: [f64; 14] = [
+    5.0, 10.0, 25.0, 50.0, 75.0, 100.0, 250.0, 500.0, 750.0, 1000.0, 2500.0, 5000.0, 7500.0,
+    10000.0,
+];
+
+/// Buckets for body sizes, in bytes (powers of 4 from 64 B to 64 MiB).
+pub const SIZE_BUCKETS: [f64; 11] = [
+    64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0, 16777216.0,
+    67108864.0,
+];
+
+/// What to record beyond the defaults.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Options {
+    pub(crate) active_requests: bool,
+    pub(crate) body_sizes: bool,
+    pub(crate) rpc: RpcConventions,
+}
+
+/// One layer's instruments.
+#[derive(Debug)]
+pub(crate) struct Instruments {
+    pub(crate) http_duration: Histogram<f64>,
+    pub(crate) http_active: Option<UpDownCounter<i64>>,
+    pub(crate) request_body_size: Option<Histogram<u64>>,
+    pub(crate) response_body_size: Option<Histogram<u64>>,
+    pub(crate) rpc_duration: Histogram<f64>,
+    /// Classic RPC durations are in milliseconds.
+    pub(crate) rpc_in_ms: bool,
+}
+
+impl Instruments {
+    pub(crate) fn new(meter: &Meter, role: Role, options: Options) -> Self {
+        let (side, active_description) = match role {
+            Role::Server => ("server", "Number of active HTTP server requests."),
+            Role::Client => ("client", "Number of active HTTP client requests."),
+        };
+        let http_duration = meter
+            .f64_histogram(format!("http.{side}.request.duration"))
+            .with_unit("s")
+            .with_description(match role {
+                Role::Server => "Duration of HTTP server requests.",
+                Role::Client => "Duration of HTTP client requests.",
+            })
+            .with_boundaries(DURATION_BUCKETS.to_vec())
+            .build();
+        let http_active = options.active_requests.then(|| {
+            meter
+                .i64_up_down_counter(format!("http.{side}.active_requests"))
+                .with_unit("{request}")
+                .with_description(active_description)
+                .build()
+        });
+        let size = |name: &str, description: &'static str| {
+            meter
+                .u64_histogram(format!("http.{side}.{name}.body.size"))
+                .with_unit("By")
+                .with_description(description)
+                .with_boundaries(SIZE_BUCKETS.to_vec())
+                .build()
+        };
+        let request_body_size = options
+            .body_sizes
+            .then(|| size("request", "Size of HTTP request bodies."));
+        let response_body_size = options
+            .body_sizes
+            .then(|| size("response", "Size of HTTP response bodies."));
+        let (rpc_duration, rpc_in_ms) = match options.rpc {
+            RpcConventions::Classic => (
+                meter
+                    .f64_histogram(format!("rpc.{side}.duration"))
+                    .with_unit("ms")
+                    .with_description("Measures the duration of inbound or outbound RPCs.")
+                    .with_boundaries(DURATION_BUCKETS_MS.to_vec())
+                    .build(),
+                true,
+            ),
+            _ => (
+                meter
+                    .f64_histogram(format!("rpc.{side}.call.duration"))
+                    .with_unit("s")
+                    .with_description("Measures the duration of RPCs.")
+                    .with_boundaries(DURATION_BUCKETS.to_vec())
+                    .build(),
+                false,
+            ),
+        };
+        Instruments {
+            http_duration,
+            http_active,
+            request_body_size,
+            response_body_size,
+            rpc_duration,
+            rpc_in_ms,
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Prometheus exposition (feature `prometheus`): the OpenTelemetry Prometheus exporter and a
+//! Tower service serving its text format, to mount at `/metrics`.
+
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use http::{HeaderValue, Request, Response, StatusCode};
+use http_body_util::Full;
+use opentelemetry_prometheus::PrometheusExporter;
+use prometheus::{Encoder, Registry, TextEncoder};
+use tower_service::Service;
+
+/// The Prometheus text format's content type.
+pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
+
+/// Creates the pair: the reader to install in an `SdkMeterProvider` and the service that
+/// serves what it collects.
+///
+/// ```
+/// use opentelemetry::metrics::MeterProvider as _;
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+///
+/// let (reader, metrics) = tower_metrics::prometheus::exporter().expect("registry");
+/// let provider = SdkMeterProvider::builder().with_reader(reader).build();
+/// let meter = provider.meter("my-service");
+/// // axum: Router::new().route_service("/metrics", metrics)
+/// # let _ = (meter, metrics);
+/// ```
+///
+/// # Errors
+///
+/// When the exporter cannot register with its registry (it never does with a new one).
+pub fn exporter()
+-> Result<(PrometheusExporter, MetricsService), opentelemetry_sdk::error::OTelSdkError> {
+    let registry = Registry::new();
+    let exporter = opentelemetry_prometheus::exporter()
+        .with_registry(registry.clone())
+        .build()?;
+    Ok((exporter, MetricsService { registry }))
+}
+
+/// Serves a Prometheus registry in the text exposition format, for any request (mount it on
+/// `GET /metrics`). Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct MetricsService {
+    registry: Registry,
+}
+
+impl MetricsService {
+    /// Serves `registry` (one the OpenTelemetry exporter was built with).
+    pub fn new(registry: Registry) -> Self {
+        MetricsService { registry }
+    }
+
+    /// The exposition text, as served.
+    pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
+        let mut out = Vec::with_capacity(16 * 1024);
+        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        Ok(out)
+    }
+}
+
+impl<B> Service<Request<B>> for MetricsService {
+    type Response = Response<Full<Bytes>>;
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _request: Request<B>) -> Self::Future {
+        let response = match self.render() {
+            Ok(body) => {
+                let mut response = Response::new(Full::new(Bytes::from(body)));
+                response.headers_mut().insert(
+                    http::header::CONTENT_TYPE,
+                    HeaderValue::from_static(CONTENT_TYPE),
+                );
+                response
+            }
+            Err(e) => {
+                let mut response = Response::new(Full::new(Bytes::from(format!(
+                    "encoding metrics failed: {e}\n"
+                ))));
+                *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+                response
+            }
+        };
+        std::future::ready(Ok(response))
+    }
+}
