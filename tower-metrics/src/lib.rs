@@ -1,7 +1,119 @@
 //! RED metrics (rate, errors, duration) for HTTP and gRPC, servers and clients, as Tower
 //! layers on the same request lifecycle as `tower-trace`.
 //!
-//! DOCS_PLACEHOLDER
+//! # Example: axum, with a Prometheus endpoint
+//!
+//! ```no_run
+//! use axum::{Router, routing::get};
+//! use opentelemetry::metrics::MeterProvider as _;
+//! use opentelemetry_sdk::metrics::SdkMeterProvider;
+//! use tower_metrics::MetricsLayer;
+//!
+//! # #[cfg(feature = "prometheus")]
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let (reader, metrics) = tower_metrics::prometheus::exporter()?; // feature "prometheus"
+//! let provider = SdkMeterProvider::builder().with_reader(reader).build();
+//! let app = Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .layer(MetricsLayer::server(&provider.meter("my-service")))
+//!     .route_service("/metrics", metrics); // after .layer: the scrape is not counted
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! axum::serve(listener, app).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! With spans too, fused on one lifecycle (one body wrapper; the span's duration and the
+//! histogram's value are the same measurement):
+//!
+//! ```no_run
+//! # use axum::{Router, routing::get};
+//! use tower_metrics::WithMetrics;
+//! use tower_trace::TraceLayer;
+//! # fn app(tracer: opentelemetry_sdk::trace::SdkTracer, meter: opentelemetry::metrics::Meter) -> Router {
+//! Router::new()
+//!     .route("/users/{id}", get(|| async { "hello" }))
+//!     .layer(TraceLayer::server(tracer).with_metrics(&meter))
+//! # }
+//! ```
+//!
+//! # Example: tonic
+//!
+//! ```no_run
+//! # #[derive(Clone)] struct Greeter;
+//! # impl tonic::server::NamedService for Greeter { const NAME: &'static str = "helloworld.Greeter"; }
+//! # impl tower_service::Service<http::Request<tonic::body::Body>> for Greeter {
+//! #     type Response = http::Response<tonic::body::Body>;
+//! #     type Error = std::convert::Infallible;
+//! #     type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+//! #     fn poll_ready(&mut self, _: &mut std::task::Context<'_>) -> std::task::Poll<Result<(), Self::Error>> { std::task::Poll::Ready(Ok(())) }
+//! #     fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future { unimplemented!() }
+//! # }
+//! # async fn run(meter: opentelemetry::metrics::Meter) -> Result<(), tonic::transport::Error> {
+//! use tower_metrics::MetricsLayer;
+//!
+//! tonic::transport::Server::builder()
+//!     .layer(MetricsLayer::server(&meter))
+//!     .add_service(Greeter) // e.g. GreeterServer::new(MyGreeter)
+//!     .serve("127.0.0.1:50051".parse().unwrap())
+//!     .await
+//! # }
+//! ```
+//!
+//! Clients: `ServiceBuilder::new().layer(MetricsLayer::client(&meter)).service(client)`, or
+//! `ClientTraceLayer::new(tracer).with_metrics(&meter)`.
+//!
+//! # Instruments
+//!
+//! Created once per layer, never per request; the units and buckets of the OpenTelemetry
+//! semantic conventions (HTTP stable, RPC 1.39+ or classic).
+//!
+//! | instrument | type, unit | when | attributes |
+//! |---|---|---|---|
+//! | `http.server.request.duration` | histogram, `s`, buckets 5 ms … 10 s | every HTTP request | `http.request.method`, `url.scheme`, `http.response.status_code`, `http.route` (when known), `network.protocol.version`, `error.type` (on error) |
+//! | `http.server.active_requests` | up-down counter, `{request}` | on by default for servers | `http.request.method`, `url.scheme` |
+//! | `http.server.request.body.size`, `http.server.response.body.size` | histogram, `By` | opt-in (`with_body_sizes`) | as the duration |
+//! | `http.client.request.duration` | histogram, `s` | every HTTP call | `http.request.method`, `server.address`, `server.port`, `http.response.status_code`, `network.protocol.version`, `error.type` |
+//! | `http.client.active_requests` | up-down counter, `{request}` | opt-in | `http.request.method`, `server.address`, `server.port` |
+//! | `rpc.server.call.duration`, `rpc.client.call.duration` | histogram, `s` | every gRPC call | `rpc.system.name`, `rpc.method` (`pkg.Service/Method`, `_OTHER` when unimplemented), `rpc.response.status_code`, `error.type` |
+//! | `rpc.server.duration`, `rpc.client.duration` (classic) | histogram, `ms` | with `RpcConventions::Classic` | `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code` |
+//!
+//! **When it is measured**: from the request to the true end of the response (last body frame
+//! or trailers) for servers and gRPC clients, to the response head for HTTP clients (as their
+//! spans). Errors follow [`tower_trace::classify`]: server 5xx, client 4xx and 5xx, transport
+//! errors (`connect`, `timeout`), requests dropped before the end (`cancelled`) on a server but
+//! not on a client, gRPC status codes per role. Active requests are decremented exactly once
+//! on every path, dropped requests included.
+//!
+//! **Cardinality is bounded by construction**: unknown methods are `_OTHER`; requests without
+//! a route have no `http.route` label, never their path; no path, host or IP labels on server
+//! metrics; at most [`MAX_INTERNED`] distinct routes, RPC methods and server addresses per
+//! layer are kept (later ones go unlabelled or `_OTHER`).
+//!
+//! **Cost**: label values are static strings or interned `Arc<str>`s, and attributes are built
+//! on the stack: recording allocates nothing of ours.
+//!
+//! # PromQL
+//!
+//! The Prometheus exporter names the duration `http_server_request_duration_seconds`.
+//!
+//! ```text
+//! # Rate: requests per second, per route
+//! sum by (http_route) (rate(http_server_request_duration_seconds_count[5m]))
+//!
+//! # Errors: the share of failed requests, per route
+//!   sum by (http_route) (rate(http_server_request_duration_seconds_count{error_type!=""}[5m]))
+//! / sum by (http_route) (rate(http_server_request_duration_seconds_count[5m]))
+//!
+//! # Duration: p99 per route
+//! histogram_quantile(0.99,
+//!   sum by (le, http_route) (rate(http_server_request_duration_seconds_bucket[5m])))
+//!
+//! # In flight
+//! sum(http_server_active_requests)
+//! ```
+//!
+//! `.ci/prometheus-check.sh` runs these against a real Prometheus server scraping the
+//! validation server.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
