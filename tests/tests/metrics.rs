@@ -567,3 +567,58 @@ async fn prometheus_text_exposition() {
     );
     assert!(text.contains("http_server_active_requests"), "{text}");
 }
+
+#[tokio::test]
+async fn grpc_client_call_duration() {
+    let server_metrics = Metrics::new();
+    let addr = grpc_server(&server_metrics, RpcConventions::Current).await;
+    let metrics = Metrics::new();
+    let client = tower::ServiceBuilder::new()
+        .layer(MetricsLayer::client(&metrics.meter()))
+        .service(channel(addr).await);
+    say(client.clone(), "hi", &[]).await.unwrap();
+    say(client.clone(), "fail:5", &[]).await.unwrap_err();
+    let _ = stream(client, "1:14").await;
+    let points = metrics.histogram("rpc.client.call.duration");
+    let base = [("rpc.system.name", "grpc")];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        base.iter().chain(extra).copied().collect()
+    };
+    assert_eq!(
+        point(
+            &points,
+            &with(&[
+                ("rpc.method", "test.Echo/Say"),
+                ("rpc.response.status_code", "OK")
+            ])
+        )
+        .count,
+        1
+    );
+    assert_eq!(
+        point(
+            &points,
+            &with(&[
+                ("rpc.method", "test.Echo/Say"),
+                ("rpc.response.status_code", "NOT_FOUND"),
+                ("error.type", "NOT_FOUND")
+            ])
+        )
+        .count,
+        1,
+        "any code but OK is a client error"
+    );
+    assert_eq!(
+        point(
+            &points,
+            &with(&[
+                ("rpc.method", "test.Echo/Stream"),
+                ("rpc.response.status_code", "UNAVAILABLE"),
+                ("error.type", "UNAVAILABLE")
+            ])
+        )
+        .count,
+        1,
+        "from the trailers"
+    );
+}
