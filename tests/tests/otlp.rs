@@ -1,0 +1,296 @@
+//! The environment-driven setup exporting over OTLP to a receiver on 127.0.0.1 built from the
+//! official protocol definitions (`opentelemetry-proto`'s generated tonic server, and its
+//! messages decoded from HTTP/protobuf), and the same with the receiver down.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::routing::{get, post};
+use bytes::Bytes;
+use http::Request;
+use http_body_util::{BodyExt, Full};
+use integration_tests::{http1_client, serve_axum, serve_tonic};
+use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
+    MetricsService, MetricsServiceServer,
+};
+use opentelemetry_proto::tonic::collector::metrics::v1::{
+    ExportMetricsServiceRequest, ExportMetricsServiceResponse,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::trace_service_server::{
+    TraceService, TraceServiceServer,
+};
+use opentelemetry_proto::tonic::collector::trace::v1::{
+    ExportTraceServiceRequest, ExportTraceServiceResponse,
+};
+use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
+use prost::Message;
+use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_metrics::WithMetrics;
+use tower_metrics::setup::Telemetry;
+use tower_trace::{ClientTraceLayer, TraceLayer};
+
+/// What the receiver got.
+#[derive(Default, Clone)]
+struct Received {
+    traces: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
+    metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+}
+
+#[tonic::async_trait]
+impl TraceService for Received {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportTraceServiceRequest>,
+    ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.traces.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportTraceServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+#[tonic::async_trait]
+impl MetricsService for Received {
+    async fn export(
+        &self,
+        request: tonic::Request<ExportMetricsServiceRequest>,
+    ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.metrics.lock().unwrap().push(request.into_inner());
+        Ok(tonic::Response::new(ExportMetricsServiceResponse {
+            partial_success: None,
+        }))
+    }
+}
+
+async fn grpc_receiver() -> (SocketAddr, Received) {
+    let received = Received::default();
+    let (traces, metrics) = (
+        TraceServiceServer::new(received.clone()),
+        MetricsServiceServer::new(received.clone()),
+    );
+    let addr = serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .add_service(traces)
+            .add_service(metrics)
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    (addr, received)
+}
+
+async fn http_receiver() -> (SocketAddr, Received) {
+    let received = Received::default();
+    let (t, m) = (received.clone(), received.clone());
+    let router = Router::new()
+        .route(
+            "/v1/traces",
+            post(move |body: Bytes| async move {
+                t.traces
+                    .lock()
+                    .unwrap()
+                    .push(ExportTraceServiceRequest::decode(body).expect("OTLP protobuf"));
+                Bytes::from(
+                    ExportTraceServiceResponse {
+                        partial_success: None,
+                    }
+                    .encode_to_vec(),
+                )
+            }),
+        )
+        .route(
+            "/v1/metrics",
+            post(move |body: Bytes| async move {
+                m.metrics
+                    .lock()
+                    .unwrap()
+                    .push(ExportMetricsServiceRequest::decode(body).expect("OTLP protobuf"));
+                Bytes::from(
+                    ExportMetricsServiceResponse {
+                        partial_success: None,
+                    }
+                    .encode_to_vec(),
+                )
+            }),
+        );
+    (serve_axum(router).await, received)
+}
+
+fn telemetry(vars: &[(&str, String)]) -> Telemetry {
+    let vars: HashMap<String, String> = vars
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), v.clone()))
+        .collect();
+    Telemetry::builder("set-in-code")
+        .with_vars(move |k| vars.get(k).cloned())
+        .build()
+        .expect("valid configuration")
+}
+
+/// A backend and a frontend calling it, both traced and measured with `telemetry`; returns
+/// the frontend's address.
+async fn services(telemetry: &Telemetry) -> SocketAddr {
+    let backend = Router::new()
+        .route("/items/{id}", get(|| async { "item" }))
+        .layer(
+            TraceLayer::server(telemetry.tracer("backend"))
+                .with_metrics(&telemetry.meter("backend")),
+        );
+    let backend = serve_axum(backend).await;
+    let client = ServiceBuilder::new()
+        .layer(
+            ClientTraceLayer::new(telemetry.tracer("frontend"))
+                .with_metrics(&telemetry.meter("frontend")),
+        )
+        .service(http1_client());
+    let frontend = Router::new()
+        .route(
+            "/",
+            get(move || {
+                let mut client = client.clone();
+                async move {
+                    let request = Request::get(format!("http://{backend}/items/1"))
+                        .body(Full::<Bytes>::default())
+                        .unwrap();
+                    let response = client.ready().await.unwrap().call(request).await.unwrap();
+                    response.into_body().collect().await.unwrap();
+                    "front"
+                }
+            }),
+        )
+        .layer(
+            TraceLayer::server(telemetry.tracer("frontend"))
+                .with_metrics(&telemetry.meter("frontend")),
+        );
+    serve_axum(frontend).await
+}
+
+fn string_attr(
+    attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue],
+    key: &str,
+) -> Option<String> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            AnyValue::StringValue(s) => Some(s.clone()),
+            _ => None,
+        }
+    })
+}
+
+async fn run_and_check(protocol: &str, addr: SocketAddr, received: Received) {
+    let telemetry = telemetry(&[
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+        ("OTEL_SERVICE_NAME", "otlp-test".to_owned()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+    ]);
+    let front = services(&telemetry).await;
+    let (status, _) = integration_tests::get(front, "/", &[]).await;
+    assert_eq!(status, 200);
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+
+    let traces = received.traces.lock().unwrap().clone();
+    let resource_spans: Vec<_> = traces.iter().flat_map(|r| &r.resource_spans).collect();
+    assert!(!resource_spans.is_empty(), "{protocol}: spans received");
+    for rs in &resource_spans {
+        let service = string_attr(&rs.resource.as_ref().unwrap().attributes, "service.name");
+        assert_eq!(
+            service.as_deref(),
+            Some("otlp-test"),
+            "OTEL_SERVICE_NAME wins over the name in code"
+        );
+    }
+    let spans: Vec<_> = resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .flat_map(|ss| &ss.spans)
+        .collect();
+    assert_eq!(
+        spans.len(),
+        3,
+        "{protocol}: server A, client, server B: {spans:#?}"
+    );
+    let server_a = spans.iter().find(|s| s.name == "GET /").unwrap();
+    let client = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Client as i32)
+        .unwrap();
+    let server_b = spans.iter().find(|s| s.name == "GET /items/{id}").unwrap();
+    assert_eq!(server_a.trace_id.len(), 16);
+    assert!(server_a.parent_span_id.is_empty(), "a root");
+    assert_eq!(client.parent_span_id, server_a.span_id);
+    assert_eq!(server_b.parent_span_id, client.span_id);
+    assert!(
+        spans.iter().all(|s| s.trace_id == server_a.trace_id),
+        "one trace"
+    );
+
+    let metrics = received.metrics.lock().unwrap().clone();
+    let names: Vec<String> = metrics
+        .iter()
+        .flat_map(|r| &r.resource_metrics)
+        .flat_map(|rm| &rm.scope_metrics)
+        .flat_map(|sm| &sm.metrics)
+        .map(|m| m.name.clone())
+        .collect();
+    assert!(
+        names.iter().any(|n| n == "http.server.request.duration"),
+        "{protocol}: {names:?}"
+    );
+    assert!(
+        names.iter().any(|n| n == "http.client.request.duration"),
+        "{protocol}: {names:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_over_grpc() {
+    let (addr, received) = grpc_receiver().await;
+    run_and_check("grpc", addr, received).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_over_http_protobuf() {
+    let (addr, received) = http_receiver().await;
+    run_and_check("http/protobuf", addr, received).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn receiver_down_requests_unaffected_and_shutdown_bounded() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for protocol in ["grpc", "http/protobuf"] {
+        let telemetry = telemetry(&[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{closed}")),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000".to_owned()),
+        ]);
+        let front = services(&telemetry).await;
+        for _ in 0..20 {
+            assert_eq!(
+                integration_tests::get(front, "/", &[]).await.0,
+                200,
+                "{protocol}"
+            );
+        }
+        let started = Instant::now();
+        tokio::task::spawn_blocking(move || telemetry.shutdown())
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(15),
+            "{protocol}: shutdown took {:?}",
+            started.elapsed()
+        );
+    }
+}
