@@ -3,3 +3,5 @@
 //! `tests/` run exactly what the examples run.
 
 pub mod validation_server;
+
+pub mod grpc;
