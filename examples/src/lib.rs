@@ -4,4 +4,5 @@
 
 pub mod validation_server;
 
+pub mod demo;
 pub mod grpc;
