@@ -16,8 +16,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let serve = std::env::args().skip(1).any(|a| a == "--serve");
     let style = Style::detect();
     // Bad OTEL_* values are reported here, by name, before anything starts.
-    let telemetry =
-        DemoTelemetry::from_env().map_err(|e| format!("telemetry configuration: {e}"))?;
+    let telemetry = match DemoTelemetry::from_env() {
+        Ok(telemetry) => telemetry,
+        Err(e) => {
+            eprintln!("demo: telemetry configuration: {e}");
+            std::process::exit(2);
+        }
+    };
     let mut out = std::io::stdout().lock();
     let addresses = demo::run(&telemetry, &mut out, style).await?;
     drop(out);
