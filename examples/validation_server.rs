@@ -5,13 +5,11 @@
 //! `src/validation_server.rs` and must not change.
 //!
 //! It listens on `127.0.0.1:$PORT` (8080 by default) until Ctrl-C, with its RED metrics at
-//! `GET /metrics` for Prometheus.
+//! `GET /metrics` for Prometheus. The standard `OTEL_*` variables export its spans and metrics,
+//! e.g. `OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
+//! OTEL_SERVICE_NAME=vs OTEL_BSP_SCHEDULE_DELAY=200 cargo run --example validation_server`.
 
 use std::net::{Ipv4Addr, SocketAddr};
-
-use opentelemetry::metrics::MeterProvider as _;
-use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::trace::SdkTracerProvider;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,10 +19,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .map_err(|e| format!("PORT={port:?} is not a port number: {e}"))?,
         Err(_) => 8080,
     };
-    let provider = SdkTracerProvider::builder().build();
-    let (reader, metrics) = tower_metrics::prometheus::exporter()?;
-    let meter_provider = SdkMeterProvider::builder().with_reader(reader).build();
-    let meter = meter_provider.meter("validation-server");
+    // OTEL_* variables send spans and metrics to a collector; without an OTLP endpoint
+    // nothing leaves the process (the RED metrics are still at GET /metrics).
+    let (telemetry, metrics) =
+        match examples::validation_server::telemetry(examples::local_first_vars) {
+            Ok(t) => t,
+            Err(e) => {
+                eprintln!("validation_server: telemetry configuration: {e}");
+                std::process::exit(2);
+            }
+        };
+    let meter = telemetry.meter("validation-server");
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -33,8 +38,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let shutdown = async {
         let _ = tokio::signal::ctrl_c().await;
     };
-    examples::validation_server::serve(listener, &provider, &meter, metrics, shutdown).await?;
-    provider.shutdown()?;
-    meter_provider.shutdown()?;
+    examples::validation_server::serve(
+        listener,
+        telemetry.tracer_provider(),
+        &meter,
+        metrics,
+        shutdown,
+    )
+    .await?;
+    // Flush and shut down, bounded even when the collector is down.
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
     Ok(())
 }

@@ -89,6 +89,27 @@ where
     traced.route_service("/metrics", metrics)
 }
 
+/// The validation server's telemetry from the `OTEL_*` variables `vars` reads (see
+/// [`tower_metrics::setup`]), with a Prometheus reader for `GET /metrics` added whatever
+/// `OTEL_METRICS_EXPORTER` says. `OTEL_SERVICE_NAME` wins over `validation-server`.
+///
+/// # Errors
+///
+/// A variable that cannot be used (the message names it).
+pub fn telemetry(
+    vars: impl Fn(&str) -> Option<String> + 'static,
+) -> Result<
+    (tower_metrics::setup::Telemetry, MetricsService),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    let (reader, metrics) = tower_metrics::prometheus::exporter()?;
+    let telemetry = tower_metrics::setup::Telemetry::builder("validation-server")
+        .with_vars(vars)
+        .with_reader(reader)
+        .build()?;
+    Ok((telemetry, metrics))
+}
+
 /// Serves [`app`] on `listener` until `shutdown` completes.
 ///
 /// # Errors

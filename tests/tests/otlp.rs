@@ -294,3 +294,65 @@ async fn receiver_down_requests_unaffected_and_shutdown_bounded() {
         );
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn validation_server_exports_while_it_runs() {
+    let (addr, received) = http_receiver().await;
+    let vars: HashMap<&str, String> = HashMap::from([
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
+        ("OTEL_SERVICE_NAME", "vs-from-env".to_owned()),
+        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+    ]);
+    let (telemetry, metrics) =
+        examples::validation_server::telemetry(move |k| vars.get(k).cloned()).unwrap();
+    let app = examples::validation_server::app(
+        telemetry.tracer_provider(),
+        &telemetry.meter("validation-server"),
+        metrics,
+    );
+    let vs = serve_axum(app).await;
+    assert_eq!(integration_tests::get(vs, "/users/1", &[]).await.0, 200);
+    // No flush, no shutdown: the batch processor sends it within its schedule delay.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let span = loop {
+        let found = received
+            .traces
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r.resource_spans.clone())
+            .find_map(|rs| {
+                let service = string_attr(&rs.resource.as_ref()?.attributes, "service.name")?;
+                let span = rs
+                    .scope_spans
+                    .iter()
+                    .flat_map(|s| &s.spans)
+                    .find(|s| s.name == "GET /users/{id}")?
+                    .clone();
+                Some((service, span))
+            });
+        if let Some(found) = found {
+            break found;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the span did not arrive while the server ran"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(
+        span.0, "vs-from-env",
+        "OTEL_SERVICE_NAME, not the name in code"
+    );
+    // /metrics still works with OTLP configured.
+    assert!(
+        integration_tests::get(vs, "/metrics", &[])
+            .await
+            .1
+            .contains("http_server_request_duration_seconds")
+    );
+    tokio::task::spawn_blocking(move || telemetry.shutdown())
+        .await
+        .unwrap();
+}

@@ -51,25 +51,14 @@ pub struct DemoTelemetry {
     spans: InMemorySpanExporter,
 }
 
-/// Reads `OTEL_*` from the environment, except that the exporters default to `none` unless an
-/// OTLP endpoint is configured (the demo needs nothing outside the process), and propagation
-/// defaults to W3C plus Google's `X-Cloud-Trace-Context`.
+/// [`crate::local_first_vars`], with propagation defaulting to W3C plus Google's
+/// `X-Cloud-Trace-Context` (the frontend plays a service behind Google's load balancer).
 fn demo_vars(name: &str) -> Option<String> {
-    let otlp = [
-        "OTEL_EXPORTER_OTLP_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-        "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
-    ]
-    .iter()
-    .any(|v| std::env::var(v).is_ok_and(|v| !v.is_empty()));
-    match (name, std::env::var(name)) {
-        (_, Ok(value)) => Some(value),
-        ("OTEL_TRACES_EXPORTER" | "OTEL_METRICS_EXPORTER", Err(_)) if !otlp => {
-            Some("none".to_owned())
-        }
-        // The frontend plays a service behind Google's load balancer: accept its header too.
-        ("OTEL_PROPAGATORS", Err(_)) => Some("tracecontext,baggage,xcloudtrace".to_owned()),
-        _ => None,
+    match name {
+        "OTEL_PROPAGATORS" => std::env::var(name)
+            .ok()
+            .or_else(|| Some("tracecontext,baggage,xcloudtrace".to_owned())),
+        _ => crate::local_first_vars(name),
     }
 }
 
