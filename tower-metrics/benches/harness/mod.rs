@@ -382,7 +382,7 @@ pub mod ours {
             });
         c.benchmark_group("sdk")
             .bench_function("two_clock_reads", |b| {
-                b.iter(|| black_box((Instant::now(), SystemTime::now())))
+                b.iter(|| black_box((Instant::now(), SystemTime::now())));
             });
     }
 }
