@@ -129,5 +129,6 @@ pub mod setup;
 
 pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
 pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};
-pub use observer::{MAX_INTERNED, MetricsObserver, MetricsRecord};
+pub use observer::{MetricsObserver, MetricsRecord};
 pub use tower_trace;
+pub use tower_trace::intern::MAX_INTERNED;

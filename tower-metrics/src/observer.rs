@@ -1,49 +1,14 @@
-use std::collections::HashMap;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 
 use http::{HeaderMap, Request, Response};
 use opentelemetry::{KeyValue, StringValue};
 use tower_trace::classify::{self, Role};
 use tower_trace::grpc::{self, Code};
+use tower_trace::intern::Interner;
 use tower_trace::lifecycle::{Now, Observer, Outcome, Progress, Record, Timestamp};
 use tower_trace::{MakeRoute, Protocol, RequestInfo, RpcConventions, semconv};
 
 use crate::instruments::Instruments;
-
-/// Interns label values (routes, RPC methods, server addresses) so recording allocates nothing
-/// after the first request of each value. Bounded: past `MAX_INTERNED` distinct values the
-/// label is left out (or `_OTHER`), which also bounds the series a bad route function could
-/// create.
-pub(crate) struct Interner {
-    values: RwLock<HashMap<Box<str>, Arc<str>>>,
-}
-
-/// Distinct values kept per label.
-pub const MAX_INTERNED: usize = 1000;
-
-impl Interner {
-    pub(crate) fn new() -> Self {
-        Interner {
-            values: RwLock::new(HashMap::new()),
-        }
-    }
-
-    pub(crate) fn get(&self, value: &str) -> Option<Arc<str>> {
-        if let Some(v) = self.values.read().ok()?.get(value) {
-            return Some(Arc::clone(v));
-        }
-        let mut values = self.values.write().ok()?;
-        if let Some(v) = values.get(value) {
-            return Some(Arc::clone(v));
-        }
-        if values.len() >= MAX_INTERNED {
-            return None;
-        }
-        let interned: Arc<str> = Arc::from(value);
-        values.insert(Box::from(value), Arc::clone(&interned));
-        Some(interned)
-    }
-}
 
 pub(crate) struct Inner<R> {
     pub(crate) role: Role,

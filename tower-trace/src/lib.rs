@@ -185,6 +185,7 @@ pub mod grpc;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod interceptor;
+pub mod intern;
 pub mod lifecycle;
 pub mod redact;
 mod request;

@@ -207,6 +207,9 @@ pub mod ours {
         let g = "server";
 
         variant(c, &rt, g, "bare", router(), &flush);
+        // axum's own cost of any `Router::layer` (it boxes the layered route and its body):
+        // what every layer pays before doing anything.
+        variant(c, &rt, g, "bare_identity_layer", router().layer(tower::layer::util::Identity::new()), &flush);
         variant(
             c,
             &rt,

@@ -156,9 +156,7 @@ where
             );
             cx.span().set_attributes(attributes);
         }
-        Some(ClientRecord(Box::new(SpanState::new(
-            cx, start, recording, grpc,
-        ))))
+        Some(ClientRecord(SpanState::new(cx, start, recording, grpc)))
     }
 }
 
@@ -241,7 +239,7 @@ fn request_attributes(
 
 /// The per-request state of a client span.
 #[derive(Debug)]
-pub struct ClientRecord(Box<SpanState>);
+pub struct ClientRecord(SpanState);
 
 impl ClientRecord {
     /// The response head: HTTP spans are done (the conventions end them here), gRPC spans

@@ -45,6 +45,7 @@ impl<T> TraceLayer<T> {
                         .collect(),
                     default_scheme: "http",
                     random_roots: true,
+                    interned: Arc::default(),
                 },
             },
         }

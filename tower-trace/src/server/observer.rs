@@ -8,6 +8,7 @@ use propagation::HeaderPropagator;
 
 use crate::conventions::{Protocol, RpcConventions};
 use crate::grpc;
+use crate::intern::Interner;
 use crate::lifecycle::{Now, Observer, Outcome, Progress, Record};
 use crate::redact::redact_query;
 use crate::request::{MakeRoute, RequestInfo, RequestPredicate};
@@ -35,6 +36,8 @@ pub(crate) struct Settings {
     pub(crate) sensitive_query: Arc<[Box<str>]>,
     pub(crate) default_scheme: &'static str,
     pub(crate) random_roots: bool,
+    /// Routes and server addresses seen so far: their attribute values allocate once.
+    pub(crate) interned: Arc<(Interner, Interner)>,
 }
 
 /// The [`Observer`] behind [`TraceLayer`](crate::TraceLayer): one `Arc` clone per service
@@ -111,7 +114,7 @@ pub struct ServerRecord(State);
 enum State {
     /// Skipped: only the caller's context, made current for the handler.
     PassThrough(Context),
-    Span(Box<SpanRecord>),
+    Span(SpanRecord),
 }
 
 #[derive(Debug)]
@@ -169,7 +172,10 @@ where
             },
             (None, Some(route)) => {
                 let m = if known_method { method } else { "HTTP" };
-                Cow::Owned(format!("{m} {route}"))
+                match crate::intern::span_name(m, route) {
+                    Some(name) => Cow::Borrowed(name),
+                    None => Cow::Owned(format!("{m} {route}")),
+                }
             }
             (None, None) => Cow::Borrowed(if known_method { method } else { "HTTP" }),
         };
@@ -213,10 +219,18 @@ where
         request.extensions_mut().insert(cx.clone());
         let response_headers = (recording && !settings.response_headers.is_empty())
             .then(|| Arc::clone(&settings.response_headers));
-        Some(ServerRecord(State::Span(Box::new(SpanRecord {
+        Some(ServerRecord(State::Span(SpanRecord {
             span: SpanState::new(cx, start, recording, grpc),
             response_headers,
-        }))))
+        })))
+    }
+}
+
+/// The interned copy of `value`, or an owned one when the interner is full.
+fn interned(interner: &Interner, value: &str) -> StringValue {
+    match interner.get(value) {
+        Some(v) => StringValue::from(v),
+        None => StringValue::from(value.to_owned()),
     }
 }
 
@@ -255,7 +269,10 @@ fn request_attributes<B>(
             }
         }
         if let Some(address) = address {
-            attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address.to_owned()));
+            attrs.push(KeyValue::new(
+                semconv::SERVER_ADDRESS,
+                interned(&settings.interned.1, address),
+            ));
             if let Some(port) = port {
                 attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
             }
@@ -281,13 +298,20 @@ fn request_attributes<B>(
         semconv::url_scheme(request, settings.default_scheme),
     ));
     if let Some(route) = route {
-        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, route.into_owned()));
+        let value = match settings.interned.0.get(&route) {
+            Some(route) => StringValue::from(route),
+            None => StringValue::from(route.into_owned()),
+        };
+        attrs.push(KeyValue::new(semconv::HTTP_ROUTE, value));
     }
     if let Some(version) = semconv::protocol_version(request.version()) {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
     }
     if let Some(address) = address {
-        attrs.push(KeyValue::new(semconv::SERVER_ADDRESS, address.to_owned()));
+        attrs.push(KeyValue::new(
+            semconv::SERVER_ADDRESS,
+            interned(&settings.interned.1, address),
+        ));
         if let Some(port) = port {
             attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
         }

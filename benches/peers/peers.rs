@@ -1,0 +1,123 @@
+//! Our layers and the peers on the same route, in one run (see `tower-metrics/benches/harness`
+//! for the method). Variants named `peer_*` are other crates; `ours_*` and `bare` come from the
+//! shared harness so every ratio is measured in the same process.
+
+#[path = "../../tower-metrics/benches/harness/mod.rs"]
+mod harness;
+
+use std::time::Duration;
+
+use alloc_counter::CountingAllocator;
+use axum::extract::Request;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use criterion::{Criterion, criterion_group, criterion_main};
+use harness::*;
+use opentelemetry::global;
+use opentelemetry::metrics::Histogram;
+use opentelemetry::propagation::TextMapPropagator as _;
+use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt as _, Tracer as _};
+use opentelemetry::KeyValue;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use tracing_subscriber::layer::SubscriberExt as _;
+
+#[global_allocator]
+static ALLOC: CountingAllocator = CountingAllocator;
+
+fn peers(c: &mut Criterion) {
+    let rt = runtime();
+    let sampled = tracer_provider(true);
+    let meters = meter_provider();
+    let flush = || {
+        let _ = sampled.force_flush();
+    };
+    // Several peers read the global propagator on every request; give them the SDK's.
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let subscriber = || tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer(&sampled)));
+    let g = "server";
+
+    {
+        let _on = tracing::subscriber::set_default(subscriber());
+        variant(c, &rt, g, "peer_towerhttp_tracing_otel", router().layer(tower_http::trace::TraceLayer::new_for_http()), &flush);
+    }
+    {
+        let _on = tracing::subscriber::set_default(subscriber());
+        let app = router()
+            .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+            .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
+        variant(c, &rt, g, "peer_axum_tracing_otel", app, &flush);
+    }
+    let meters_032 = {
+        use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+        let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
+        SdkMeterProvider::builder().with_reader(reader).build()
+    };
+    let otel_metrics = || axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032.clone()).build();
+    {
+        let _on = tracing::subscriber::set_default(subscriber());
+        let app = router()
+            .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
+            .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+            .layer(otel_metrics());
+        variant(c, &rt, g, "peer_axum_tracing_otel_plus_axum_otel_metrics", app, &flush);
+    }
+    variant(c, &rt, g, "peer_axum_otel_metrics", router().layer(otel_metrics()), &flush);
+    {
+        global::set_tracer_provider(sampled.clone());
+        global::set_meter_provider(meters.clone());
+        let layer = opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder().build().expect("contrib layer");
+        variant(c, &rt, g, "peer_contrib_instrumentation_tower", router().layer(layer), &flush);
+    }
+    {
+        let _on = tracing::subscriber::set_default(subscriber());
+        let meter = meter(&meters);
+        let app = router()
+            .layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
+            .layer(tower_otel::metrics::HttpLayer::server(&meter));
+        variant(c, &rt, g, "peer_tower_otel", app, &flush);
+    }
+    {
+        // A hand-written `from_fn` layer on the raw API: extract, a server span with 4
+        // attributes, one histogram point.
+        let tracer = tracer(&sampled);
+        let histogram = meter(&meters).f64_histogram("http.server.request.duration").build();
+        let state = (tracer, histogram);
+        async fn raw(
+            axum::extract::State((tracer, histogram)): axum::extract::State<(opentelemetry_sdk::trace::SdkTracer, Histogram<f64>)>,
+            request: Request,
+            next: Next,
+        ) -> Response {
+            let started = std::time::Instant::now();
+            let parent = TraceContextPropagator::new().extract(&opentelemetry_http::HeaderExtractor(request.headers()));
+            let method = request.method().to_string();
+            let mut span = tracer
+                .span_builder(format!("{method} /users/{{id}}"))
+                .with_kind(SpanKind::Server)
+                .with_attributes([
+                    KeyValue::new("http.request.method", method.clone()),
+                    KeyValue::new("url.path", request.uri().path().to_owned()),
+                    KeyValue::new("url.scheme", "http"),
+                    KeyValue::new("http.route", "/users/{id}"),
+                ])
+                .start_with_context(&tracer, &parent);
+            let response = next.run(request).await;
+            span.set_attribute(KeyValue::new("http.response.status_code", i64::from(response.status().as_u16())));
+            span.end();
+            histogram.record(
+                started.elapsed().as_secs_f64(),
+                &[KeyValue::new("http.request.method", method), KeyValue::new("http.response.status_code", i64::from(response.status().as_u16()))],
+            );
+            let _ = parent.has_active_span();
+            response
+        }
+        let app = router().layer(middleware::from_fn_with_state(state, raw));
+        variant(c, &rt, g, "peer_raw_from_fn", app, &flush);
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = config();
+    targets = harness::ours::server, harness::ours::client, harness::ours::sdk_floor, peers
+}
+criterion_main!(benches);

@@ -1,0 +1,78 @@
+//! Interned label and name values, so per-request telemetry allocates nothing for values seen
+//! before: routes, RPC methods, server addresses, span names.
+//!
+//! Bounded by construction: past [`MAX_INTERNED`] distinct values an interner answers `None`
+//! and the caller falls back (to an allocation, an `_OTHER`, or no label), so a hostile or
+//! buggy source of values cannot grow memory without limit.
+
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
+
+/// Distinct values kept per interner.
+pub const MAX_INTERNED: usize = 1000;
+
+/// A bounded set of shared strings.
+#[derive(Debug, Default)]
+pub struct Interner {
+    values: RwLock<HashMap<Box<str>, Arc<str>>>,
+}
+
+impl Interner {
+    /// An empty interner.
+    pub fn new() -> Self {
+        Interner::default()
+    }
+
+    /// The shared copy of `value`, interning it if there is room; `None` when full.
+    pub fn get(&self, value: &str) -> Option<Arc<str>> {
+        if let Some(v) = self.values.read().ok()?.get(value) {
+            return Some(Arc::clone(v));
+        }
+        let mut values = self.values.write().ok()?;
+        if let Some(v) = values.get(value) {
+            return Some(Arc::clone(v));
+        }
+        if values.len() >= MAX_INTERNED {
+            return None;
+        }
+        let interned: Arc<str> = Arc::from(value);
+        values.insert(Box::from(value), Arc::clone(&interned));
+        Some(interned)
+    }
+}
+
+/// Span names are `Cow<'static, str>` in OpenTelemetry, so an interned name must be
+/// `'static`: each distinct `"{method} {target}"` is leaked once, process-wide, and at most
+/// `4 × MAX_INTERNED` of them are kept (then the caller formats the name per request).
+pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static str> {
+    type Names = HashMap<&'static str, HashMap<Box<str>, &'static str>>;
+    static NAMES: OnceLock<RwLock<(Names, usize)>> = OnceLock::new();
+    let names = NAMES.get_or_init(Default::default);
+    if let Some(name) = names
+        .read()
+        .ok()?
+        .0
+        .get(method)
+        .and_then(|by_target| by_target.get(target))
+    {
+        return Some(name);
+    }
+    let mut guard = names.write().ok()?;
+    let (names, count) = &mut *guard;
+    if let Some(name) = names
+        .get(method)
+        .and_then(|by_target| by_target.get(target))
+    {
+        return Some(name);
+    }
+    if *count >= 4 * MAX_INTERNED {
+        return None;
+    }
+    let name: &'static str = Box::leak(format!("{method} {target}").into_boxed_str());
+    names
+        .entry(method)
+        .or_default()
+        .insert(Box::from(target), name);
+    *count += 1;
+    Some(name)
+}
