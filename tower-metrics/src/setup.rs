@@ -532,26 +532,18 @@ impl TelemetryBuilder {
                         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                         "/v1/traces",
                     )?;
+                    let otlp = OtlpSettings {
+                        endpoint,
+                        timeout,
+                        headers: &headers,
+                    };
                     let built = match protocol {
-                        OtlpProtocol::Grpc => {
-                            let mut b = opentelemetry_otlp::SpanExporter::builder()
-                                .with_tonic()
-                                .with_endpoint(endpoint);
-                            if let Some(t) = timeout {
-                                b = b.with_timeout(t);
-                            }
-                            b.with_metadata(metadata(&headers)).build()
-                        }
-                        OtlpProtocol::HttpProtobuf => {
-                            let mut b = opentelemetry_otlp::SpanExporter::builder()
-                                .with_http()
-                                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                                .with_endpoint(endpoint);
-                            if let Some(t) = timeout {
-                                b = b.with_timeout(t);
-                            }
-                            b.with_headers(headers.clone()).build()
-                        }
+                        OtlpProtocol::Grpc => otlp
+                            .tonic(opentelemetry_otlp::SpanExporter::builder().with_tonic())
+                            .build(),
+                        OtlpProtocol::HttpProtobuf => otlp
+                            .http(opentelemetry_otlp::SpanExporter::builder().with_http())
+                            .build(),
                     };
                     let exporter = built.map_err(|e| {
                         SetupError::new("OTEL_TRACES_EXPORTER", "otlp", e.to_string())
@@ -587,26 +579,18 @@ impl TelemetryBuilder {
                         "OTEL_EXPORTER_OTLP_METRICS_ENDPOINT",
                         "/v1/metrics",
                     )?;
+                    let otlp = OtlpSettings {
+                        endpoint,
+                        timeout,
+                        headers: &headers,
+                    };
                     let built = match protocol {
-                        OtlpProtocol::Grpc => {
-                            let mut b = opentelemetry_otlp::MetricExporter::builder()
-                                .with_tonic()
-                                .with_endpoint(endpoint);
-                            if let Some(t) = timeout {
-                                b = b.with_timeout(t);
-                            }
-                            b.with_metadata(metadata(&headers)).build()
-                        }
-                        OtlpProtocol::HttpProtobuf => {
-                            let mut b = opentelemetry_otlp::MetricExporter::builder()
-                                .with_http()
-                                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                                .with_endpoint(endpoint);
-                            if let Some(t) = timeout {
-                                b = b.with_timeout(t);
-                            }
-                            b.with_headers(headers.clone()).build()
-                        }
+                        OtlpProtocol::Grpc => otlp
+                            .tonic(opentelemetry_otlp::MetricExporter::builder().with_tonic())
+                            .build(),
+                        OtlpProtocol::HttpProtobuf => otlp
+                            .http(opentelemetry_otlp::MetricExporter::builder().with_http())
+                            .build(),
                     };
                     let exporter = built.map_err(|e| {
                         SetupError::new("OTEL_METRICS_EXPORTER", "otlp", e.to_string())
@@ -648,6 +632,35 @@ impl TelemetryBuilder {
             shutdown_timeout: self.shutdown_timeout,
             shut_down: false,
         })
+    }
+}
+
+/// What every OTLP exporter gets, whatever the signal.
+struct OtlpSettings<'a> {
+    endpoint: String,
+    timeout: Option<Duration>,
+    headers: &'a HashMap<String, String>,
+}
+
+impl OtlpSettings<'_> {
+    fn tonic<B: WithExportConfig + WithTonicConfig>(self, builder: B) -> B {
+        let builder = builder.with_endpoint(self.endpoint);
+        let builder = match self.timeout {
+            Some(t) => builder.with_timeout(t),
+            None => builder,
+        };
+        builder.with_metadata(metadata(self.headers))
+    }
+
+    fn http<B: WithExportConfig + WithHttpConfig>(self, builder: B) -> B {
+        let builder = builder
+            .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+            .with_endpoint(self.endpoint);
+        let builder = match self.timeout {
+            Some(t) => builder.with_timeout(t),
+            None => builder,
+        };
+        builder.with_headers(self.headers.clone())
     }
 }
 

@@ -209,7 +209,14 @@ pub mod ours {
         variant(c, &rt, g, "bare", router(), &flush);
         // axum's own cost of any `Router::layer` (it boxes the layered route and its body):
         // what every layer pays before doing anything.
-        variant(c, &rt, g, "bare_identity_layer", router().layer(tower::layer::util::Identity::new()), &flush);
+        variant(
+            c,
+            &rt,
+            g,
+            "bare_identity_layer",
+            router().layer(tower::layer::util::Identity::new()),
+            &flush,
+        );
         variant(
             c,
             &rt,

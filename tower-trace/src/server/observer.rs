@@ -226,6 +226,24 @@ where
     }
 }
 
+/// `server.address` (interned) and `server.port`, when the request says.
+fn push_server_address(
+    attrs: &mut Vec<KeyValue>,
+    settings: &Settings,
+    address: Option<&str>,
+    port: Option<u16>,
+) {
+    if let Some(address) = address {
+        attrs.push(KeyValue::new(
+            semconv::SERVER_ADDRESS,
+            interned(&settings.interned.1, address),
+        ));
+        if let Some(port) = port {
+            attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+        }
+    }
+}
+
 /// The interned copy of `value`, or an owned one when the interner is full.
 fn interned(interner: &Interner, value: &str) -> StringValue {
     match interner.get(value) {
@@ -268,15 +286,7 @@ fn request_attributes<B>(
                 }
             }
         }
-        if let Some(address) = address {
-            attrs.push(KeyValue::new(
-                semconv::SERVER_ADDRESS,
-                interned(&settings.interned.1, address),
-            ));
-            if let Some(port) = port {
-                attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-            }
-        }
+        push_server_address(&mut attrs, settings, address, port);
         push_peer(&mut attrs, request, false);
         return attrs;
     }
@@ -307,15 +317,7 @@ fn request_attributes<B>(
     if let Some(version) = semconv::protocol_version(request.version()) {
         attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
     }
-    if let Some(address) = address {
-        attrs.push(KeyValue::new(
-            semconv::SERVER_ADDRESS,
-            interned(&settings.interned.1, address),
-        ));
-        if let Some(port) = port {
-            attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
-        }
-    }
+    push_server_address(&mut attrs, settings, address, port);
     if let Some(agent) = headers
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
