@@ -38,13 +38,13 @@ fn peers(c: &mut Criterion) {
 
     {
         let _on = tracing::subscriber::set_default(subscriber());
-        variant(c, &rt, g, "peer_towerhttp_tracing_otel", router().layer(tower_http::trace::TraceLayer::new_for_http()), &flush);
+        variant(c, &rt, g, "peer_towerhttp_tracing_otel", router().layer(tower_http::trace::TraceLayer::new_for_http()).with_state(()), &flush);
     }
     {
         let _on = tracing::subscriber::set_default(subscriber());
         let app = router()
             .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
-            .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default());
+            .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()).with_state(());
         variant(c, &rt, g, "peer_axum_tracing_otel", app, &flush);
     }
     let meters_032 = {
@@ -58,22 +58,22 @@ fn peers(c: &mut Criterion) {
         let app = router()
             .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
             .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
-            .layer(otel_metrics());
+            .layer(otel_metrics()).with_state(());
         variant(c, &rt, g, "peer_axum_tracing_otel_plus_axum_otel_metrics", app, &flush);
     }
-    variant(c, &rt, g, "peer_axum_otel_metrics", router().layer(otel_metrics()), &flush);
+    variant(c, &rt, g, "peer_axum_otel_metrics", router().layer(otel_metrics()).with_state(()), &flush);
     {
         global::set_tracer_provider(sampled.clone());
         global::set_meter_provider(meters.clone());
         let layer = opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder().build().expect("contrib layer");
-        variant(c, &rt, g, "peer_contrib_instrumentation_tower", router().layer(layer), &flush);
+        variant(c, &rt, g, "peer_contrib_instrumentation_tower", router().layer(layer).with_state(()), &flush);
     }
     {
         let _on = tracing::subscriber::set_default(subscriber());
         let meter = meter(&meters);
         let app = router()
             .layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
-            .layer(tower_otel::metrics::HttpLayer::server(&meter));
+            .layer(tower_otel::metrics::HttpLayer::server(&meter)).with_state(());
         variant(c, &rt, g, "peer_tower_otel", app, &flush);
     }
     {
@@ -110,7 +110,7 @@ fn peers(c: &mut Criterion) {
             let _ = parent.has_active_span();
             response
         }
-        let app = router().layer(middleware::from_fn_with_state(state, raw));
+        let app = router().layer(middleware::from_fn_with_state(state, raw)).with_state(());
         variant(c, &rt, g, "peer_raw_from_fn", app, &flush);
     }
 }

@@ -1,7 +1,14 @@
 //! OpenTelemetry semantic-convention names and the static values they take (`spec/SPEC.md`
 //! §4). Values are `&'static str` so building attributes allocates nothing for them.
 
-use http::{Method, Version};
+use http::{HeaderName, Method, Version};
+
+/// `x-forwarded-proto` (parsed once, not per request).
+const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
+/// `x-forwarded-host`.
+const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host");
+/// `x-forwarded-for`.
+pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
 /// `http.request.method`
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
@@ -151,7 +158,7 @@ pub fn url_scheme<B>(request: &http::Request<B>, default: &'static str) -> &'sta
     forwarded
         .or_else(|| {
             headers
-                .get("x-forwarded-proto")
+                .get(X_FORWARDED_PROTO)
                 .and_then(|v| known(v.as_bytes()))
         })
         .unwrap_or(default)
@@ -161,15 +168,15 @@ pub fn url_scheme<B>(request: &http::Request<B>, default: &'static str) -> &'sta
 /// `:authority`) > `Host`.
 pub fn server_address<B>(request: &http::Request<B>) -> (Option<&str>, Option<u16>) {
     let headers = request.headers();
-    let from_header = |name: &str| {
+    let from_header = |name: &HeaderName| {
         headers
             .get(name)
             .and_then(|v| v.to_str().ok())
             .map(split_host_port)
     };
-    let (host, port) = from_header("x-forwarded-host")
+    let (host, port) = from_header(&X_FORWARDED_HOST)
         .or_else(|| request.uri().authority().map(|a| (a.host(), a.port_u16())))
-        .or_else(|| from_header("host"))
+        .or_else(|| from_header(&http::header::HOST))
         .unwrap_or(("", None));
     if host.is_empty() {
         return (None, None);

@@ -75,6 +75,15 @@ fn disabled_costs_nothing() {
             bare.allocs,
             "no-op tracer, traceparent={traceparent}"
         );
+        // ... and stays off when asked to turn on: there is nothing to record into.
+        let forced = TraceLayer::server(NoopTracer::new())
+            .enabled(true)
+            .layer(handler());
+        assert_eq!(
+            cost(&rt, forced, traceparent).allocs,
+            bare.allocs,
+            "no-op tracer with enabled(true), traceparent={traceparent}"
+        );
         let global = TraceLayer::from_global().layer(handler());
         assert_eq!(
             cost(&rt, global, traceparent).allocs,

@@ -76,7 +76,9 @@ pub fn meter(provider: &SdkMeterProvider) -> Meter {
     provider.meter("bench")
 }
 
-/// The route every variant serves.
+/// The route every variant serves. Callers finish their stack with `.with_state(())`, as
+/// `axum::serve` does: a `Router` called as a `Service` without it turns its handlers into
+/// routes (re-running every layer's `Layer::layer`) on each request.
 pub fn router() -> Router {
     Router::new().route("/users/{id}", get(|| async { "ok" }))
 }
@@ -206,7 +208,7 @@ pub mod ours {
         };
         let g = "server";
 
-        variant(c, &rt, g, "bare", router(), &flush);
+        variant(c, &rt, g, "bare", router().with_state(()), &flush);
         // axum's own cost of any `Router::layer` (it boxes the layered route and its body):
         // what every layer pays before doing anything.
         variant(
@@ -214,7 +216,9 @@ pub mod ours {
             &rt,
             g,
             "bare_identity_layer",
-            router().layer(tower::layer::util::Identity::new()),
+            router()
+                .layer(tower::layer::util::Identity::new())
+                .with_state(()),
             &flush,
         );
         variant(
@@ -222,7 +226,7 @@ pub mod ours {
             &rt,
             g,
             "ours_disabled",
-            router().layer(TraceLayer::from_global()),
+            router().layer(TraceLayer::from_global()).with_state(()),
             &flush,
         );
         variant(
@@ -231,7 +235,8 @@ pub mod ours {
             g,
             "ours_filtered",
             router()
-                .layer(TraceLayer::server(tracer(&sampled)).skip_if(|_: &RequestInfo<'_>| true)),
+                .layer(TraceLayer::server(tracer(&sampled)).skip_if(|_: &RequestInfo<'_>| true))
+                .with_state(()),
             &flush,
         );
         variant(
@@ -239,7 +244,9 @@ pub mod ours {
             &rt,
             g,
             "ours_sampled_out",
-            router().layer(TraceLayer::server(tracer(&unsampled)).with_metrics(&meter(&meters))),
+            router()
+                .layer(TraceLayer::server(tracer(&unsampled)).with_metrics(&meter(&meters)))
+                .with_state(()),
             &flush,
         );
         variant(
@@ -247,7 +254,9 @@ pub mod ours {
             &rt,
             g,
             "ours_trace",
-            router().layer(TraceLayer::server(tracer(&sampled))),
+            router()
+                .layer(TraceLayer::server(tracer(&sampled)))
+                .with_state(()),
             &flush,
         );
         variant(
@@ -255,7 +264,9 @@ pub mod ours {
             &rt,
             g,
             "ours_metrics",
-            router().layer(MetricsLayer::server(&meter(&meters))),
+            router()
+                .layer(MetricsLayer::server(&meter(&meters)))
+                .with_state(()),
             &flush,
         );
         variant(
@@ -263,7 +274,9 @@ pub mod ours {
             &rt,
             g,
             "ours_fused",
-            router().layer(TraceLayer::server(tracer(&sampled)).with_metrics(&meter(&meters))),
+            router()
+                .layer(TraceLayer::server(tracer(&sampled)).with_metrics(&meter(&meters)))
+                .with_state(()),
             &flush,
         );
         variant(
@@ -273,7 +286,8 @@ pub mod ours {
             "ours_stacked",
             router()
                 .layer(MetricsLayer::server(&meter(&meters)))
-                .layer(TraceLayer::server(tracer(&sampled))),
+                .layer(TraceLayer::server(tracer(&sampled)))
+                .with_state(()),
             &flush,
         );
     }
@@ -286,7 +300,7 @@ pub mod ours {
             let _ = sampled.force_flush();
         };
         // The "transport": an axum route called in-process, so only the client layer differs.
-        let transport = || router();
+        let transport = || router().with_state(());
         variant(c, &rt, "client", "bare", transport(), &flush);
         variant(
             c,

@@ -18,16 +18,19 @@ pub struct ClientTraceLayer<T, P = Propagator> {
     config: ClientConfig<T, P>,
 }
 
-impl<T> ClientTraceLayer<T> {
+impl<T: Tracer> ClientTraceLayer<T> {
     /// A client layer with `tracer`, W3C propagation and automatic HTTP/gRPC detection
-    /// (`content-type: application/grpc`).
+    /// (`content-type: application/grpc`). A no-op tracer is detected here, once: the layer
+    /// then makes no spans (and still propagates the current context).
     pub fn new(tracer: T) -> Self {
+        let noop_tracer = crate::server::is_noop(&tracer);
         ClientTraceLayer {
             config: ClientConfig {
                 tracer: Arc::new(tracer),
                 propagator: Propagator::w3c(),
                 settings: ClientSettings {
-                    enabled: true,
+                    enabled: !noop_tracer,
+                    noop_tracer,
                     protocol: Protocol::Auto,
                     rpc: RpcConventions::Current,
                     sensitive_query: DEFAULT_SENSITIVE_QUERY_PARAMS
@@ -116,8 +119,9 @@ impl<T, P> ClientTraceLayer<T, P> {
     }
 
     /// Turns spans off (or on again). Off, the layer still injects the current context.
+    /// With a no-op tracer there are no spans whatever this says.
     pub fn enabled(mut self, enabled: bool) -> Self {
-        self.config.settings.enabled = enabled;
+        self.config.settings.enabled = enabled && !self.config.settings.noop_tracer;
         self
     }
 

@@ -33,6 +33,8 @@ impl<T, P: Clone> Clone for ClientConfig<T, P> {
 #[derive(Clone)]
 pub(crate) struct ClientSettings {
     pub(crate) enabled: bool,
+    /// The tracer is a no-op (probed once, when the layer was built): no spans.
+    pub(crate) noop_tracer: bool,
     pub(crate) protocol: Protocol,
     pub(crate) rpc: RpcConventions,
     pub(crate) sensitive_query: Arc<[Box<str>]>,
@@ -63,9 +65,8 @@ impl<T, P> std::fmt::Debug for ClientObserver<T, P> {
     }
 }
 
-impl<T: Tracer, P> ClientObserver<T, P> {
-    pub(crate) fn new(mut config: ClientConfig<T, P>) -> Self {
-        config.settings.enabled &= !crate::server::is_noop(&*config.tracer);
+impl<T, P> ClientObserver<T, P> {
+    pub(crate) fn new(config: ClientConfig<T, P>) -> Self {
         ClientObserver {
             config: Arc::new(config),
         }

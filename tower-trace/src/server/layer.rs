@@ -23,9 +23,13 @@ pub struct TraceLayer<T, P = Propagator, R = DefaultRoute, F = (), E = ()> {
     config: Config<T, P, R, F, E>,
 }
 
-impl<T> TraceLayer<T> {
+impl<T: Tracer> TraceLayer<T> {
     /// A server layer with `tracer`, W3C propagation and automatic HTTP/gRPC detection.
+    ///
+    /// A no-op tracer (the global default before a provider is installed) is detected here,
+    /// once, and turns the layer off.
     pub fn server(tracer: T) -> Self {
+        let noop_tracer = super::observer::is_noop(&tracer);
         TraceLayer {
             config: Config {
                 tracer: Arc::new(tracer),
@@ -34,7 +38,8 @@ impl<T> TraceLayer<T> {
                 skip: (),
                 public: (),
                 settings: Settings {
-                    enabled: true,
+                    enabled: !noop_tracer,
+                    noop_tracer,
                     protocol: Protocol::Auto,
                     rpc: RpcConventions::Current,
                     request_headers: Arc::from([]),
@@ -238,9 +243,9 @@ impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
     }
 
     /// Turns the layer off (or on again): off, it passes requests through untouched and
-    /// allocates nothing.
+    /// allocates nothing. With a no-op tracer the layer stays off whatever this says.
     pub fn enabled(mut self, enabled: bool) -> Self {
-        self.config.settings.enabled = enabled;
+        self.config.settings.enabled = enabled && !self.config.settings.noop_tracer;
         self
     }
 }

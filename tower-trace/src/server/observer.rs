@@ -29,6 +29,8 @@ pub(crate) struct Config<T, P, R, F, E> {
 #[derive(Clone)]
 pub(crate) struct Settings {
     pub(crate) enabled: bool,
+    /// The tracer is a no-op (probed once, when the layer was built): never enabled.
+    pub(crate) noop_tracer: bool,
     pub(crate) protocol: Protocol,
     pub(crate) rpc: RpcConventions,
     pub(crate) request_headers: Arc<[(HeaderName, Key)]>,
@@ -59,9 +61,8 @@ impl<T, P: Clone, R: Clone, F: Clone, E: Clone> Clone for Config<T, P, R, F, E> 
     }
 }
 
-impl<T: Tracer, P, R, F, E> ServerObserver<T, P, R, F, E> {
-    pub(crate) fn new(mut config: Config<T, P, R, F, E>) -> Self {
-        config.settings.enabled &= !is_noop(&*config.tracer);
+impl<T, P, R, F, E> ServerObserver<T, P, R, F, E> {
+    pub(crate) fn new(config: Config<T, P, R, F, E>) -> Self {
         ServerObserver {
             config: Arc::new(config),
         }
@@ -345,7 +346,7 @@ fn push_peer<B>(attrs: &mut Vec<KeyValue>, request: &Request<B>, http: bool) {
     if http {
         let forwarded_for = request
             .headers()
-            .get("x-forwarded-for")
+            .get(semconv::X_FORWARDED_FOR)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.split(',').next())
             .map(str::trim)
