@@ -41,7 +41,9 @@ impl Tracing {
     }
 
     /// A provider with `sampler`.
-    pub fn with_sampler(sampler: opentelemetry_sdk::trace::Sampler) -> Self {
+    pub fn with_sampler(
+        sampler: impl Into<Box<dyn opentelemetry_sdk::trace::ShouldSample>>,
+    ) -> Self {
         let exporter = InMemorySpanExporterBuilder::new().build();
         let provider = SdkTracerProvider::builder()
             .with_simple_exporter(exporter.clone())

@@ -601,3 +601,117 @@ async fn dropped_span_keeps_the_callers_random_flag() {
         "only the sampled request is exported"
     );
 }
+
+/// A sampler that drops health checks by their `url.path` and remembers, per span kind, the
+/// attribute keys it was shown.
+#[derive(Clone, Debug, Default)]
+struct NoHealthChecks {
+    seen: std::sync::Arc<std::sync::Mutex<Vec<Shown>>>,
+}
+
+/// A span's kind and the attribute keys its sampler was shown.
+type Shown = (SpanKind, Vec<String>);
+
+impl opentelemetry_sdk::trace::ShouldSample for NoHealthChecks {
+    fn should_sample(
+        &self,
+        _parent: Option<&Context>,
+        _trace_id: TraceId,
+        _name: &str,
+        kind: &SpanKind,
+        attributes: &[opentelemetry::KeyValue],
+        _links: &[opentelemetry::trace::Link],
+    ) -> opentelemetry_sdk::trace::SamplingResult {
+        use opentelemetry::trace::TraceState;
+        use opentelemetry_sdk::trace::{SamplingDecision, SamplingResult};
+        let keys = attributes.iter().map(|kv| kv.key.to_string()).collect();
+        self.seen.lock().unwrap().push((kind.clone(), keys));
+        let health = attributes
+            .iter()
+            .any(|kv| kv.key.as_str() == "url.path" && kv.value.as_str() == "/healthz");
+        SamplingResult {
+            decision: if health {
+                SamplingDecision::Drop
+            } else {
+                SamplingDecision::RecordAndSample
+            },
+            attributes: Vec::new(),
+            trace_state: TraceState::NONE,
+        }
+    }
+}
+
+#[tokio::test]
+async fn samplers_see_the_request_attributes_at_span_start() {
+    // SPEC.md §4.2: the attributes that matter for sampling are given at span start, so a
+    // sampler can drop health checks by path, and the client's by `url.full`.
+    let sampler = NoHealthChecks::default();
+    let tracing = Tracing::with_sampler(sampler.clone());
+    let app = Router::new()
+        .route("/healthz", routing::get(|| async { "ok" }))
+        .route("/users/{id}", routing::get(|| async { "ok" }))
+        .layer(TraceLayer::server(tracing.tracer()));
+    let addr = serve_axum(app).await;
+
+    let (status, _) = get(addr, "/healthz", &[]).await;
+    assert_eq!(status, 200, "a dropped span changes nothing for the caller");
+    let (status, _) = get(addr, "/users/7", &[]).await;
+    assert_eq!(status, 200);
+    let spans = tracing.wait_for(1).await;
+    assert_eq!(
+        spans.len(),
+        1,
+        "the health check was not recorded: {spans:#?}"
+    );
+    assert_eq!(spans[0].name, "GET /users/{id}");
+    assert_eq!(attr_str(&spans[0], "url.path").as_deref(), Some("/users/7"));
+
+    let mut client = tower::ServiceBuilder::new()
+        .layer(tower_trace::ClientTraceLayer::new(tracing.tracer()))
+        .service(http1_client());
+    let request = Request::get(format!("http://{addr}/users/8"))
+        .body(Full::<Bytes>::default())
+        .unwrap();
+    let response = tower::ServiceExt::oneshot(&mut client, request)
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let _ = response.into_body().collect().await.unwrap();
+    tracing.wait_for(3).await;
+
+    let seen = sampler.seen.lock().unwrap().clone();
+    let keys = |kind: SpanKind| {
+        seen.iter()
+            .filter(|(k, _)| *k == kind)
+            .map(|(_, keys)| keys.clone())
+            .collect::<Vec<_>>()
+    };
+    let servers = keys(SpanKind::Server);
+    assert_eq!(servers.len(), 3, "{seen:?}");
+    for keys in &servers {
+        for key in [
+            "http.request.method",
+            "url.path",
+            "url.scheme",
+            "server.address",
+        ] {
+            assert!(
+                keys.iter().any(|k| k == key),
+                "server sampler missed {key}: {keys:?}"
+            );
+        }
+    }
+    let clients = keys(SpanKind::Client);
+    assert_eq!(clients.len(), 1, "{seen:?}");
+    for key in [
+        "http.request.method",
+        "url.full",
+        "server.address",
+        "server.port",
+    ] {
+        assert!(
+            clients[0].iter().any(|k| k == key),
+            "client sampler missed {key}: {clients:?}"
+        );
+    }
+}

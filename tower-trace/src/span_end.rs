@@ -55,7 +55,7 @@ impl SpanState {
                 Some(rpc) => grpc_outcome(&self, role, rpc, outcome),
                 None => http_outcome(&self, role, outcome),
             };
-            span.set_attributes(attrs);
+            span.set_attributes(attrs.into_iter().flatten());
             if let Some(status) = status {
                 span.set_status(status);
             }
@@ -75,27 +75,29 @@ fn description(outcome: &Outcome<'_>) -> Cow<'static, str> {
     }
 }
 
+/// The attributes a span gets when it ends: at most three, kept on the stack (no `Vec` per
+/// request).
+type EndAttributes = [Option<KeyValue>; 3];
+
 fn http_outcome(
     state: &SpanState,
     role: Role,
     outcome: Outcome<'_>,
-) -> (Vec<KeyValue>, Option<Status>) {
-    let mut attrs = Vec::with_capacity(3);
-    if let Some(code) = state.status {
-        attrs.push(KeyValue::new(
-            semconv::HTTP_RESPONSE_STATUS_CODE,
-            i64::from(code),
-        ));
-    }
-    if let Some(version) = state.version {
-        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
-    }
+) -> (EndAttributes, Option<Status>) {
+    let status_code = state
+        .status
+        .map(|code| KeyValue::new(semconv::HTTP_RESPONSE_STATUS_CODE, i64::from(code)));
+    let version = state
+        .version
+        .map(|version| KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
     let verdict = classify::http(role, state.status, &outcome);
-    let status = verdict.error_type.map(|error_type| {
-        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-        Status::error(description(&outcome))
-    });
-    (attrs, status)
+    let error_type = verdict
+        .error_type
+        .map(|error_type| KeyValue::new(semconv::ERROR_TYPE, error_type));
+    let status = error_type
+        .is_some()
+        .then(|| Status::error(description(&outcome)));
+    ([status_code, version, error_type], status)
 }
 
 fn grpc_outcome(
@@ -103,21 +105,22 @@ fn grpc_outcome(
     role: Role,
     rpc: RpcConventions,
     outcome: Outcome<'_>,
-) -> (Vec<KeyValue>, Option<Status>) {
+) -> (EndAttributes, Option<Status>) {
     let verdict = classify::grpc(role, state.grpc_status, state.status, &outcome);
     let Some(code) = verdict.grpc_code else {
-        return (Vec::new(), None);
+        return ([None, None, None], None);
     };
-    let mut attrs = Vec::with_capacity(2);
-    attrs.push(match rpc {
+    let code = match rpc {
         RpcConventions::Current => KeyValue::new(semconv::RPC_RESPONSE_STATUS_CODE, code.as_str()),
         RpcConventions::Classic => {
             KeyValue::new(semconv::RPC_GRPC_STATUS_CODE, i64::from(code.as_i32()))
         }
-    });
-    let status = verdict.error_type.map(|error_type| {
-        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-        Status::error(description(&outcome))
-    });
-    (attrs, status)
+    };
+    let error_type = verdict
+        .error_type
+        .map(|error_type| KeyValue::new(semconv::ERROR_TYPE, error_type));
+    let status = error_type
+        .is_some()
+        .then(|| Status::error(description(&outcome)));
+    ([Some(code), error_type, None], status)
 }

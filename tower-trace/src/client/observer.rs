@@ -119,12 +119,29 @@ where
             (None, _) => Cow::Borrowed(if known_method { method } else { "HTTP" }),
         };
 
+        // The attributes go on the builder, before the sampling decision, as the conventions
+        // ask; the SDK keeps this `Vec` as the span's own.
+        let authority = request
+            .uri
+            .authority()
+            .map(|a| a.as_str())
+            .or(settings.server_authority.as_deref());
+        let attributes = request_attributes(
+            request,
+            settings,
+            grpc,
+            path,
+            method,
+            known_method,
+            authority,
+        );
         let start = now.get();
         let span = config
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Client)
             .with_start_time(start.system)
+            .with_attributes(attributes)
             .start_with_context(&*config.tracer, &parent);
         let recording = span.is_recording();
         let trace_id = span.span_context().trace_id();
@@ -140,23 +157,6 @@ where
             None => config.propagator.inject_headers(&cx, request.headers),
         }
 
-        if recording {
-            let authority = request
-                .uri
-                .authority()
-                .map(|a| a.as_str())
-                .or(settings.server_authority.as_deref());
-            let attributes = request_attributes(
-                request,
-                settings,
-                grpc,
-                path,
-                method,
-                known_method,
-                authority,
-            );
-            cx.span().set_attributes(attributes);
-        }
         Some(ClientRecord(SpanState::new(cx, start, recording, grpc)))
     }
 }
@@ -195,7 +195,9 @@ fn request_attributes(
     known_method: bool,
     authority: Option<&str>,
 ) -> Vec<KeyValue> {
-    let mut attrs = Vec::with_capacity(8);
+    // Room for the end-of-request attributes too (status code, version, `error.type`): the SDK
+    // keeps this `Vec` as the span's, so it never grows.
+    let mut attrs = Vec::with_capacity(12);
     let (host, port) = match authority {
         Some(a) => semconv::split_authority(a, request.uri.scheme_str()),
         None => (None, None),

@@ -181,12 +181,17 @@ where
             (None, None) => Cow::Borrowed(if known_method { method } else { "HTTP" }),
         };
 
+        // The attributes go on the builder, before the sampling decision, as the conventions
+        // ask (samplers may read them); the SDK keeps this `Vec` as the span's own, so a
+        // recorded span costs one attribute allocation, not two.
+        let attributes = request_attributes(request, settings, grpc, method, known_method, route);
         let start = now.get();
         let mut builder = config
             .tracer
             .span_builder(name)
             .with_kind(SpanKind::Server)
-            .with_start_time(start.system);
+            .with_start_time(start.system)
+            .with_attributes(attributes);
         let remote = caller.span().span_context().clone();
         let parent = if public {
             if remote.is_valid() {
@@ -212,11 +217,6 @@ where
             _ => parent.with_span(span),
         };
 
-        if recording {
-            let attributes =
-                request_attributes(request, settings, grpc, method, known_method, route);
-            cx.span().set_attributes(attributes);
-        }
         request.extensions_mut().insert(cx.clone());
         let response_headers = (recording && !settings.response_headers.is_empty())
             .then(|| Arc::clone(&settings.response_headers));
