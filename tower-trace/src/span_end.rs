@@ -91,13 +91,22 @@ fn http_outcome(
         .version
         .map(|version| KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
     let verdict = classify::http(role, state.status, &outcome);
-    let error_type = verdict
-        .error_type
-        .map(|error_type| KeyValue::new(semconv::ERROR_TYPE, error_type));
-    let status = error_type
-        .is_some()
-        .then(|| Status::error(description(&outcome)));
+    let (error_type, status) = error(verdict.error_type, &outcome);
     ([status_code, version, error_type], status)
+}
+
+/// `error.type` and the error status, for an outcome classified as an error.
+fn error(
+    error_type: Option<&'static str>,
+    outcome: &Outcome<'_>,
+) -> (Option<KeyValue>, Option<Status>) {
+    match error_type {
+        Some(error_type) => (
+            Some(KeyValue::new(semconv::ERROR_TYPE, error_type)),
+            Some(Status::error(description(outcome))),
+        ),
+        None => (None, None),
+    }
 }
 
 fn grpc_outcome(
@@ -116,11 +125,6 @@ fn grpc_outcome(
             KeyValue::new(semconv::RPC_GRPC_STATUS_CODE, i64::from(code.as_i32()))
         }
     };
-    let error_type = verdict
-        .error_type
-        .map(|error_type| KeyValue::new(semconv::ERROR_TYPE, error_type));
-    let status = error_type
-        .is_some()
-        .then(|| Status::error(description(&outcome)));
+    let (error_type, status) = error(verdict.error_type, &outcome);
     ([Some(code), error_type, None], status)
 }
