@@ -135,8 +135,10 @@
 //!
 //! # Attributes recorded
 //!
-//! Per the OpenTelemetry semantic conventions (HTTP stable; RPC 1.39+ or classic), only when
-//! the span is sampled (an unsampled request builds none):
+//! Per the OpenTelemetry semantic conventions (HTTP stable; RPC 1.39+ or classic). The
+//! request's attributes are given at span start, before the sampling decision, so a sampler
+//! (`opentelemetry_sdk::trace::ShouldSample`) can decide on them, e.g. drop `url.path` =
+//! `/healthz`; the SDK keeps them as they are for a sampled span.
 //!
 //! | HTTP server span | |
 //! |---|---|
