@@ -2,7 +2,7 @@
 //! (instruction counts are stable where timings are not):
 //! `CARGO_TARGET_DIR=target cargo build --release --manifest-path benches/peers/Cargo.toml --bin profile`
 //! (one `target/` for everything, as `benches/run.sh` does) then
-//! `valgrind --tool=callgrind target/release/profile [fused|bare|trace|metrics] [N]`.
+//! `valgrind --tool=callgrind target/release/profile [fused|bare|identity|disabled|trace|metrics] [N]`.
 
 #[path = "../../tower-metrics/benches/harness/mod.rs"]
 #[allow(dead_code)]
@@ -27,6 +27,8 @@ fn main() {
     };
     match which.as_str() {
         "bare" => run(router()),
+        "identity" => run(router().layer(tower::layer::util::Identity::new())),
+        "disabled" => run(router().layer(TraceLayer::from_global())),
         "trace" => run(router().layer(TraceLayer::server(tracer(&traces)))),
         "metrics" => run(router().layer(MetricsLayer::server(&meter(&meters)))),
         _ => run(router().layer(TraceLayer::server(tracer(&traces)).with_metrics(&meter(&meters)))),
