@@ -187,32 +187,9 @@ impl MetricsRecord {
     }
 }
 
-/// A fixed-capacity attribute list on the stack: recording allocates no `Vec`. Unused slots
-/// hold a static placeholder (no allocation either) and only the filled prefix is recorded.
-struct Attrs {
-    slots: [KeyValue; 8],
-    len: usize,
-}
-
-impl Attrs {
-    fn new() -> Self {
-        Attrs {
-            slots: std::array::from_fn(|_| KeyValue::new("", "")),
-            len: 0,
-        }
-    }
-
-    fn push(&mut self, kv: KeyValue) {
-        if let Some(slot) = self.slots.get_mut(self.len) {
-            *slot = kv;
-            self.len += 1;
-        }
-    }
-
-    fn as_slice(&self) -> &[KeyValue] {
-        &self.slots[..self.len]
-    }
-}
+/// An attribute list on the stack (at most 8 here, so never spilled): recording allocates no
+/// `Vec`, and only the attributes pushed are built and dropped.
+type Attrs = smallvec::SmallVec<[KeyValue; 8]>;
 
 impl Record for MetricsRecord {
     fn on_response<B>(&mut self, response: &Response<B>) -> Progress {
@@ -307,6 +284,13 @@ impl Record for MetricsRecord {
             None => {
                 let verdict = classify::http(self.role, self.status, &outcome);
                 attrs = self.base_attributes();
+                // The in-flight count's attributes are the base ones: decrement before the
+                // duration's are added (one attribute list per request, not two).
+                if self.active {
+                    if let Some(active) = &self.instruments.http_active {
+                        active.add(-1, attrs.as_slice());
+                    }
+                }
                 if let Some(code) = self.status {
                     attrs.push(KeyValue::new(
                         semconv::HTTP_RESPONSE_STATUS_CODE,
@@ -337,11 +321,6 @@ impl Record for MetricsRecord {
                 {
                     histogram.record(bytes, attrs);
                 }
-            }
-        }
-        if self.active {
-            if let Some(active) = &self.instruments.http_active {
-                active.add(-1, self.base_attributes().as_slice());
             }
         }
     }
