@@ -192,10 +192,13 @@ where
             .with_kind(SpanKind::Server)
             .with_start_time(start.system)
             .with_attributes(attributes);
-        let remote = caller.span().span_context().clone();
         let parent = if public {
+            // Only a public endpoint needs its own copy of the caller's span context (its
+            // trace state allocates when cloned).
+            let span = caller.span();
+            let remote = span.span_context();
             if remote.is_valid() {
-                builder = builder.with_links(vec![Link::with_context(remote)]);
+                builder = builder.with_links(vec![Link::with_context(remote.clone())]);
             }
             Context::new()
         } else {
