@@ -4,6 +4,8 @@ use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use tower_trace::RpcConventions;
 use tower_trace::classify::Role;
 
+use crate::bound::Cached;
+
 /// The advisory bucket boundaries of `http.server.request.duration`,
 /// `http.client.request.duration` and `rpc.*.call.duration`, in seconds.
 pub const DURATION_BUCKETS: [f64; 14] = [
@@ -33,11 +35,11 @@ pub(crate) struct Options {
 /// One layer's instruments.
 #[derive(Debug)]
 pub(crate) struct Instruments {
-    pub(crate) http_duration: Histogram<f64>,
-    pub(crate) http_active: Option<UpDownCounter<i64>>,
-    pub(crate) request_body_size: Option<Histogram<u64>>,
-    pub(crate) response_body_size: Option<Histogram<u64>>,
-    pub(crate) rpc_duration: Histogram<f64>,
+    pub(crate) http_duration: Cached<Histogram<f64>>,
+    pub(crate) http_active: Option<Cached<UpDownCounter<i64>>>,
+    pub(crate) request_body_size: Option<Cached<Histogram<u64>>>,
+    pub(crate) response_body_size: Option<Cached<Histogram<u64>>>,
+    pub(crate) rpc_duration: Cached<Histogram<f64>>,
     /// Classic RPC durations are in milliseconds.
     pub(crate) rpc_in_ms: bool,
 }
@@ -99,11 +101,11 @@ impl Instruments {
             ),
         };
         Instruments {
-            http_duration,
-            http_active,
-            request_body_size,
-            response_body_size,
-            rpc_duration,
+            http_duration: Cached::new(http_duration),
+            http_active: http_active.map(Cached::new),
+            request_body_size: request_body_size.map(Cached::new),
+            response_body_size: response_body_size.map(Cached::new),
+            rpc_duration: Cached::new(rpc_duration),
             rpc_in_ms,
         }
     }

@@ -117,6 +117,7 @@
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+mod bound;
 mod instruments;
 mod layer;
 mod observer;

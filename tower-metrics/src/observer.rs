@@ -8,6 +8,7 @@ use tower_trace::intern::Interner;
 use tower_trace::lifecycle::{Now, Observer, Outcome, Progress, Record, Timestamp};
 use tower_trace::{MakeRoute, Protocol, RequestInfo, RpcConventions, semconv};
 
+use crate::bound::{Atom, SeriesKey};
 use crate::instruments::Instruments;
 
 pub(crate) struct Inner<R> {
@@ -155,7 +156,7 @@ impl<B, R: MakeRoute> Observer<B> for MetricsObserver<R> {
         }
         if let Some(active) = &inner.instruments.http_active {
             if !grpc {
-                active.add(1, record.base_attributes().as_slice());
+                active.record(&record.base_key(), 1, || record.base_attributes());
                 record.active = true;
             }
         }
@@ -163,7 +164,29 @@ impl<B, R: MakeRoute> Observer<B> for MetricsObserver<R> {
     }
 }
 
+/// `Some(n)` as `n + 1`, `None` as 0.
+fn number(n: Option<u16>) -> u32 {
+    n.map_or(0, |n| u32::from(n) + 1)
+}
+
 impl MetricsRecord {
+    /// The label set of [`Self::base_attributes`], as atoms (see `crate::bound`).
+    fn base_key(&self) -> SeriesKey {
+        let mut key = SeriesKey::default();
+        key.atoms[0] = Atom::of_static(self.method);
+        match self.role {
+            Role::Server => key.atoms[1] = Atom::of_static(self.scheme),
+            Role::Client => {
+                key.atoms[1] = self
+                    .server_address
+                    .as_ref()
+                    .map_or(Atom::NONE, Atom::of_interned);
+                key.numbers[1] = number(self.server_port);
+            }
+        }
+        key
+    }
+
     /// `http.request.method`, then `url.scheme` (server) or `server.address`/`server.port`
     /// (client): the active-requests attributes, and the start of the duration's.
     fn base_attributes(&self) -> Attrs {
@@ -230,7 +253,6 @@ impl Record for MetricsRecord {
 
     fn finish(self, outcome: Outcome<'_>, now: &Now) {
         let elapsed = now.get().duration_since(&self.start);
-        let mut attrs = Attrs::new();
         match self.grpc {
             Some(rpc) => {
                 let verdict = classify::grpc(self.role, self.grpc_status, self.status, &outcome);
@@ -239,8 +261,23 @@ impl Record for MetricsRecord {
                     (Some(m), code) if code != Some(Code::Unimplemented) => Some(m),
                     _ => None,
                 };
+                let value = if self.instruments.rpc_in_ms {
+                    elapsed.as_secs_f64() * 1000.0
+                } else {
+                    elapsed.as_secs_f64()
+                };
+                let histogram = &self.instruments.rpc_duration;
+                let error_type = verdict.error_type;
+                let with_error = |mut attrs: Attrs| {
+                    if let Some(error_type) = error_type {
+                        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
+                    }
+                    attrs
+                };
                 match rpc {
                     RpcConventions::Classic => {
+                        // Service and method are split per call (owned): recorded unbound.
+                        let mut attrs = Attrs::new();
                         attrs.push(KeyValue::new(semconv::RPC_SYSTEM, "grpc"));
                         if let Some((service, name)) = method.and_then(|m| m.split_once('/')) {
                             attrs.push(KeyValue::new(semconv::RPC_SERVICE, service.to_owned()));
@@ -252,74 +289,83 @@ impl Record for MetricsRecord {
                                 i64::from(code.as_i32()),
                             ));
                         }
+                        histogram.record_unbound(value, with_error(attrs).as_slice());
                     }
                     _ => {
-                        attrs.push(KeyValue::new(semconv::RPC_SYSTEM_NAME, "grpc"));
-                        attrs.push(KeyValue::new(
-                            semconv::RPC_METHOD,
-                            method.map_or(StringValue::from(semconv::OTHER), |m| {
-                                StringValue::from(Arc::clone(m))
-                            }),
-                        ));
-                        if let Some(code) = verdict.grpc_code {
+                        let mut key = SeriesKey::default();
+                        key.atoms[0] =
+                            method.map_or(Atom::of_static(semconv::OTHER), Atom::of_interned);
+                        key.atoms[1] = verdict
+                            .grpc_code
+                            .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
+                        key.atoms[2] = error_type.map_or(Atom::NONE, Atom::of_static);
+                        histogram.record(&key, value, || {
+                            let mut attrs = Attrs::new();
+                            attrs.push(KeyValue::new(semconv::RPC_SYSTEM_NAME, "grpc"));
                             attrs.push(KeyValue::new(
-                                semconv::RPC_RESPONSE_STATUS_CODE,
-                                code.as_str(),
+                                semconv::RPC_METHOD,
+                                method.map_or(StringValue::from(semconv::OTHER), |m| {
+                                    StringValue::from(Arc::clone(m))
+                                }),
                             ));
-                        }
+                            if let Some(code) = verdict.grpc_code {
+                                attrs.push(KeyValue::new(
+                                    semconv::RPC_RESPONSE_STATUS_CODE,
+                                    code.as_str(),
+                                ));
+                            }
+                            with_error(attrs)
+                        });
                     }
                 }
-                if let Some(error_type) = verdict.error_type {
-                    attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-                }
-                let value = if self.instruments.rpc_in_ms {
-                    elapsed.as_secs_f64() * 1000.0
-                } else {
-                    elapsed.as_secs_f64()
-                };
-                self.instruments
-                    .rpc_duration
-                    .record(value, attrs.as_slice());
             }
             None => {
                 let verdict = classify::http(self.role, self.status, &outcome);
-                attrs = self.base_attributes();
-                // The in-flight count's attributes are the base ones: decrement before the
-                // duration's are added (one attribute list per request, not two).
+                let mut key = self.base_key();
+                // The in-flight count's attributes are the base ones.
                 if self.active {
                     if let Some(active) = &self.instruments.http_active {
-                        active.add(-1, attrs.as_slice());
+                        active.record(&key, -1, || self.base_attributes());
                     }
                 }
-                if let Some(code) = self.status {
-                    attrs.push(KeyValue::new(
-                        semconv::HTTP_RESPONSE_STATUS_CODE,
-                        i64::from(code),
-                    ));
-                }
-                if let Some(route) = &self.route {
-                    attrs.push(KeyValue::new(
-                        semconv::HTTP_ROUTE,
-                        StringValue::from(Arc::clone(route)),
-                    ));
-                }
-                if let Some(version) = self.response_version.or(self.request_version) {
-                    attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
-                }
-                if let Some(error_type) = verdict.error_type {
-                    attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-                }
-                let attrs = attrs.as_slice();
+                let version = self.response_version.or(self.request_version);
+                key.atoms[2] = self.route.as_ref().map_or(Atom::NONE, Atom::of_interned);
+                key.atoms[3] = version.map_or(Atom::NONE, Atom::of_static);
+                key.atoms[4] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
+                key.numbers[0] = number(self.status);
+                // Built only for a label set seen for the first time.
+                let attributes = || {
+                    let mut attrs = self.base_attributes();
+                    if let Some(code) = self.status {
+                        attrs.push(KeyValue::new(
+                            semconv::HTTP_RESPONSE_STATUS_CODE,
+                            i64::from(code),
+                        ));
+                    }
+                    if let Some(route) = &self.route {
+                        attrs.push(KeyValue::new(
+                            semconv::HTTP_ROUTE,
+                            StringValue::from(Arc::clone(route)),
+                        ));
+                    }
+                    if let Some(version) = version {
+                        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
+                    }
+                    if let Some(error_type) = verdict.error_type {
+                        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
+                    }
+                    attrs
+                };
                 self.instruments
                     .http_duration
-                    .record(elapsed.as_secs_f64(), attrs);
+                    .record(&key, elapsed.as_secs_f64(), attributes);
                 if let Some(histogram) = &self.instruments.response_body_size {
-                    histogram.record(self.response_bytes, attrs);
+                    histogram.record(&key, self.response_bytes, attributes);
                 }
                 if let (Some(histogram), Some(bytes)) =
                     (&self.instruments.request_body_size, self.request_bytes)
                 {
-                    histogram.record(bytes, attrs);
+                    histogram.record(&key, bytes, attributes);
                 }
             }
         }
