@@ -5,7 +5,9 @@
 //! first **without** the layers, then **with** server + client spans and metrics exporting over
 //! OTLP to a **closed port** (the collector is down). Same concurrency, same duration. Reports
 //! throughput, errors, and resident memory after warm-up and at the end (memory must stay flat
-//! while every export fails), then shuts down (bounded) and says how long that took.
+//! while every export fails), then shuts down (bounded) and says how long that took. A third
+//! run with the exporters off (`OTEL_TRACES_EXPORTER=none`, `OTEL_METRICS_EXPORTER=none`: spans
+//! still built, then dropped) splits the cost between the layers and the export pipeline.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -185,6 +187,19 @@ async fn load(front: SocketAddr, seconds: u64) -> Run {
     unreachable!("two phases")
 }
 
+/// One run of the instrumented services with telemetry configured from `vars` (as if they
+/// were the environment); returns the run and how long the shutdown took.
+async fn instrumented_run(
+    seconds: u64,
+    vars: impl Fn(&str) -> Option<String> + Send + Sync + 'static,
+) -> Result<(Run, Duration), Box<dyn std::error::Error + Send + Sync>> {
+    let telemetry = Telemetry::builder("loadgen").with_vars(vars).build()?;
+    let run = load(instrumented(&telemetry).await, seconds).await;
+    let shutdown = Instant::now();
+    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    Ok((run, shutdown.elapsed()))
+}
+
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let seconds: u64 = std::env::args()
@@ -198,19 +213,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .await?
         .local_addr()?; // dropped: nothing listens
     let endpoint = format!("http://{closed}");
-    let telemetry = Telemetry::builder("loadgen")
-        .with_vars(move |name| match name {
-            "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
-            "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".to_owned()),
-            "OTEL_METRIC_EXPORT_INTERVAL" => Some("5000".to_owned()),
-            "OTEL_EXPORTER_OTLP_TIMEOUT" => Some("1000".to_owned()),
-            _ => None,
-        })
-        .build()?;
-    let with = load(instrumented(&telemetry).await, seconds).await;
-    let shutdown = Instant::now();
-    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
-    let shutdown = shutdown.elapsed();
+    let (with, shutdown) = instrumented_run(seconds, move |name| match name {
+        "OTEL_EXPORTER_OTLP_ENDPOINT" => Some(endpoint.clone()),
+        "OTEL_EXPORTER_OTLP_PROTOCOL" => Some("http/protobuf".to_owned()),
+        "OTEL_METRIC_EXPORT_INTERVAL" => Some("5000".to_owned()),
+        "OTEL_EXPORTER_OTLP_TIMEOUT" => Some("1000".to_owned()),
+        _ => None,
+    })
+    .await?;
+    let (off, _) = instrumented_run(seconds, |name| match name {
+        "OTEL_TRACES_EXPORTER" | "OTEL_METRICS_EXPORTER" => Some("none".to_owned()),
+        _ => None,
+    })
+    .await?;
 
     let rate = |r: &Run| r.requests as f64 / r.seconds;
     let mut report = String::new();
@@ -219,6 +234,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     for (name, r) in [
         ("without the layers", &base),
         ("with spans + metrics, collector down", &with),
+        ("with spans + metrics, exporters off", &off),
     ] {
         report.push_str(&format!(
             "| {name} | {:.0} | {} | {} | {} KiB | {} KiB |\n",
@@ -230,9 +246,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         ));
     }
     report.push_str(&format!(
-        "\nThroughput with the layers: {:.1}% of without. Shutdown with the collector down: {:.2} s.\n",
+        "\nThroughput with the layers: {:.1}% of without. Shutdown with the collector down: {:.2} s. \
+         With the exporters off: {:.1}% of without.\n",
         100.0 * rate(&with) / rate(&base),
-        shutdown.as_secs_f64()
+        shutdown.as_secs_f64(),
+        100.0 * rate(&off) / rate(&base),
     ));
     println!("{report}");
     if let Some(home) = std::env::var_os("CRITERION_HOME") {

@@ -97,17 +97,72 @@ fn main() {
         }
         let _ = writeln!(md);
     }
+    let instructions: BTreeMap<String, f64> = std::fs::read_to_string(home.join("callgrind.txt"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (name, n) = l.split_once(' ')?;
+            Some((name.to_owned(), n.trim().parse().ok()?))
+        })
+        .collect();
+    callgrind(&mut md, &instructions);
     let load = std::fs::read_to_string(home.join("load.md")).ok();
     if let Some(load) = &load {
         let _ = writeln!(md, "{load}");
     }
-    budgets(&mut md, &groups, load.as_deref());
+    budgets(&mut md, &groups, load.as_deref(), &instructions);
     std::fs::write(&output, md).expect("write BENCHMARKS.md");
     println!("wrote {}", output.display());
 }
 
+/// Instructions per request (`benches/callgrind.sh`), with what each variant adds over its
+/// baseline, and the two floor ratios.
+fn callgrind(md: &mut String, n: &BTreeMap<String, f64>) {
+    if n.is_empty() {
+        return;
+    }
+    let _ = writeln!(md, "## instructions (callgrind)
+");
+    let _ = writeln!(
+        md,
+        "`benches/callgrind.sh`: instructions per request under `valgrind --tool=callgrind` (`benches/peers/profile.rs`,\n\
+         the same route, request and SDK setup as above; stable to within 1% between runs). `floor` and `client_floor` are the\n\
+         SDK calls alone.\n"
+    );
+    let _ = writeln!(md, "| variant | instructions/req | over its baseline |");
+    let _ = writeln!(md, "|---|---|---|");
+    for (name, v) in n {
+        let base = if name.starts_with("client") && name != "client_floor" {
+            n.get("client_bare")
+        } else if name.ends_with("floor") {
+            None
+        } else {
+            n.get("bare")
+        };
+        let over = base.map_or("-".into(), |b| format!("{:+.0}", v - b));
+        let _ = writeln!(md, "| {name} | {v:.0} | {over} |");
+    }
+    let ratio = |name: &str, base: &str, floor: &str| Some((n.get(name)? - n.get(base)?) / n.get(floor)?);
+    let _ = writeln!(md);
+    if let Some(r) = ratio("fused", "bare", "floor") {
+        let _ = writeln!(md, "Fused over bare ÷ the SDK floor, in instructions: {r:.2}×.  ");
+    }
+    if let Some(r) = ratio("fused", "identity", "floor") {
+        let _ = writeln!(md, "The same over axum's identity layer (what any `Router::layer` costs): {r:.2}×.  ");
+    }
+    if let Some(r) = ratio("client", "client_bare", "client_floor") {
+        let _ = writeln!(md, "Client layer over bare ÷ its SDK floor, in instructions: {r:.2}×.");
+    }
+    let _ = writeln!(md);
+}
+
 /// The budgets of the cost issue, each with the figure from this run and whether it holds.
-fn budgets(md: &mut String, groups: &BTreeMap<String, BTreeMap<String, Result>>, load: Option<&str>) {
+fn budgets(
+    md: &mut String,
+    groups: &BTreeMap<String, BTreeMap<String, Result>>,
+    load: Option<&str>,
+    instructions: &BTreeMap<String, f64>,
+) {
     let server = groups.get("server");
     let get = |name: &str| server.and_then(|s| s.get(name));
     let Some(bare) = get("bare") else { return };
@@ -141,11 +196,20 @@ fn budgets(md: &mut String, groups: &BTreeMap<String, BTreeMap<String, Result>>,
         );
     }
     let fused = over("ours_fused");
-    row(
-        "fused, sampled: ≤ 1.15× the SDK floor",
-        fused.zip(floor).map_or("-".into(), |(f, fl)| format!("{:.2}× ({} over a {} floor)", f / fl, fmt_ns(f), fmt_ns(fl))),
-        fused.zip(floor).map(|(f, fl)| f <= 1.15 * fl),
-    );
+    let in_instructions = |name: &str, base: &str, floor: &str| {
+        let n = instructions;
+        let r = (|| Some((n.get(name)? - n.get(base)?) / n.get(floor)?))();
+        r.map_or(String::new(), |r| format!("; in instructions {r:.2}×"))
+    };
+    // "1.15× the floor" rows: the figure and the verdict.
+    let vs_floor = |ours: Option<f64>, floor: Option<f64>, instructions: String| {
+        let figure = ours.zip(floor).map_or("-".into(), |(o, fl)| {
+            format!("{:.2}× ({} over a {} floor{instructions})", o / fl, fmt_ns(o), fmt_ns(fl))
+        });
+        (figure, ours.zip(floor).map(|(o, fl)| o <= 1.15 * fl))
+    };
+    let (figure, ok) = vs_floor(fused, floor, in_instructions("fused", "bare", "floor"));
+    row("fused, sampled: ≤ 1.15× the SDK floor", figure, ok);
     let peer = over("peer_axum_tracing_otel_plus_axum_otel_metrics");
     row(
         "fused: ≤ 1/4 of axum-tracing-opentelemetry + axum-otel-metrics",
@@ -164,7 +228,21 @@ fn budgets(md: &mut String, groups: &BTreeMap<String, BTreeMap<String, Result>>,
         out.zip(fused).map_or("-".into(), |(o, f)| format!("{:.2} ({} vs {})", o / f, fmt_ns(o), fmt_ns(f))),
         out.zip(fused).map(|(o, f)| o <= f / 3.0),
     );
-    row("client: ≤ 1.15× its SDK floor", "no client floor bench yet".into(), None);
+    let client = groups.get("client");
+    let client_over = |name: &str| {
+        let c = client?;
+        Some(c.get(name)?.median_ns - c.get("bare")?.median_ns)
+    };
+    let client_floor = groups.get("sdk").and_then(|s| s.get("client_floor")).map(|r| r.median_ns);
+    let client_sampled = client_over("ours_sampled");
+    let (figure, ok) = vs_floor(client_sampled, client_floor, in_instructions("client", "client_bare", "client_floor"));
+    row("client, sampled: ≤ 1.15× its SDK floor (client group)", figure, ok);
+    let client_out = client_over("ours_not_sampled");
+    row(
+        "client, not sampled: ≤ 1/3 of sampled (client group)",
+        client_out.zip(client_sampled).map_or("-".into(), |(o, s)| format!("{:.2} ({} vs {})", o / s, fmt_ns(o), fmt_ns(s))),
+        client_out.zip(client_sampled).map(|(o, s)| o <= s / 3.0),
+    );
     let throughput = load.and_then(|l| {
         let rest = &l[l.find("Throughput with the layers: ")? + "Throughput with the layers: ".len()..];
         rest[..rest.find('%')?].parse::<f64>().ok()

@@ -15,7 +15,7 @@
 
 use std::convert::Infallible;
 use std::hint::black_box;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::Router;
 use axum::body::Body;
@@ -25,6 +25,7 @@ use http::{Request, Response};
 use http_body_util::BodyExt;
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::{Context, KeyValue};
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{
@@ -109,7 +110,12 @@ where
 }
 
 /// Allocations per request over `n` requests, process-wide (exporter thread included).
-pub fn allocations<S, B>(rt: &tokio::runtime::Runtime, svc: &S, flush: &dyn Fn()) -> (f64, f64)
+pub fn allocations<S, B>(
+    rt: &tokio::runtime::Runtime,
+    svc: &S,
+    request: fn() -> Request<Body>,
+    flush: &dyn Fn(),
+) -> (f64, f64)
 where
     S: Service<Request<Body>, Response = Response<B>, Error = Infallible> + Clone,
     B: http_body::Body,
@@ -133,10 +139,16 @@ where
     (allocs as f64 / N as f64, bytes as f64 / N as f64)
 }
 
+/// A client's request: an absolute URI, as a client sends it, and no incoming context (the
+/// parent is the current one).
+pub fn client_request() -> Request<Body> {
+    Request::get("http://127.0.0.1:8080/users/42")
+        .body(Body::empty())
+        .unwrap()
+}
+
 /// Times one variant and records its allocations next to criterion's results (as
 /// `target/criterion/<group>/<name>/allocations.txt`, read by the report).
-// `svc` is taken by value: callers build a service per variant and hand it over.
-#[allow(clippy::needless_pass_by_value)]
 pub fn variant<S, B>(
     c: &mut Criterion,
     rt: &tokio::runtime::Runtime,
@@ -149,7 +161,26 @@ pub fn variant<S, B>(
     B: http_body::Body,
     B::Error: std::fmt::Debug,
 {
-    let (allocs, bytes) = allocations(rt, &svc, flush);
+    variant_with(c, rt, group, name, svc, request, flush);
+}
+
+/// [`variant`] with its own kind of request.
+// `svc` is taken by value: callers build a service per variant and hand it over.
+#[allow(clippy::needless_pass_by_value)]
+pub fn variant_with<S, B>(
+    c: &mut Criterion,
+    rt: &tokio::runtime::Runtime,
+    group: &str,
+    name: &str,
+    svc: S,
+    request: fn() -> Request<Body>,
+    flush: &dyn Fn(),
+) where
+    S: Service<Request<Body>, Response = Response<B>, Error = Infallible> + Clone,
+    B: http_body::Body,
+    B::Error: std::fmt::Debug,
+{
+    let (allocs, bytes) = allocations(rt, &svc, request, flush);
     println!("alloc {group}/{name}: {allocs:.2} allocs/req, {bytes:.0} bytes/req");
     save_allocations(group, name, allocs, bytes);
     c.benchmark_group(group).bench_function(name, |b| {
@@ -182,18 +213,134 @@ pub fn config() -> Criterion {
         .sample_size(50)
 }
 
+/// Exactly the OpenTelemetry calls the fused layer makes for one request, everything prebuilt,
+/// no middleware: the floor our layers cannot go under. Besides the span, the histogram point
+/// and the clock reads it includes `Context::with_span` (the layer hands handlers the span's
+/// `Context`, which costs the API a `Box` and an `Arc`) and the propagator's extract (server)
+/// or inject (client); not the `Context` in the request's extensions nor the attribute values
+/// read from the request.
+pub struct Floor {
+    pub provider: SdkTracerProvider,
+    pub tracer: SdkTracer,
+    _meters: SdkMeterProvider,
+    pub histogram: opentelemetry::metrics::Histogram<f64>,
+    pub bound: opentelemetry::metrics::BoundHistogram<f64>,
+    propagator: tower_trace::propagation::Propagator,
+    headers: http::HeaderMap,
+    pub attrs: [KeyValue; 8],
+    pub point: [KeyValue; 5],
+    client_attrs: [KeyValue; 4],
+}
+
+impl Floor {
+    pub fn new() -> Self {
+        let provider = tracer_provider(true);
+        let tracer = tracer(&provider);
+        let meters = meter_provider();
+        let histogram = meter(&meters)
+            .f64_histogram("http.server.request.duration")
+            .with_boundaries(tower_metrics::DURATION_BUCKETS.to_vec())
+            .build();
+        let mut headers = http::HeaderMap::new();
+        headers.insert("traceparent", TRACEPARENT.parse().unwrap());
+        let point = [
+            KeyValue::new("http.request.method", "GET"),
+            KeyValue::new("url.scheme", "http"),
+            KeyValue::new("http.response.status_code", 200),
+            KeyValue::new("http.route", "/users/{id}"),
+            KeyValue::new("network.protocol.version", "1.1"),
+        ];
+        // The layer records through a bound histogram (one per label set, cached).
+        let bound = histogram.bind(&point);
+        Floor {
+            provider,
+            tracer,
+            _meters: meters,
+            histogram,
+            bound,
+            propagator: tower_trace::propagation::Propagator::w3c(),
+            headers,
+            attrs: [
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.path", "/users/42"),
+                KeyValue::new("url.scheme", "http"),
+                KeyValue::new("http.route", "/users/{id}"),
+                KeyValue::new("network.protocol.version", "1.1"),
+                KeyValue::new("server.address", "127.0.0.1"),
+                KeyValue::new("server.port", 8080),
+                KeyValue::new("user_agent.original", "bench"),
+            ],
+            point,
+            client_attrs: [
+                KeyValue::new("server.address", "127.0.0.1"),
+                KeyValue::new("server.port", 8080),
+                KeyValue::new("http.request.method", "GET"),
+                KeyValue::new("url.full", "http://127.0.0.1:8080/users/42"),
+            ],
+        }
+    }
+
+    /// The server layer's calls: extract, SERVER span with 8 attributes under the caller's
+    /// context, its `Context`, status at the end, one histogram point, two clock reads.
+    pub fn server(&self) {
+        use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
+        use tower_trace::propagation::HeaderPropagator as _;
+        let started = Instant::now();
+        let start = SystemTime::now();
+        let parent = self
+            .propagator
+            .extract_headers(&self.headers, &Context::new());
+        let span = self
+            .tracer
+            .span_builder("GET /users/{id}")
+            .with_kind(SpanKind::Server)
+            .with_start_time(start)
+            .with_attributes(self.attrs.iter().cloned())
+            .start_with_context(&self.tracer, &parent);
+        let cx = parent.with_span(span);
+        let span = cx.span();
+        span.set_attribute(KeyValue::new("http.response.status_code", 200));
+        let elapsed = started.elapsed();
+        span.end_with_timestamp(start + elapsed);
+        self.bound.record(elapsed.as_secs_f64());
+        black_box(&cx);
+    }
+
+    /// The client layer's calls: CLIENT span under the current context, its `Context`
+    /// injected into the outgoing headers, status and version at the response head.
+    pub fn client(&self) {
+        use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
+        use tower_trace::propagation::HeaderPropagator as _;
+        let mut headers = http::HeaderMap::new();
+        let started = Instant::now();
+        let start = SystemTime::now();
+        let parent = Context::current();
+        let span = self
+            .tracer
+            .span_builder("GET")
+            .with_kind(SpanKind::Client)
+            .with_start_time(start)
+            .with_attributes(self.client_attrs.iter().cloned())
+            .start_with_context(&self.tracer, &parent);
+        let cx = parent.with_span(span);
+        self.propagator.inject_headers(&cx, &mut headers);
+        let span = cx.span();
+        span.set_attribute(KeyValue::new("http.response.status_code", 200));
+        span.set_attribute(KeyValue::new("network.protocol.version", "1.1"));
+        span.end_with_timestamp(start + started.elapsed());
+        black_box(headers);
+    }
+}
+
 /// Our variants and the SDK floor (shared with the peers' bench, which adds the peers).
 pub mod ours {
     use std::hint::black_box;
     use std::time::{Instant, SystemTime};
 
     use criterion::Criterion;
-    use http::HeaderMap;
-    use opentelemetry::trace::{Span as _, SpanKind, TraceContextExt, Tracer as _};
-    use opentelemetry::{Context, KeyValue};
+    use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
     use tower::Layer;
     use tower_metrics::{MetricsLayer, WithMetrics};
-    use tower_trace::propagation::{HeaderPropagator, Propagator};
     use tower_trace::{RequestInfo, TraceLayer};
 
     use super::*;
@@ -301,74 +448,37 @@ pub mod ours {
         };
         // The "transport": an axum route called in-process, so only the client layer differs.
         let transport = || router().with_state(());
-        variant(c, &rt, "client", "bare", transport(), &flush);
-        variant(
+        variant_with(
+            c,
+            &rt,
+            "client",
+            "bare",
+            transport(),
+            client_request,
+            &flush,
+        );
+        variant_with(
             c,
             &rt,
             "client",
             "ours_sampled",
             tower_trace::ClientTraceLayer::new(tracer(&sampled)).layer(transport()),
+            client_request,
             &flush,
         );
-        variant(
+        variant_with(
             c,
             &rt,
             "client",
             "ours_not_sampled",
             tower_trace::ClientTraceLayer::new(tracer(&unsampled)).layer(transport()),
+            client_request,
             &flush,
         );
     }
 
-    /// Exactly the SDK calls the fused layer makes for one request, with everything prebuilt and
-    /// no middleware: the floor our layers cannot go under.
-    pub fn sdk_floor(c: &mut Criterion) {
-        let provider = tracer_provider(true);
-        let tracer = tracer(&provider);
-        let meters = meter_provider();
-        let histogram = meter(&meters)
-            .f64_histogram("http.server.request.duration")
-            .with_boundaries(tower_metrics::DURATION_BUCKETS.to_vec())
-            .build();
-        let propagator = Propagator::w3c();
-        let mut headers = HeaderMap::new();
-        headers.insert("traceparent", TRACEPARENT.parse().unwrap());
-        let attrs = [
-            KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("url.path", "/users/42"),
-            KeyValue::new("url.scheme", "http"),
-            KeyValue::new("http.route", "/users/{id}"),
-            KeyValue::new("network.protocol.version", "1.1"),
-            KeyValue::new("server.address", "127.0.0.1"),
-            KeyValue::new("server.port", 8080),
-            KeyValue::new("user_agent.original", "bench"),
-        ];
-        let point = [
-            KeyValue::new("http.request.method", "GET"),
-            KeyValue::new("url.scheme", "http"),
-            KeyValue::new("http.response.status_code", 200),
-            KeyValue::new("http.route", "/users/{id}"),
-            KeyValue::new("network.protocol.version", "1.1"),
-        ];
-        let one = || {
-            let started = Instant::now();
-            let start = SystemTime::now();
-            let parent = propagator.extract_headers(&headers, &Context::new());
-            let mut span = tracer
-                .span_builder("GET /users/{id}")
-                .with_kind(SpanKind::Server)
-                .with_start_time(start)
-                .with_attributes(attrs.iter().cloned())
-                .start_with_context(&tracer, &parent);
-            span.set_attribute(KeyValue::new("http.response.status_code", 200));
-            let elapsed = started.elapsed();
-            span.end_with_timestamp(start + elapsed);
-            histogram.record(elapsed.as_secs_f64(), &point);
-            black_box(parent.has_active_span());
-        };
-        let flush = || {
-            let _ = provider.force_flush();
-        };
+    /// Allocations (exporter thread included) and time of one floor.
+    fn floor_variant(c: &mut Criterion, name: &str, one: &dyn Fn(), flush: &dyn Fn()) {
         for _ in 0..1000 {
             one();
         }
@@ -383,10 +493,29 @@ pub mod ours {
             (after.allocs - before.allocs) as f64 / 1e4,
             (after.bytes - before.bytes) as f64 / 1e4,
         );
-        println!("alloc sdk/floor: {allocs:.2} allocs/req, {bytes:.0} bytes/req");
-        save_allocations("sdk", "floor", allocs, bytes);
+        println!("alloc sdk/{name}: {allocs:.2} allocs/req, {bytes:.0} bytes/req");
+        save_allocations("sdk", name, allocs, bytes);
         c.benchmark_group("sdk")
-            .bench_function("floor", |b| b.iter(one));
+            .bench_function(name, |b| b.iter(one));
+    }
+
+    /// Exactly the SDK calls the fused layer makes for one request, with everything prebuilt and
+    /// no middleware: the floor our layers cannot go under.
+    pub fn sdk_floor(c: &mut Criterion) {
+        let floor = Floor::new();
+        let flush = || {
+            let _ = floor.provider.force_flush();
+        };
+        floor_variant(c, "floor", &|| floor.server(), &flush);
+        floor_variant(c, "client_floor", &|| floor.client(), &flush);
+        let Floor {
+            tracer,
+            histogram,
+            bound,
+            attrs,
+            point,
+            ..
+        } = &floor;
 
         // Its parts.
         c.benchmark_group("sdk")
@@ -396,13 +525,17 @@ pub mod ours {
                         .span_builder("GET /users/{id}")
                         .with_kind(SpanKind::Server)
                         .with_attributes(attrs.iter().cloned())
-                        .start(&tracer);
+                        .start(tracer);
                     span.end();
                 });
             });
         c.benchmark_group("sdk")
             .bench_function("histogram_5_attributes", |b| {
-                b.iter(|| histogram.record(0.001, &point));
+                b.iter(|| histogram.record(0.001, point));
+            });
+        c.benchmark_group("sdk")
+            .bench_function("histogram_bound", |b| {
+                b.iter(|| bound.record(0.001));
             });
         c.benchmark_group("sdk")
             .bench_function("two_clock_reads", |b| {
