@@ -229,7 +229,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let rate = |r: &Run| r.requests as f64 / r.seconds;
     let mut report = String::new();
-    report.push_str(&format!("## load\n\n`cargo run --release --example loadgen {seconds}`: {CONCURRENCY} concurrent clients for {seconds} s each, frontend → backend over HTTP on 127.0.0.1; the instrumented run exports over OTLP/HTTP to a closed port.\n\n"));
+    report.push_str(&format!("## load\n\n`cargo run --release --example loadgen {seconds}`: {CONCURRENCY} concurrent clients for {seconds} s each, frontend → backend over HTTP on 127.0.0.1, all in one process; the first instrumented run exports over OTLP/HTTP to a closed port, the second has the exporters off.\n\n"));
     report.push_str("| run | requests/s | requests | errors | RSS after warm-up | RSS at the end |\n|---|---|---|---|---|---|\n");
     for (name, r) in [
         ("without the layers", &base),

@@ -89,6 +89,13 @@
 //! metrics; at most [`MAX_INTERNED`] distinct routes, RPC methods and server addresses per
 //! layer are kept (later ones go unlabelled or `_OTHER`).
 //!
+//! **Cost**: with the `bound-instruments` feature (on by default) each label set is bound once
+//! per layer (`Histogram::bind`, `UpDownCounter::bind`; at most 2,048 per instrument, then the
+//! ordinary call), so a request's points are recorded without the SDK hashing their attributes:
+//! about 15 ns per point instead of about 125 ns. It turns on the `opentelemetry` and
+//! `opentelemetry_sdk` feature `experimental_metrics_bound_instruments`; with a `MeterProvider`
+//! other than the SDK's that does not implement `bind`, disable default features.
+//!
 //! **Cost**: label values are static strings or interned `Arc<str>`s, and attributes are built
 //! on the stack: recording allocates nothing of ours.
 //!
