@@ -83,7 +83,7 @@ impl Hasher for FxHasher {
     }
 
     #[inline]
-    fn write_u16(&mut self, word: u16) {
+    fn write_u32(&mut self, word: u32) {
         self.write_u64(u64::from(word));
     }
 
