@@ -17,19 +17,55 @@
 //!
 //! # Rules
 //!
+//! Section names are those of the W3C Baggage specification
+//! (<https://www.w3.org/TR/baggage/>, "Header Content").
+//!
 //! - Members are `key = value *(; property)`, with optional whitespace around `=`, `,` and
-//!   `;`. Keys and property keys are RFC 9110 tokens. A value may contain `=`: only the first
-//!   `=` splits.
-//! - Values are percent-decoded; invalid UTF-8 becomes U+FFFD. Properties are kept as sent
-//!   (without the whitespace) in OpenTelemetry's `BaggageMetadata`.
-//! - Limits: every member is kept while the result has at most [`MAX_MEMBERS`] members and
-//!   [`MAX_BYTES`] bytes, counted over all `baggage` fields; past that, whole members are
-//!   dropped, never parts of one.
+//!   `;` ("Definition"). Keys and property keys are RFC 9110 tokens. A value may contain `=`:
+//!   only the first `=` splits ("value").
+//! - Values are percent-decoded; invalid UTF-8 becomes U+FFFD ("value"). A `%` that does not
+//!   start a `%XX` escape is read as a literal `%`, as the W3C reference implementation
+//!   (`test/baggage/baggage.py`, Python's `unquote`) reads it.
+//! - Properties are kept in their wire form (without the whitespace) in OpenTelemetry's
+//!   `BaggageMetadata`, except that a `%` which starts no escape in a property value is
+//!   written `%25`: the W3C ("property") applies the value's percent-encoding rules to
+//!   property values, and "The percent code point (`U+0025`) MUST be percent-encoded".
+//! - Limits ("Limits"): every member is kept while the result has at most [`MAX_MEMBERS`]
+//!   members and [`MAX_BYTES`] bytes, counted over all `baggage` fields; past that, whole
+//!   members are dropped, never parts of one. The bytes counted are those of the member as
+//!   [`encode`] writes it, see [Round trip](#round-trip).
 //! - [`parse`] rejects the first malformed member with an error; the propagators drop just
 //!   that member and keep the rest (the W3C leaves the choice to the implementation).
 //! - OpenTelemetry's `Baggage` is a map: when a key repeats, the last value wins, and order is
 //!   not kept.
 //! - Formatting percent-encodes every byte outside the W3C `baggage-octet` set, and `%`.
+//!
+//! # Round trip
+//!
+//! For every baggage `b` that [`parse`] or [`parse_fields`] returns, `encode(&b)` holds every
+//! member of `b` within [`MAX_MEMBERS`] and [`MAX_BYTES`], and parsing it gives `b` back: the
+//! same keys, values and metadata. So the next hop receives everything this one accepted.
+//!
+//! This needs care because a member's length on the way in is not its length on the way out.
+//! The W3C lets a sender leave characters encoded that need not be (`%41`, shorter once
+//! decoded), but decoding can also grow a member: a literal `%` goes out as `%25`, and an
+//! invalid UTF-8 byte `%FF` becomes U+FFFD, which goes out as `%EF%BF%BD`. A member of 3,000
+//! `%` fits 8,192 bytes on the way in and needs 9,000 on the way out; counting the inbound
+//! length kept it, and `encode` then had to drop it, so the next hop lost it.
+//!
+//! The rule chosen: **the limits are counted on the re-encoded length** (what [`encode`]
+//! writes for the member). The W3C "Limits" section states them on "the resulting
+//! `baggage-string`", that is the one this platform propagates, so this is the reading the
+//! specification asks for; it keeps everything that can be forwarded whole, and makes
+//! acceptance and forwarding agree exactly. The alternatives fall short:
+//!
+//! - rejecting values that are not validly percent-encoded at ingress would not be enough
+//!   (`%FF` is valid, and still grows threefold through U+FFFD, which the W3C requires), and
+//!   would drop members that the W3C reference implementation and most SDKs accept;
+//! - forwarding the original encoding would need the raw member kept beside OpenTelemetry's
+//!   `Baggage` in the `Context`, and would pass a non-conforming lone `%` on to peers whose
+//!   decoders follow RFC 3986 strictly (JavaScript's `decodeURIComponent` throws on it).
+//!   Re-encoding always sends a conforming header.
 
 use std::borrow::Cow;
 
@@ -68,10 +104,26 @@ pub struct Member<'a> {
     pub key: &'a str,
     /// The percent-decoded value.
     pub value: Cow<'a, str>,
-    /// The properties, normalised to `k` / `k=v` joined with `;` (still percent-encoded).
+    /// The properties, normalised to `k` / `k=v` joined with `;` (still percent-encoded; a
+    /// `%` that starts no `%XX` escape in a property value is written `%25`).
     pub properties: Cow<'a, str>,
-    /// The member's length on the wire without surrounding whitespace, for the limits.
+    /// The member's length as received, without surrounding whitespace. The limits are not
+    /// counted on it but on [`encoded_len`](Self::encoded_len).
     pub wire_len: usize,
+}
+
+impl Member<'_> {
+    /// The member's length as [`encode`] writes it: `key=value` with the value re-encoded,
+    /// then `;properties` when there are any. This is what the limits count (see
+    /// [Round trip](self#round-trip)).
+    pub fn encoded_len(&self) -> usize {
+        let properties = if self.properties.is_empty() {
+            0
+        } else {
+            1 + self.properties.len()
+        };
+        self.key.len() + 1 + encoded_len(&self.value) + properties
+    }
 }
 
 /// Parses one list member (the text between commas).
@@ -117,7 +169,7 @@ pub fn parse_member(member: &[u8]) -> Result<Member<'_>, ParseError> {
         props.push_str(ascii(pk));
         if let Some(v) = pv {
             props.push('=');
-            props.push_str(ascii(v));
+            push_property_value(props, v);
         }
     }
 
@@ -127,6 +179,24 @@ pub fn parse_member(member: &[u8]) -> Result<Member<'_>, ParseError> {
         properties,
         wire_len: member.len(),
     })
+}
+
+/// Appends a property value (validated `baggage-octet`s) in its wire form, writing a `%` that
+/// starts no `%XX` escape as `%25`, so what is forwarded is validly percent-encoded (W3C
+/// Baggage, "property": the value's percent-encoding rules apply to property values).
+fn push_property_value(out: &mut String, v: &[u8]) {
+    for (i, &b) in v.iter().enumerate() {
+        if b == b'%' && !starts_escape(&v[i..]) {
+            out.push_str("%25");
+        } else {
+            out.push(char::from(b));
+        }
+    }
+}
+
+/// True if `v` starts with `%` and two hex digits.
+fn starts_escape(v: &[u8]) -> bool {
+    matches!(v, [b'%', hi, lo, ..] if hex_val(*hi).is_some() && hex_val(*lo).is_some())
 }
 
 /// Validated bytes are ASCII, so this never falls back.
@@ -198,7 +268,9 @@ impl Collector {
                 Err(_) if lenient => continue,
                 Err(e) => return Err(e),
             };
-            let bytes = self.bytes + usize::from(self.members > 0) + member.wire_len;
+            // Counted on the length this member is forwarded with, not the one it came with
+            // (see "Round trip" in the module docs): what is kept is always sent in full.
+            let bytes = self.bytes + usize::from(self.members > 0) + member.encoded_len();
             if self.members == MAX_MEMBERS || bytes > MAX_BYTES {
                 // Past the limits: drop this and every later member whole.
                 self.full = true;
@@ -243,10 +315,23 @@ pub fn parse_fields<'a>(fields: impl IntoIterator<Item = &'a [u8]>) -> Result<Ba
     Ok(c.finish())
 }
 
+/// True if `b` goes out as is; every other byte is written `%XX`.
+fn is_unreserved(b: u8) -> bool {
+    is_baggage_octet(b) && b != b'%'
+}
+
+/// The length of `value` once percent-encoded by [`encode`].
+fn encoded_len(value: &str) -> usize {
+    value
+        .bytes()
+        .map(|b| if is_unreserved(b) { 1 } else { 3 })
+        .sum()
+}
+
 fn push_encoded(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for &b in value.as_bytes() {
-        if is_baggage_octet(b) && b != b'%' {
+        if is_unreserved(b) {
             out.push(char::from(b));
         } else {
             out.push('%');
@@ -256,16 +341,18 @@ fn push_encoded(out: &mut String, value: &str) {
     }
 }
 
-/// True if `metadata` is a property list that can go on the wire as is.
+/// True if `metadata` is a property list that can go on the wire as is: tokens, and values of
+/// `baggage-octet`s in which every `%` starts a `%XX` escape.
 fn valid_properties(metadata: &str) -> bool {
     metadata.split(';').all(|prop| {
         let prop = trim_ows(prop.as_bytes());
         match prop.iter().position(|&b| b == b'=') {
             Some(i) => {
+                let value = trim_ows(&prop[i + 1..]);
                 is_token(trim_ows(&prop[..i]))
-                    && trim_ows(&prop[i + 1..])
-                        .iter()
-                        .all(|&b| is_baggage_octet(b))
+                    && value.iter().enumerate().all(|(j, &b)| {
+                        is_baggage_octet(b) && (b != b'%' || starts_escape(&value[j..]))
+                    })
             }
             None => is_token(prop),
         }
@@ -275,7 +362,8 @@ fn valid_properties(metadata: &str) -> bool {
 /// Formats `baggage` as one `baggage` header value; `None` when there is nothing to send.
 ///
 /// Values are percent-encoded. Metadata that is not a valid property list is left out rather
-/// than sent malformed. Members past [`MAX_MEMBERS`] or [`MAX_BYTES`] are left out whole.
+/// than sent malformed. Members past [`MAX_MEMBERS`] or [`MAX_BYTES`] are left out whole;
+/// that never happens to a baggage [`parse`] returned (see [Round trip](self#round-trip)).
 pub fn encode(baggage: &Baggage) -> Option<String> {
     let mut out = String::new();
     let mut members = 0;
@@ -319,5 +407,30 @@ mod tests {
         let bag = parse("k=100%").unwrap();
         assert_eq!(bag.get("k").unwrap().as_str(), "100%");
         assert_eq!(encode(&bag).unwrap(), "k=100%25");
+    }
+
+    #[test]
+    fn encoded_len_is_what_encode_writes() {
+        for value in ["", "plain", "100%", "a b,c;", "\u{2713}", "\u{FFFD}%%%"] {
+            let mut out = String::new();
+            push_encoded(&mut out, value);
+            assert_eq!(encoded_len(value), out.len(), "{value:?}");
+        }
+        let member = parse_member(b" k = 100% ; p = 5% ; q ").unwrap();
+        assert_eq!(member.properties, "p=5%25;q");
+        assert_eq!(member.encoded_len(), "k=100%25;p=5%25;q".len());
+        assert_eq!(member.wire_len, "k = 100% ; p = 5% ; q".len());
+    }
+
+    #[test]
+    fn property_values_are_forwarded_validly_encoded() {
+        let bag = parse("k=v;p=50%;q=%41%;r=%zz").unwrap();
+        let (_, meta) = bag.get_with_metadata("k").unwrap();
+        assert_eq!(meta.as_str(), "p=50%25;q=%41%25;r=%25zz");
+        assert_eq!(encode(&bag).unwrap(), "k=v;p=50%25;q=%41%25;r=%25zz");
+        // Metadata set by hand with a lone '%' is left out rather than sent malformed.
+        let mut bag = Baggage::new();
+        let _ = bag.insert_with_metadata("k", "v", "p=50%");
+        assert_eq!(encode(&bag).unwrap(), "k=v");
     }
 }

@@ -741,6 +741,62 @@ fn item_41_baggage_limits_keep_whole_members() {
     assert_eq!(encoded.split(',').count(), 64);
 }
 
+/// A baggage's members as sorted `(key, value, metadata)` triples (`Baggage` has no `PartialEq`).
+fn baggage_members(bag: &opentelemetry::baggage::Baggage) -> Vec<(String, String, String)> {
+    let mut members: Vec<_> = bag
+        .iter()
+        .map(|(k, (v, m))| (k.to_string(), v.to_string(), m.as_str().to_owned()))
+        .collect();
+    members.sort();
+    members
+}
+
+#[test]
+fn item_41_limits_count_the_length_forwarded() {
+    // Issue 17: the limits used to be counted on the received length, but a member can grow when
+    // re-encoded (a literal '%' goes out as "%25", an invalid "%FF" as U+FFFD = "%EF%BF%BD"),
+    // so `encode` dropped a member that `parse` had kept and the next hop lost it.
+    let pct = |n: usize| "%".repeat(n);
+    let ff = |n: usize| "%FF".repeat(n);
+    let a41 = |n: usize| "%41".repeat(n);
+    #[rustfmt::skip]
+    let cases: &[(String, &[&str], &str)] = &[
+        (format!("a=1,k={}", pct(3000)), &["a"],      "the issue: 3,000 lone '%' need 9,002 bytes as %25: k is dropped whole at ingress"),
+        (format!("a=1,k={}", pct(2728)), &["a", "k"], "4 + 2 + 3 x 2,728 = 8,190 bytes forwarded: both fit"),
+        (format!("a=1,k={}", pct(2729)), &["a"],      "8,193 bytes forwarded: one too many"),
+        (format!("a=1,k={}", ff(2700)),  &["a"],      "8,106 bytes received, but U+FFFD goes out as 9 bytes each"),
+        (format!("k={}", a41(2730)),     &["k"],      "8,192 bytes received, needless escapes: 2,732 forwarded"),
+        (format!("k={}", a41(2731)),     &["k"],      "over 8,192 received, but 2,733 forwarded: kept"),
+        (format!("a = 1 , k = {}", pct(2728)), &["a", "k"], "OWS is not forwarded, so it is not counted"),
+    ];
+    for (input, kept, why) in cases {
+        let bag = baggage::parse(input).unwrap_or_else(|e| panic!("{why}: {e}"));
+        let mut keys: Vec<String> = bag.iter().map(|(k, _)| k.to_string()).collect();
+        keys.sort();
+        assert_eq!(keys, *kept, "{why}");
+        // What was kept is forwarded whole and reads back the same at the next hop.
+        let header = baggage::encode(&bag).unwrap();
+        assert!(
+            header.len() <= baggage::MAX_BYTES,
+            "{why}: {} bytes",
+            header.len()
+        );
+        let next_hop = baggage::parse(&header).unwrap();
+        assert_eq!(baggage_members(&next_hop), baggage_members(&bag), "{why}");
+        // And through the propagator, which is what a service runs.
+        let propagator = BaggagePropagator::new();
+        let extracted = propagator.extract(&headers(&[("baggage", input)]));
+        assert_eq!(baggage_members(&extracted), baggage_members(&bag), "{why}");
+        let mut out = HeaderMap::new();
+        propagator.inject(&extracted, &mut out);
+        assert_eq!(
+            baggage_members(&propagator.extract(&out)),
+            baggage_members(&bag),
+            "{why}"
+        );
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // X-Cloud-Trace-Context (42–46)
 

@@ -5,10 +5,11 @@ use http::{HeaderMap, HeaderValue};
 use opentelemetry::baggage::Baggage;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
 use propagation::{
-    KeyGrammar, Propagator, TraceStateList, baggage, cloud_trace, traceparent,
+    BaggagePropagator, KeyGrammar, Propagator, TraceStateList, baggage, cloud_trace, traceparent,
     tracestate::is_valid_value,
 };
 use proptest::prelude::*;
+use proptest::sample::select;
 
 fn span_context() -> impl Strategy<Value = SpanContext> {
     (1..=u128::MAX, 1..=u64::MAX, any::<u8>()).prop_map(|(t, s, f)| {
@@ -34,6 +35,79 @@ fn key_l2() -> impl Strategy<Value = String> {
 fn value() -> impl Strategy<Value = String> {
     // Printable ASCII without ',' and '=', not ending in a space.
     "[ -+--<>-~]{0,30}[!-+--<>-~]"
+}
+
+/// A baggage's members as sorted `(key, value, metadata)` triples (`Baggage` has no `PartialEq`).
+fn baggage_members(bag: &Baggage) -> Vec<(String, String, String)> {
+    let mut members: Vec<_> = bag
+        .iter()
+        .map(|(k, (v, m))| (k.to_string(), v.to_string(), m.as_str().to_owned()))
+        .collect();
+    members.sort();
+    members
+}
+
+/// The round-trip contract of `baggage` (issue 17): whatever was accepted is forwarded whole,
+/// within the limits, and the next hop reads back exactly the same members, values and
+/// metadata.
+fn assert_forwarded_whole(bag: &Baggage) -> Result<(), TestCaseError> {
+    prop_assert!(bag.len() <= baggage::MAX_MEMBERS);
+    match baggage::encode(bag) {
+        None => prop_assert!(bag.is_empty()),
+        Some(header) => {
+            prop_assert!(header.len() <= baggage::MAX_BYTES, "{} bytes", header.len());
+            prop_assert!(HeaderValue::from_str(&header).is_ok(), "{}", header);
+            let next_hop =
+                baggage::parse(&header).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(baggage_members(&next_hop), baggage_members(bag));
+        }
+    }
+    Ok(())
+}
+
+/// A piece of a baggage value, chosen for how it changes length when re-encoded.
+fn baggage_value_piece() -> impl Strategy<Value = &'static str> {
+    select(
+        &[
+            "%",         // a literal '%': 1 byte in, 3 out
+            "%FF",       // invalid UTF-8: U+FFFD, 9 bytes out
+            "%C3",       // a truncated UTF-8 sequence
+            "%41",       // a needless escape: 1 byte out
+            "%2C",       // a required escape: same length
+            "%e2%9c%93", // UTF-8 with lowercase hex
+            "%%4",       // '%' then an incomplete escape
+            "a=b",       // '=' inside a value
+            "x",
+            "Z9-_.~!#$&'*+/:<>?@[]^`{|}",
+        ][..],
+    )
+}
+
+/// A baggage value: a few pieces, sometimes repeated into thousands of bytes to reach the limit.
+fn baggage_value() -> impl Strategy<Value = String> {
+    (
+        proptest::collection::vec(baggage_value_piece(), 0..4),
+        prop_oneof![4 => 1usize..3, 1 => 300usize..2800],
+    )
+        .prop_map(|(pieces, times)| pieces.concat().repeat(times))
+}
+
+/// One list member as a sender may write it: OWS, properties with and without values.
+fn baggage_member() -> impl Strategy<Value = String> {
+    let ows = || select(&["", " ", "\t ", "  "][..]);
+    let property = ("[a-z%!]{1,3}", proptest::option::of(baggage_value()), ows()).prop_map(
+        |(k, v, w)| match v {
+            Some(v) => format!("{w};{w}{k}{w}={w}{v}"),
+            None => format!("{w};{k}"),
+        },
+    );
+    (
+        "[A-Za-z0-9!#$%&'*+.^_`|~-]{1,4}",
+        ows(),
+        baggage_value(),
+        proptest::collection::vec(property, 0..3),
+    )
+        .prop_map(|(k, w, v, props)| format!("{w}{k}{w}={w}{v}{}{w}", props.concat()))
 }
 
 proptest! {
@@ -178,13 +252,14 @@ proptest! {
     }
 
     #[test]
-    fn baggage_arbitrary_bytes(input in proptest::collection::vec(any::<u8>(), 0..200)) {
-        if let Ok(bag) = baggage::parse(&input) {
-            prop_assert!(bag.len() <= baggage::MAX_MEMBERS);
-            if let Some(header) = baggage::encode(&bag) {
-                prop_assert!(HeaderValue::from_str(&header).is_ok(), "{}", header);
-                prop_assert_eq!(baggage::parse(&header).unwrap().len(), bag.len());
-            }
+    fn baggage_arbitrary_bytes(input in proptest::collection::vec(
+        prop_oneof![any::<u8>(), select(&b"%=,; \tkF41\0"[..])],
+        0..300,
+    )) {
+        // The fuzz target's invariants: fields split at NUL; whatever `parse_fields` accepts
+        // is forwarded whole and reads back exactly.
+        if let Ok(bag) = baggage::parse_fields(input.split(|&b| b == 0)) {
+            assert_forwarded_whole(&bag)?;
         }
     }
 
@@ -209,5 +284,32 @@ proptest! {
             propagator.inject(&sc, &mut out);
             prop_assert_eq!(propagator.extract(&out).unwrap().trace_id(), sc.trace_id());
         }
+    }
+}
+
+proptest! {
+    // Members of up to ~100 KB each: fewer cases keep `cargo test` quick.
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    #[test]
+    fn baggage_accepted_is_forwarded_whole(
+        fields in proptest::collection::vec(proptest::collection::vec(baggage_member(), 0..40), 1..4),
+    ) {
+        let fields: Vec<String> = fields.iter().map(|members| members.join(",")).collect();
+        if let Ok(bag) = baggage::parse_fields(fields.iter().map(String::as_bytes)) {
+            assert_forwarded_whole(&bag)?;
+        }
+        // The propagator (which drops a malformed member alone) keeps the same contract, and
+        // the next hop's propagator reads back what this one sent.
+        let mut incoming = HeaderMap::new();
+        for field in &fields {
+            incoming.append("baggage", HeaderValue::from_str(field).unwrap());
+        }
+        let propagator = BaggagePropagator::new();
+        let bag = propagator.extract(&incoming);
+        assert_forwarded_whole(&bag)?;
+        let mut outgoing = HeaderMap::new();
+        propagator.inject(&bag, &mut outgoing);
+        prop_assert_eq!(baggage_members(&propagator.extract(&outgoing)), baggage_members(&bag));
     }
 }

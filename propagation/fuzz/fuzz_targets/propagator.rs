@@ -6,12 +6,19 @@ use libfuzzer_sys::fuzz_target;
 use opentelemetry::Context;
 use propagation::{HeaderPropagator, Propagator};
 
-const NAMES: [&str; 4] = ["traceparent", "tracestate", "x-cloud-trace-context", "baggage"];
+const NAMES: [&str; 4] = [
+    "traceparent",
+    "tracestate",
+    "x-cloud-trace-context",
+    "baggage",
+];
 
 fuzz_target!(|data: &[u8]| {
     let mut headers = HeaderMap::new();
     for field in data.split(|&b| b == 0) {
-        let Some((&selector, value)) = field.split_first() else { continue };
+        let Some((&selector, value)) = field.split_first() else {
+            continue;
+        };
         if let Ok(value) = HeaderValue::from_bytes(value) {
             headers.append(NAMES[usize::from(selector) % NAMES.len()], value);
         }

@@ -7,7 +7,10 @@ fuzz_target!(|data: &[u8]| {
     if let Ok(sc) = traceparent::parse(data) {
         assert!(sc.is_valid());
         let out = traceparent::encode(&sc);
-        assert!(out.iter().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'-')));
+        assert!(
+            out.iter()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f' | b'-'))
+        );
         assert_eq!(traceparent::parse(out).unwrap(), sc);
     }
 });
