@@ -16,7 +16,9 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator as SdkPropagator;
-use propagation::{HeaderPropagator, Propagator, TraceContextPropagator, cloud_trace, traceparent};
+use propagation::{
+    HeaderPropagator, Propagator, TraceContextPropagator, cloud_trace, grpc_trace_bin, traceparent,
+};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
@@ -24,6 +26,7 @@ static ALLOC: CountingAllocator = CountingAllocator;
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const TS: &str = "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7";
 const XCTC: &str = "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1";
+const GRPC_TRACE_BIN: &str = "AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE";
 
 /// Realistic request headers: a few ordinary ones besides the trace context.
 fn request_headers(tracestate: bool) -> HeaderMap {
@@ -74,6 +77,15 @@ fn cloud_trace_codec(c: &mut Criterion) {
     });
 }
 
+fn grpc_trace_bin_codec(c: &mut Criterion) {
+    case(c, "grpc_trace_bin", "ours_parse", || {
+        grpc_trace_bin::parse(black_box(GRPC_TRACE_BIN))
+    });
+    case(c, "grpc_trace_bin", "ours_parse_format", || {
+        grpc_trace_bin::encode_base64(&grpc_trace_bin::parse(black_box(GRPC_TRACE_BIN)).unwrap())
+    });
+}
+
 fn extract(c: &mut Criterion) {
     for (label, tracestate) in [("extract", false), ("extract_tracestate", true)] {
         let headers = request_headers(tracestate);
@@ -101,6 +113,13 @@ fn extract(c: &mut Criterion) {
     headers.remove("traceparent");
     let ours = Propagator::cloud_trace_one_way();
     case(c, "extract_cloud_trace", "ours_span_context", || {
+        ours.extract(black_box(&headers))
+    });
+    let mut headers = request_headers(false);
+    headers.insert("grpc-trace-bin", GRPC_TRACE_BIN.parse().unwrap());
+    headers.remove("traceparent");
+    let ours = Propagator::w3c().with_grpc_trace_bin();
+    case(c, "extract_grpc_trace_bin", "ours_span_context", || {
         ours.extract(black_box(&headers))
     });
 }
@@ -133,6 +152,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = traceparent_codec, cloud_trace_codec, extract, inject
+    targets = traceparent_codec, cloud_trace_codec, grpc_trace_bin_codec, extract, inject
 }
 criterion_main!(benches);

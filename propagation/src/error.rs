@@ -8,7 +8,8 @@ use std::fmt;
 /// per the OpenTelemetry contract and the W3C processing model they ignore a bad header and a
 /// fresh trace starts. Call the codecs directly ([`crate::traceparent::parse`],
 /// [`crate::tracestate::TraceStateList::parse`], [`crate::cloud_trace::parse`],
-/// [`crate::baggage::parse`]) to learn what was wrong, e.g. for logging or a debug endpoint.
+/// [`crate::baggage::parse`], [`crate::grpc_trace_bin::parse`]) to learn what was wrong, e.g.
+/// for logging or a debug endpoint.
 ///
 /// ```
 /// use propagation::{traceparent, Header, ParseErrorKind};
@@ -37,6 +38,8 @@ pub enum Header {
     Baggage,
     /// Google Cloud Trace `X-Cloud-Trace-Context`.
     CloudTrace,
+    /// OpenCensus binary trace context in gRPC's `grpc-trace-bin` metadata.
+    GrpcTraceBin,
 }
 
 impl Header {
@@ -47,6 +50,7 @@ impl Header {
             Header::Tracestate => "tracestate",
             Header::Baggage => "baggage",
             Header::CloudTrace => "x-cloud-trace-context",
+            Header::GrpcTraceBin => "grpc-trace-bin",
         }
     }
 }
@@ -64,27 +68,33 @@ pub enum ParseErrorKind {
     /// The header is absent.
     Missing,
     /// The header appears in more than one field where only one is allowed
-    /// (two `traceparent` fields make the trace context invalid).
+    /// (two `traceparent` fields make the trace context invalid; for `grpc-trace-bin`, two
+    /// values, whether in two fields or joined with `,` in one).
     MultipleFields,
     /// The value is longer than the codec accepts.
     TooLong,
-    /// The version is not two lowercase hex digits followed by `-`.
+    /// The version is not two lowercase hex digits followed by `-` (for `grpc-trace-bin`: the
+    /// version byte is not 0).
     Version,
     /// The version is `ff`, which the W3C forbids.
     ForbiddenVersion,
-    /// The trace id is not 32 hex digits (lowercase for W3C).
+    /// The trace id is not 32 hex digits (lowercase for W3C); for `grpc-trace-bin`, the trace
+    /// id field (id 0, 16 bytes) is not the first field or is truncated.
     TraceId,
     /// The trace id is all zeros.
     ZeroTraceId,
     /// The span (parent) id is malformed: not 16 lowercase hex digits for W3C, not a decimal
-    /// `u64` for Cloud Trace.
+    /// `u64` for Cloud Trace, for `grpc-trace-bin` a span id field (id 1, 8 bytes) that does
+    /// not follow the trace id or is truncated.
     SpanId,
     /// The span (parent) id is zero.
     ZeroSpanId,
-    /// The trace flags are not two lowercase hex digits, or the Cloud Trace options are not
-    /// `;o=` followed by decimal digits.
+    /// The trace flags are not two lowercase hex digits, the Cloud Trace options are not
+    /// `;o=` followed by decimal digits, or the `grpc-trace-bin` trace options field (id 2)
+    /// has no value byte.
     Flags,
-    /// Unexpected characters follow the last field.
+    /// Unexpected characters follow the last field (for `grpc-trace-bin`: a known field id
+    /// where only an unknown one may follow).
     TrailingData,
     /// A list member is not `key=value`.
     Member,
@@ -94,6 +104,9 @@ pub enum ParseErrorKind {
     Value,
     /// More list members than the format allows (32 for `tracestate`).
     TooManyMembers,
+    /// The value is not validly encoded for its header: for `grpc-trace-bin`, not standard
+    /// base64 (RFC 4648 §4), padded or not, as gRPC binary metadata requires.
+    Encoding,
 }
 
 impl ParseErrorKind {
@@ -103,21 +116,31 @@ impl ParseErrorKind {
             (Missing, _) => "header is missing",
             (MultipleFields, _) => "header appears in more than one field",
             (TooLong, _) => "value is too long",
+            (Version, Header::GrpcTraceBin) => "version is not 0",
             (Version, _) => "version is not 2 lowercase hex digits followed by '-'",
             (ForbiddenVersion, _) => "version ff is forbidden",
             (TraceId, Header::CloudTrace) => "trace id is not 32 hex digits",
+            (TraceId, Header::GrpcTraceBin) => {
+                "trace id field (id 0, 16 bytes) is not first or is truncated"
+            }
             (TraceId, _) => "trace-id is not 32 lowercase hex digits",
             (ZeroTraceId, _) => "trace id is all zeros",
             (SpanId, Header::CloudTrace) => "span id is not a decimal 64-bit unsigned integer",
+            (SpanId, Header::GrpcTraceBin) => {
+                "span id field (id 1, 8 bytes) does not follow the trace id or is truncated"
+            }
             (SpanId, _) => "parent-id is not 16 lowercase hex digits",
             (ZeroSpanId, _) => "span id is zero",
             (Flags, Header::CloudTrace) => "options are not ';o=' followed by decimal digits",
+            (Flags, Header::GrpcTraceBin) => "trace options field (id 2) is truncated",
             (Flags, _) => "trace-flags are not 2 lowercase hex digits",
+            (TrailingData, Header::GrpcTraceBin) => "a known field id is repeated or out of order",
             (TrailingData, _) => "unexpected data after the last field",
             (Member, _) => "list member is not key=value",
             (Key, _) => "key breaks the key grammar",
             (Value, _) => "value is empty, too long or has a forbidden character",
             (TooManyMembers, _) => "too many list members",
+            (Encoding, _) => "value is not valid base64",
         }
     }
 }

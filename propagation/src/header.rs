@@ -13,6 +13,9 @@ pub const TRACESTATE: HeaderName = HeaderName::from_static("tracestate");
 pub const BAGGAGE: HeaderName = HeaderName::from_static("baggage");
 /// `x-cloud-trace-context` (Google Cloud Trace).
 pub const X_CLOUD_TRACE_CONTEXT: HeaderName = HeaderName::from_static("x-cloud-trace-context");
+/// `grpc-trace-bin` (OpenCensus binary trace context in gRPC binary metadata, base64 on the
+/// wire).
+pub const GRPC_TRACE_BIN: HeaderName = HeaderName::from_static("grpc-trace-bin");
 
 /// Something header values can be read from, every field of a name in order.
 pub(crate) trait Carrier {

@@ -1,6 +1,7 @@
 //! Strict, allocation-free codecs for trace context on the wire: W3C Trace Context
-//! (`traceparent`, `tracestate`), W3C Baggage and Google Cloud Trace
-//! (`X-Cloud-Trace-Context`), with OpenTelemetry's own types and propagator trait.
+//! (`traceparent`, `tracestate`), W3C Baggage, Google Cloud Trace (`X-Cloud-Trace-Context`)
+//! and OpenCensus binary (gRPC `grpc-trace-bin`), with OpenTelemetry's own types and
+//! propagator trait.
 //!
 //! # Example
 //!
@@ -56,7 +57,8 @@
 //! | `tracestate` | [`tracestate`] | [`TraceContextPropagator`] | Level 2 keys (Level 1 optional), fields combined, OWS, 32 members, whole-header discard |
 //! | `baggage` | [`baggage`] | [`BaggagePropagator`] | percent-encoding, properties, 64 members / 8192 bytes |
 //! | `X-Cloud-Trace-Context` | [`cloud_trace`] | [`CloudTracePropagator`] | decimal span id, `o=` bit 0, one-way mode |
-//! | all of the above | — | [`Propagator`] | a valid `traceparent` wins, whatever the order |
+//! | `grpc-trace-bin` | [`grpc_trace_bin`] | [`GrpcTraceBinPropagator`] | OpenCensus binary format, base64 padded or not, extract-only unless asked |
+//! | all of the above | — | [`Propagator`] | a valid `traceparent` wins, then Cloud Trace, then `grpc-trace-bin`, whatever the order |
 //!
 //! Each propagator implements OpenTelemetry's
 //! [`TextMapPropagator`](opentelemetry::propagation::TextMapPropagator) and this crate's
@@ -80,19 +82,23 @@
 //!
 //! # Cost
 //!
-//! Parsing and formatting `traceparent` and `X-Cloud-Trace-Context` never allocate; building
-//! the outgoing `HeaderValue` is one allocation, which `http` requires. `tracestate` and
-//! `baggage` allocate only for the content they carry. Figures are in the crate README.
+//! Parsing and formatting `traceparent`, `X-Cloud-Trace-Context` and `grpc-trace-bin` never
+//! allocate; building the outgoing `HeaderValue` is one allocation, which `http` requires.
+//! `tracestate` and `baggage` allocate only for the content they carry. Figures are in the
+//! crate README.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 pub mod baggage;
+mod base64;
 pub mod cloud_trace;
 mod composite;
 mod error;
 mod google;
+pub mod grpc_trace_bin;
 mod header;
 mod hex;
+mod opencensus;
 mod propagator;
 pub mod traceparent;
 pub mod tracestate;
@@ -101,7 +107,8 @@ mod w3c;
 pub use composite::{Propagator, Source};
 pub use error::{Header, ParseError, ParseErrorKind};
 pub use google::CloudTracePropagator;
-pub use header::{BAGGAGE, TRACEPARENT, TRACESTATE, X_CLOUD_TRACE_CONTEXT};
+pub use header::{BAGGAGE, GRPC_TRACE_BIN, TRACEPARENT, TRACESTATE, X_CLOUD_TRACE_CONTEXT};
+pub use opencensus::GrpcTraceBinPropagator;
 pub use propagator::{HeaderPropagator, TextMapAdapter};
 pub use tracestate::{KeyGrammar, TraceStateList};
 pub use w3c::{BaggagePropagator, TraceContextPropagator};

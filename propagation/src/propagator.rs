@@ -200,6 +200,7 @@ impl Injector for HeaderMapInjector<'_> {
             "tracestate" => crate::TRACESTATE,
             "baggage" => crate::BAGGAGE,
             "x-cloud-trace-context" => crate::X_CLOUD_TRACE_CONTEXT,
+            "grpc-trace-bin" => crate::GRPC_TRACE_BIN,
             other => match HeaderName::from_bytes(other.as_bytes()) {
                 Ok(name) => name,
                 Err(_) => return,

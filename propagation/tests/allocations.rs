@@ -4,13 +4,17 @@
 use alloc_counter::{CountingAllocator, measure};
 use http::HeaderMap;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-use propagation::{CloudTracePropagator, Propagator, cloud_trace, traceparent};
+use propagation::{
+    CloudTracePropagator, GrpcTraceBinPropagator, Propagator, cloud_trace, grpc_trace_bin,
+    traceparent,
+};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
 
 const TP: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 const XCTC: &str = "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1";
+const GRPC_TRACE_BIN: &str = "AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE";
 
 #[test]
 fn traceparent_parse_and_format_allocate_nothing() {
@@ -30,6 +34,44 @@ fn cloud_trace_parse_and_format_allocate_nothing() {
     });
     assert_eq!(out.as_str(), XCTC);
     assert_eq!(stats.allocs, 0, "{stats:?}");
+}
+
+#[test]
+fn grpc_trace_bin_decode_encode_and_base64_allocate_nothing() {
+    let (stats, out) = measure(|| {
+        let sc = grpc_trace_bin::parse(GRPC_TRACE_BIN).unwrap();
+        let bytes = grpc_trace_bin::encode(&sc);
+        let sc = grpc_trace_bin::decode(&bytes).unwrap();
+        grpc_trace_bin::encode_base64(&sc)
+    });
+    assert_eq!(&out[..], GRPC_TRACE_BIN.as_bytes());
+    assert_eq!(stats.allocs, 0, "{stats:?}");
+
+    // The propagators, reading every field and splitting on ',': nothing either.
+    let mut headers = HeaderMap::new();
+    headers.insert("grpc-trace-bin", GRPC_TRACE_BIN.parse().unwrap());
+    headers.insert("user-agent", "test".parse().unwrap());
+    let (stats, sc) = measure(|| GrpcTraceBinPropagator::new().extract(&headers));
+    assert!(sc.is_some());
+    assert_eq!(stats.allocs, 0, "{stats:?}");
+    let composite = Propagator::w3c_and_cloud_trace().with_grpc_trace_bin();
+    let (stats, sc) = measure(|| composite.extract(&headers));
+    assert!(
+        sc.is_some(),
+        "the fallback after traceparent and X-Cloud-Trace-Context"
+    );
+    assert_eq!(stats.allocs, 0, "{stats:?}");
+
+    // Injection: the HeaderValue's buffer only.
+    let sc = sc.unwrap();
+    let mut out = HeaderMap::with_capacity(4);
+    let (stats, ()) = measure(|| {
+        GrpcTraceBinPropagator::new()
+            .with_injection()
+            .inject(&sc, &mut out);
+    });
+    assert_eq!(out["grpc-trace-bin"], GRPC_TRACE_BIN);
+    assert_eq!(stats.allocs, 1, "{stats:?}");
 }
 
 #[test]

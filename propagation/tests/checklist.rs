@@ -12,8 +12,9 @@ use opentelemetry::trace::{
 use opentelemetry::{Context, StringValue};
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use propagation::{
-    BaggagePropagator, CloudTracePropagator, HeaderPropagator, KeyGrammar, ParseErrorKind,
-    Propagator, Source, TraceContextPropagator, TraceStateList, baggage, cloud_trace, traceparent,
+    BaggagePropagator, CloudTracePropagator, GrpcTraceBinPropagator, Header, HeaderPropagator,
+    KeyGrammar, ParseErrorKind, Propagator, Source, TraceContextPropagator, TraceStateList,
+    baggage, cloud_trace, grpc_trace_bin, traceparent,
 };
 
 const TRACE_ID: &str = "12345678901234567890123456789012";
@@ -1059,4 +1060,380 @@ fn item_46_one_way_and_order_independent_precedence() {
             ]))
             .is_none()
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// OpenCensus binary `grpc-trace-bin` (64)
+
+const OC_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d000e4736";
+const OC_SPAN_ID: &str = "34f067aa0ba902b7";
+/// The example of the OpenCensus binary format specification, in unpadded base64.
+const GRPC_TRACE_BIN: &str = "AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE";
+
+/// A test-local base64 encoder (RFC 4648 §4), independent of the crate's.
+fn base64(bytes: &[u8], padded: bool) -> String {
+    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk
+            .iter()
+            .enumerate()
+            .fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..=chunk.len() {
+            out.push(char::from(A[(n >> (18 - 6 * i) & 0x3f) as usize]));
+        }
+        if padded {
+            out.push_str(&"=".repeat(3 - chunk.len()));
+        }
+    }
+    out
+}
+
+fn hex_bytes(hex: &str) -> Vec<u8> {
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+#[test]
+fn item_64_grpc_trace_bin_binary_vectors() {
+    let t = OC_TRACE_ID;
+    let s = OC_SPAN_ID;
+    let zeros = |n: usize| "00".repeat(n);
+    #[rustfmt::skip]
+    let cases: Vec<(String, Result<bool, ParseErrorKind>, &str)> = vec![
+        (format!("0000{t}01{s}0201"),       Ok(true),  "the OpenCensus specification's example (29 bytes)"),
+        (format!("0000{t}01{s}0200"),       Ok(false), "options 0: not sampled"),
+        (format!("0000{t}01{s}"),           Ok(false), "no options field (27 bytes): its default, not sampled"),
+        (format!("0000{t}01{s}0203"),       Ok(true),  "options 3: bit 0 is sampled, the undefined bits are dropped"),
+        (format!("0000{t}01{s}0202"),       Ok(false), "options 2: bit 0 clear, not sampled"),
+        (format!("0000{t}01{s}020103ff"),   Ok(true),  "unknown field 3 after the known ones: ignored"),
+        (format!("0000{t}01{s}7f000102"),   Ok(false), "an unknown field right after the span id: reading stops there"),
+        (format!("0000{t}01{s}0201ff{}", zeros(40)), Ok(true), "unknown field 255 with a long value: ignored"),
+        (String::new(),                     Err(ParseErrorKind::Missing),      "empty"),
+        (format!("0100{t}01{s}0201"),       Err(ParseErrorKind::Version),      "version 1: only version 0 is defined"),
+        (format!("ff00{t}01{s}0201"),       Err(ParseErrorKind::Version),      "version 255"),
+        ("00".to_owned(),                   Err(ParseErrorKind::TraceId),      "version only"),
+        (format!("0000{}", &t[..30]),       Err(ParseErrorKind::TraceId),      "truncated trace id (15 bytes)"),
+        (format!("0001{s}00{t}0201"),       Err(ParseErrorKind::TraceId),      "span id first: wrong field order"),
+        (format!("0002010000{t}01{s}"),     Err(ParseErrorKind::TraceId),      "options first: wrong field order"),
+        (format!("0000{t}"),                Err(ParseErrorKind::SpanId),       "missing span id (18 bytes)"),
+        (format!("0000{t}0201"),            Err(ParseErrorKind::SpanId),       "options where the span id belongs: missing span id"),
+        (format!("0000{t}020101{s}"), Err(ParseErrorKind::SpanId), "options before span id: wrong field order"),
+        (format!("0000{t}01{}", &s[..14]),  Err(ParseErrorKind::SpanId),       "truncated span id (7 bytes)"),
+        (format!("0000{t}01{s}02"),         Err(ParseErrorKind::Flags),        "28 bytes: the options field lacks its byte"),
+        (format!("0000{t}01{}0201", &s[..14]), Err(ParseErrorKind::TrailingData), "28 bytes, a span id byte missing: a stray known field id follows"),
+        (format!("0000{t}01{s}020101{s}"),  Err(ParseErrorKind::TrailingData), "span id repeated after the options"),
+        (format!("0000{t}01{s}00{t}"),      Err(ParseErrorKind::TrailingData), "trace id again after the span id"),
+        (format!("0000{t}01{s}02010200"),   Err(ParseErrorKind::TrailingData), "options repeated"),
+        (format!("0000{}01{s}0201", zeros(16)), Err(ParseErrorKind::ZeroTraceId), "all-zero trace id"),
+        (format!("0000{t}01{}0201", zeros(8)),  Err(ParseErrorKind::ZeroSpanId),  "all-zero span id"),
+    ];
+    let trace_id = TraceId::from_hex(t).unwrap();
+    let span_id = SpanId::from_hex(s).unwrap();
+    for (hex, expected, why) in &cases {
+        let bytes = hex_bytes(hex);
+        let got = grpc_trace_bin::decode(&bytes);
+        match (expected, &got) {
+            (Ok(sampled), Ok(sc)) => {
+                assert_eq!(
+                    (sc.trace_id(), sc.span_id(), sc.is_sampled(), sc.is_remote()),
+                    (trace_id, span_id, *sampled, true),
+                    "{hex}: {why}"
+                );
+                // Re-encoded in the canonical 29-byte form, which decodes to the same.
+                let canonical = format!("0000{t}01{s}020{}", u8::from(*sampled));
+                assert_eq!(
+                    grpc_trace_bin::encode(sc).to_vec(),
+                    hex_bytes(&canonical),
+                    "{hex}: {why}"
+                );
+            }
+            (Err(kind), Err(e)) => {
+                assert_eq!(e.kind(), *kind, "{hex}: {why}");
+                assert_eq!(e.header(), Header::GrpcTraceBin);
+            }
+            _ => panic!("{hex}: {why}: expected {expected:?}, got {got:?}"),
+        }
+        // The metadata value, padded and unpadded: the same answer, and the propagators agree.
+        for padded in [false, true] {
+            let text = base64(&bytes, padded);
+            let parsed = grpc_trace_bin::parse(&text);
+            match (expected, &parsed) {
+                (Ok(_), Ok(sc)) => assert_eq!(Ok(sc), got.as_ref(), "{text}: {why}"),
+                (Err(ParseErrorKind::Missing), Err(e)) => assert!(e.is_missing(), "{why}"),
+                (Err(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{text}: {why}"),
+                _ => panic!("{text}: {why}: expected {expected:?}, got {parsed:?}"),
+            }
+            let headers = headers(&[("grpc-trace-bin", &text)]);
+            assert_eq!(
+                GrpcTraceBinPropagator::new().extract(&headers),
+                parsed.clone().ok(),
+                "{text}: {why}"
+            );
+            assert_eq!(
+                Propagator::w3c().with_grpc_trace_bin().extract(&headers),
+                parsed.ok(),
+                "{text}: {why}"
+            );
+        }
+    }
+}
+
+#[test]
+fn item_64_grpc_trace_bin_metadata_values() {
+    #[rustfmt::skip]
+    let cases: &[(&str, Result<bool, ParseErrorKind>, &str)] = &[
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE",      Ok(true), "unpadded, as gRPC sends it"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE=",     Ok(true), "padded: receivers MUST accept it too"),
+        (" AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE\t",   Ok(true), "OWS around the value"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgED/w==", Ok(true), "an unknown trailing field, padded"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgED/w",   Ok(true), "an unknown trailing field, unpadded"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3Ag==",     Err(ParseErrorKind::Flags),   "28 bytes: truncated"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3Ag",       Err(ParseErrorKind::Flags),   "28 bytes, unpadded"),
+        ("AQBL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE=",     Err(ParseErrorKind::Version), "version 1"),
+        ("AAAAAAAAAAAAAAAAAAAAAAAAATTwZ6oLqQK3AgE=",     Err(ParseErrorKind::ZeroTraceId), "all-zero trace id"),
+        ("AABL+S81d7NNpqPOkp0ADkc2AQAAAAAAAAAAAgE=",     Err(ParseErrorKind::ZeroSpanId),  "all-zero span id"),
+        ("AABL-S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE",      Err(ParseErrorKind::Encoding), "URL-safe alphabet: gRPC uses the standard one"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE==",    Err(ParseErrorKind::Encoding), "too much padding"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgF",      Err(ParseErrorKind::Encoding), "unused bits set in the last character"),
+        ("AABL+S81 d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE",     Err(ParseErrorKind::Encoding), "space inside"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgEA=",    Err(ParseErrorKind::Encoding), "padding that does not complete a group"),
+        ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgEAA",    Err(ParseErrorKind::Encoding), "4n+1 characters"),
+        ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", Err(ParseErrorKind::Encoding), "a traceparent is not base64"),
+        ("!!!!",                                         Err(ParseErrorKind::Encoding), "not base64"),
+        ("",                                             Err(ParseErrorKind::Missing),  "empty"),
+        (" \t",                                          Err(ParseErrorKind::Missing),  "only OWS"),
+    ];
+    for (input, expected, why) in cases {
+        match (expected, grpc_trace_bin::parse(input)) {
+            (Ok(sampled), Ok(sc)) => {
+                assert_eq!(
+                    (sc.trace_id(), sc.span_id(), sc.is_sampled()),
+                    (
+                        TraceId::from_hex(OC_TRACE_ID).unwrap(),
+                        SpanId::from_hex(OC_SPAN_ID).unwrap(),
+                        *sampled
+                    ),
+                    "{input}: {why}"
+                );
+                assert_eq!(
+                    grpc_trace_bin::to_header_value(&sc).unwrap(),
+                    GRPC_TRACE_BIN,
+                    "{input}: {why}: re-encoded unpadded, 29 bytes"
+                );
+            }
+            (Err(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{input:?}: {why}"),
+            (_, got) => panic!("{input}: {why}: expected {expected:?}, got {got:?}"),
+        }
+    }
+    let long = format!("{GRPC_TRACE_BIN}{}", "A".repeat(grpc_trace_bin::MAX_LEN));
+    assert_eq!(
+        grpc_trace_bin::parse(long).unwrap_err().kind(),
+        ParseErrorKind::TooLong,
+        "length cap"
+    );
+}
+
+#[test]
+fn item_64_grpc_trace_bin_one_value_per_request() {
+    let v = GRPC_TRACE_BIN;
+    let joined = format!("{v},{v}");
+    let trailing_comma = format!("{v},");
+    let leading_empty = format!(" , {v}");
+    #[rustfmt::skip]
+    let cases: &[(&[&str], Result<(), ParseErrorKind>, &str)] = &[
+        (&[v],                    Ok(()), "one field"),
+        (&[&trailing_comma],      Ok(()), "an empty list element is skipped (RFC 9110 §5.6.1)"),
+        (&[&leading_empty],       Ok(()), "an empty list element is skipped"),
+        (&["", v],                Ok(()), "an empty field is skipped"),
+        (&[v, v],                 Err(ParseErrorKind::MultipleFields), "two fields, even identical: OpenCensus Go reads the first, gRPC Java the last"),
+        (&[&joined],              Err(ParseErrorKind::MultipleFields), "two values joined with ',' (gRPC lets duplicates be joined)"),
+        (&[v, "AAAA"],            Err(ParseErrorKind::MultipleFields), "a second, invalid value"),
+        (&[],                     Err(ParseErrorKind::Missing), "no field"),
+        (&[","],                  Err(ParseErrorKind::Missing), "only empty elements"),
+    ];
+    for (fields, expected, why) in cases {
+        let got = grpc_trace_bin::parse_fields(fields.iter().map(|f| f.as_bytes()));
+        match (expected, &got) {
+            (Ok(()), Ok(sc)) => assert_eq!(sc.span_id(), SpanId::from_hex(OC_SPAN_ID).unwrap()),
+            (Err(kind), Err(e)) => assert_eq!(e.kind(), *kind, "{fields:?}: {why}"),
+            _ => panic!("{fields:?}: {why}: expected {expected:?}, got {got:?}"),
+        }
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|f| ("grpc-trace-bin", *f)).collect();
+        assert_eq!(
+            GrpcTraceBinPropagator::new().extract(&headers(&pairs)),
+            got.ok(),
+            "{fields:?}: {why}"
+        );
+    }
+}
+
+#[test]
+fn item_64_grpc_trace_bin_continues_the_trace_through_the_sdk() {
+    let incoming_span = SpanId::from_hex(OC_SPAN_ID).unwrap();
+    let trace_id = TraceId::from_hex(OC_TRACE_ID).unwrap();
+
+    // HeaderMap path, composite with injection opted in.
+    let incoming = headers(&[("grpc-trace-bin", GRPC_TRACE_BIN)]);
+    let out = continue_through_sdk(
+        &incoming,
+        &Propagator::w3c().with_grpc_trace_bin_injection(),
+    );
+    let tp = outgoing_traceparent(&out);
+    let bin = grpc_trace_bin::parse(out["grpc-trace-bin"].as_bytes()).unwrap();
+    assert_eq!((tp.trace_id(), bin.trace_id()), (trace_id, trace_id));
+    assert_eq!(bin.span_id(), tp.span_id(), "both carry our span");
+    assert_ne!(bin.span_id(), incoming_span, "a new parent id downstream");
+    assert!(
+        bin.is_sampled(),
+        "the caller sampled; the SDK's parent-based sampler follows"
+    );
+    assert_eq!(
+        out["grpc-trace-bin"].len(),
+        grpc_trace_bin::BASE64_LEN,
+        "unpadded"
+    );
+
+    // TextMapPropagator path with a string carrier, the propagator alone.
+    let provider = SdkTracerProvider::builder().build();
+    let tracer = provider.tracer("checklist");
+    let propagator = GrpcTraceBinPropagator::new().with_injection();
+    let carrier: HashMap<String, String> =
+        HashMap::from([("grpc-trace-bin".to_owned(), format!("{GRPC_TRACE_BIN}="))]);
+    let parent = TextMapPropagator::extract(&propagator, &carrier);
+    assert_eq!(parent.span().span_context().trace_id(), trace_id);
+    let cx = parent.with_span(tracer.start_with_context("server", &parent));
+    let mut sent = HashMap::new();
+    TextMapPropagator::inject_context(&propagator, &cx, &mut sent);
+    let bin = grpc_trace_bin::parse(&sent["grpc-trace-bin"]).unwrap();
+    assert_eq!(bin.trace_id(), trace_id);
+    assert_eq!(bin.span_id(), cx.span().span_context().span_id());
+    let fields: Vec<&str> = TextMapPropagator::fields(&propagator).collect();
+    assert_eq!(fields, ["grpc-trace-bin"]);
+
+    // Invalid metadata: the request continues as a new trace, never with a zero id.
+    for bad in [
+        "AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3Ag",
+        "AQBL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE=",
+        "%%%",
+    ] {
+        let out = continue_through_sdk(
+            &headers(&[("grpc-trace-bin", bad)]),
+            &Propagator::w3c().with_grpc_trace_bin_injection(),
+        );
+        let tp = outgoing_traceparent(&out);
+        assert!(
+            tp.is_valid() && tp.trace_id() != trace_id,
+            "{bad}: a new trace"
+        );
+        let bin = grpc_trace_bin::parse(out["grpc-trace-bin"].as_bytes()).unwrap();
+        assert_eq!(bin.trace_id(), tp.trace_id(), "{bad}");
+    }
+}
+
+#[test]
+fn item_64_grpc_trace_bin_precedence_and_injection() {
+    let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    let xctc = "105445aa7843bc8bf206b12000100000/1;o=1";
+    let w3c_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    let gcp_id = TraceId::from_hex("105445aa7843bc8bf206b12000100000").unwrap();
+    let oc_id = TraceId::from_hex(OC_TRACE_ID).unwrap();
+    let bin = GRPC_TRACE_BIN;
+    let all = Propagator::w3c_and_cloud_trace().with_grpc_trace_bin();
+    type Case<'a> = (&'a [(&'a str, &'a str)], Option<(TraceId, Source)>, &'a str);
+    #[rustfmt::skip]
+    let cases: &[Case<'_>] = &[
+        (&[("grpc-trace-bin", bin), ("traceparent", tp)],          Some((w3c_id, Source::TraceContext)), "a valid traceparent wins, whatever the order"),
+        (&[("traceparent", tp), ("grpc-trace-bin", bin)],          Some((w3c_id, Source::TraceContext)), "a valid traceparent wins, whatever the order"),
+        (&[("traceparent", "00-zz"), ("grpc-trace-bin", bin)],     Some((oc_id, Source::GrpcTraceBin)),  "invalid traceparent: grpc-trace-bin is the fallback"),
+        (&[("grpc-trace-bin", bin)],                               Some((oc_id, Source::GrpcTraceBin)),  "no traceparent: grpc-trace-bin"),
+        (&[("grpc-trace-bin", bin), ("x-cloud-trace-context", xctc)], Some((gcp_id, Source::CloudTrace)), "X-Cloud-Trace-Context comes before grpc-trace-bin"),
+        (&[("x-cloud-trace-context", "junk"), ("grpc-trace-bin", bin)], Some((oc_id, Source::GrpcTraceBin)), "invalid X-Cloud-Trace-Context: grpc-trace-bin"),
+        (&[("traceparent", "00-zz"), ("grpc-trace-bin", "AAAA")],  None,                                 "nothing valid: no context"),
+    ];
+    for (pairs, expected, why) in cases {
+        let got = all
+            .extract_with_source(&headers(pairs))
+            .map(|(sc, source)| (sc.trace_id(), source));
+        assert_eq!(got, *expected, "{why}");
+        // Through the TextMapPropagator path too.
+        let carrier: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        let cx = TextMapPropagator::extract(&all, &carrier);
+        assert_eq!(
+            cx.span().span_context().trace_id(),
+            expected.map_or(TraceId::INVALID, |(id, _)| id),
+            "{why}"
+        );
+    }
+    // Not read unless configured.
+    assert!(
+        Propagator::w3c_and_cloud_trace()
+            .extract(&headers(&[("grpc-trace-bin", bin)]))
+            .is_none()
+    );
+
+    // Not injected by default; injected when opted in; the fields say so.
+    let sc = grpc_trace_bin::parse(bin).unwrap();
+    let cx = Context::new().with_remote_span_context(sc.clone());
+    for (propagator, injected) in [
+        (Propagator::w3c().with_grpc_trace_bin(), false),
+        (Propagator::w3c().with_grpc_trace_bin_injection(), true),
+        (
+            Propagator::w3c_and_cloud_trace()
+                .with_grpc_trace_bin_injection()
+                .with_baggage(),
+            true,
+        ),
+    ] {
+        let mut out = HeaderMap::new();
+        propagator.inject(&sc, &mut out);
+        assert_eq!(
+            out.contains_key("grpc-trace-bin"),
+            injected,
+            "{propagator:?}"
+        );
+        let mut out = HeaderMap::new();
+        propagator.inject_headers(&cx, &mut out);
+        assert!(out.contains_key("traceparent"));
+        assert_eq!(
+            out.contains_key("grpc-trace-bin"),
+            injected,
+            "{propagator:?}"
+        );
+        if injected {
+            assert_eq!(out["grpc-trace-bin"], bin);
+        }
+        let fields: Vec<&str> = TextMapPropagator::fields(&propagator).collect();
+        assert_eq!(
+            fields.contains(&"grpc-trace-bin"),
+            injected,
+            "{propagator:?}"
+        );
+    }
+    let everything = Propagator::w3c_and_cloud_trace()
+        .with_grpc_trace_bin_injection()
+        .with_baggage();
+    let fields: Vec<&str> = TextMapPropagator::fields(&everything).collect();
+    assert_eq!(
+        fields,
+        [
+            "traceparent",
+            "tracestate",
+            "x-cloud-trace-context",
+            "grpc-trace-bin",
+            "baggage"
+        ]
+    );
+    // Never a zero id.
+    let mut out = HeaderMap::new();
+    GrpcTraceBinPropagator::new()
+        .with_injection()
+        .inject(&SpanContext::empty_context(), &mut out);
+    assert!(out.is_empty());
+    assert!(grpc_trace_bin::to_header_value(&SpanContext::empty_context()).is_none());
 }
