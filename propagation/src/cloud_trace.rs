@@ -13,7 +13,11 @@
 //! # Ok::<(), propagation::ParseError>(())
 //! ```
 //!
-//! # What is accepted (`spec/SPEC.md` §3.6)
+//! # What is accepted
+//!
+//! The format is Google's (<https://cloud.google.com/trace/docs/trace-context>). Where Google's
+//! own propagators (`opentelemetry-operations-{go,java,python,js}` and the Ruby contrib one)
+//! disagree on an edge case, this parser takes the strict side, except for uppercase:
 //!
 //! - leading and trailing spaces and tabs are trimmed; a value over [`MAX_LEN`] bytes is
 //!   rejected before it is read;

@@ -17,7 +17,8 @@
 //!
 //! # What is accepted
 //!
-//! The grammar and versioning rules of Trace Context Level 2 (`spec/SPEC.md` §1.2–1.5):
+//! The grammar and versioning rules of W3C Trace Context Level 2 ("traceparent Header",
+//! "Versioning of traceparent", and the "Processing Model" for what an invalid value means):
 //!
 //! - leading and trailing spaces and tabs are trimmed (they are optional whitespace in HTTP);
 //! - the version is exactly two **lowercase** hex digits and not `ff`;

@@ -1,5 +1,11 @@
-//! The propagation lines of the normative checklist (`spec/SPEC.md` §7, items 1–46), each as a
-//! table of vectors with the reason it is valid or not. Item numbers are in the test names.
+//! The propagation lines of the crate family's normative checklist (items 1–46 and 64), each
+//! as a table of vectors with the reason it is valid or not. Item numbers are in the test
+//! names. The requirements come from W3C Trace Context Level 2 ("traceparent Header",
+//! "tracestate Header", "Processing Model"), W3C Baggage ("Header Content", "Limits"),
+//! Google's `X-Cloud-Trace-Context` documentation
+//! (<https://cloud.google.com/trace/docs/trace-context>) and the OpenCensus binary format
+//! (census-instrumentation/opencensus-specs, `encodings/BinaryEncoding.md`) as gRPC carries
+//! it (`doc/PROTOCOL-HTTP2.md`, gRFC A72).
 
 use std::collections::HashMap;
 

@@ -1,5 +1,6 @@
 //! The W3C vectors where `opentelemetry_sdk`'s `TraceContextPropagator` (0.33) and ours
-//! disagree, run against both in one place: the reason this crate exists (`spec/SPEC.md` §2).
+//! disagree, run against both in one place: the reason this crate exists (a reading of
+//! `opentelemetry-sdk/src/propagation/trace_context.rs` and `opentelemetry/src/trace/`).
 //! If an SDK release fixes one, this test says so, and the crate docs should be updated.
 
 use http::{HeaderMap, HeaderName, HeaderValue};
@@ -88,7 +89,8 @@ fn vectors_where_the_sdk_is_not_conformant() {
         "foo=1,bar=2"
     );
 
-    // 6 (SPEC.md §2) is fixed in 0.33: OWS and empty members no longer fail the SDK's parse.
+    // `TraceState::from_str` (opentelemetry `src/trace/span_context.rs`) is fixed in 0.33: OWS
+    // and empty members no longer fail the SDK's parse.
     let ows = [("traceparent", TP), ("tracestate", "foo=1 , bar=2,,baz=3")];
     assert_eq!(outcome(&SdkPropagator::new(), &ows).1, "foo=1,bar=2,baz=3");
     assert_eq!(
