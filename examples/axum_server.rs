@@ -34,7 +34,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .layer(
             TraceLayer::server(telemetry.tracer("axum-server"))
                 .with_propagator(telemetry.propagator())
-                .skip_if(|req: &tower_trace::RequestInfo<'_>| req.uri().path() == "/healthz")
+                .skip_if(|req| req.uri().path() == "/healthz")
                 .with_metrics(&telemetry.meter("axum-server")),
         )
         // Added after the layer: the scrape endpoint is not traced nor counted.

@@ -52,7 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .build();
     let mut client = ServiceBuilder::new()
         .layer(
-            ClientTraceLayer::new(provider.tracer("hyper-client"))
+            ClientTraceLayer::client(provider.tracer("hyper-client"))
                 .with_propagator(Propagator::w3c_and_cloud_trace()),
         )
         .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());

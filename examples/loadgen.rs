@@ -100,7 +100,7 @@ async fn instrumented(telemetry: &Telemetry) -> SocketAddr {
     .await;
     let client = ServiceBuilder::new()
         .layer(
-            ClientTraceLayer::new(telemetry.tracer("frontend"))
+            ClientTraceLayer::client(telemetry.tracer("frontend"))
                 .with_metrics(&telemetry.meter("frontend")),
         )
         .service(Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>());

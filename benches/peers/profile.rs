@@ -16,7 +16,7 @@ use axum::body::Body;
 use http::Request;
 use tower::Layer as _;
 use tower_metrics::{MetricsLayer, WithMetrics};
-use tower_trace::{ClientTraceLayer, RequestInfo, TraceLayer};
+use tower_trace::{ClientTraceLayer, TraceLayer};
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -40,8 +40,8 @@ fn main() {
     match which.as_str() {
         "bare" => run(router()),
         "identity" => run(router().layer(tower::layer::util::Identity::new())),
-        "disabled" => run(router().layer(TraceLayer::from_global())),
-        "filtered" => run(router().layer(TraceLayer::server(tracer(&traces)).skip_if(|_: &RequestInfo<'_>| true))),
+        "disabled" => run(router().layer(TraceLayer::server_from_global())),
+        "filtered" => run(router().layer(TraceLayer::server(tracer(&traces)).skip_if(|_| true))),
         "sampled_out" => run(router().layer(TraceLayer::server(tracer(&unsampled)).with_metrics(&meter(&meters)))),
         "trace" => run(router().layer(TraceLayer::server(tracer(&traces)))),
         "metrics" => run(router().layer(MetricsLayer::server(&meter(&meters)))),
@@ -61,7 +61,7 @@ fn main() {
             client(&|req| rt.block_on(once(&svc, req)));
         }
         "client" => {
-            let svc = ClientTraceLayer::new(tracer(&traces)).layer(router().with_state(()));
+            let svc = ClientTraceLayer::client(tracer(&traces)).layer(router().with_state(()));
             client(&|req| rt.block_on(once(&svc, req)));
         }
         other => panic!("unknown variant {other}"),

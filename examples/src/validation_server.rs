@@ -41,7 +41,7 @@ use tower::{Layer, Service, ServiceExt};
 use tower_metrics::prometheus::MetricsService;
 use tower_metrics::{MetricsObserver, WithMetrics};
 use tower_trace::lifecycle::Observe;
-use tower_trace::{ClientObserver, ClientTraceLayer, DefaultRoute, TraceLayer};
+use tower_trace::{ClientObserver, ClientTraceLayer, TraceLayer};
 
 /// The per-call timeout.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -49,10 +49,8 @@ pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 pub const REQUEST_DEADLINE: Duration = Duration::from_millis(4_900);
 
 /// The instrumented outbound client: a client span and client RED metrics per call.
-pub type TracedClient<T> = Observe<
-    Client<HttpConnector, Full<Bytes>>,
-    (ClientObserver<T, Propagator>, MetricsObserver<DefaultRoute>),
->;
+pub type TracedClient<T> =
+    Observe<Client<HttpConnector, Full<Bytes>>, (ClientObserver<T, Propagator>, MetricsObserver)>;
 
 /// The validation server's router, with spans from `provider`, RED metrics from `meter`, and
 /// `GET /metrics` served by `metrics` (see [`tower_metrics::prometheus::exporter`]).

@@ -78,7 +78,7 @@ async fn trailers_only_error_is_a_client_error() {
     let tracing = Tracing::new();
     let addr = serve(&tracing).await;
     let client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .layer(ClientTraceLayer::client(tracing.tracer()))
         .service(channel(addr).await);
     assert_eq!(
         say(client, "fail:5", &[]).await.unwrap_err().code(),
@@ -103,7 +103,7 @@ async fn error_in_trailers_ends_the_client_span_at_the_trailers() {
     let tracing = Tracing::new();
     let addr = serve(&tracing).await;
     let client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .layer(ClientTraceLayer::client(tracing.tracer()))
         .service(channel(addr).await);
     let (messages, result) = stream(client, "3:15").await;
     assert_eq!(messages.len(), 3);
@@ -125,7 +125,7 @@ async fn deadline_exceeded() {
     let addr = serve(&tracing).await;
     // The server says so (Trailers-Only).
     let client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .layer(ClientTraceLayer::client(tracing.tracer()))
         .service(channel(addr).await);
     assert_eq!(
         say(client, "fail:4", &[]).await.unwrap_err().code(),
@@ -164,7 +164,7 @@ async fn cancelled_call_is_not_an_error() {
     let tracing = Tracing::new();
     let addr = serve(&tracing).await;
     let client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .layer(ClientTraceLayer::client(tracing.tracer()))
         .service(channel(addr).await);
     let call = say(client, "sleep:2000", &[]);
     assert!(

@@ -48,7 +48,7 @@ async fn backend(tracing: &Tracing) -> (SocketAddr, Seen) {
 /// A frontend calling `backend{path}` `calls` times through an instrumented hyper client.
 async fn frontend(tracing: &Tracing, backend: SocketAddr, propagator: Propagator) -> SocketAddr {
     let client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()).with_propagator(propagator))
+        .layer(ClientTraceLayer::client(tracing.tracer()).with_propagator(propagator))
         .service(http1_client());
     let call = move |axum::extract::Query(q): axum::extract::Query<
         std::collections::HashMap<String, String>,
@@ -319,7 +319,7 @@ async fn connection_refused_is_a_low_cardinality_error() {
         l.local_addr().unwrap()
     };
     let mut client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .layer(ClientTraceLayer::client(tracing.tracer()))
         .service(http1_client());
     let request = Request::get(format!("http://{closed}/x"))
         .body(Full::<Bytes>::default())
@@ -356,7 +356,7 @@ async fn cancelled_call_ends_its_span_without_error() {
     let tracing = Tracing::new();
     let (back, _) = backend(&tracing).await;
     let mut client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .layer(ClientTraceLayer::client(tracing.tracer()))
         .service(http1_client());
     let request = Request::get(format!("http://{back}/slow"))
         .body(Full::<Bytes>::default())
@@ -387,7 +387,7 @@ async fn credentials_and_signatures_are_redacted_in_url_full() {
     let tracing = Tracing::new();
     let (back, _) = backend(&tracing).await;
     let mut client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()))
+        .layer(ClientTraceLayer::client(tracing.tracer()))
         .service(http1_client());
     let uri = format!("http://user:secret@{back}/hello?sig=abc&x=1&SIG=kept");
     let request = Request::get(uri).body(Full::<Bytes>::default()).unwrap();

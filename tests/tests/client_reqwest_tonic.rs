@@ -201,7 +201,7 @@ async fn client_layer_with_spans_disabled_still_propagates() {
     let tracing = Tracing::new();
     let back = backend(&tracing).await;
     let mut client = tower::ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()).enabled(false))
+        .layer(ClientTraceLayer::client(tracing.tracer()).enabled(false))
         .service(integration_tests::http1_client());
     let request = http::Request::get(format!("http://{back}/hello"))
         .body(http_body_util::Full::<bytes::Bytes>::default())

@@ -472,7 +472,7 @@ async fn client_duration_with_server_address() {
     let addr = serve_axum(app(&metrics)).await;
     let client_metrics = Metrics::new();
     let mut client = tower::ServiceBuilder::new()
-        .layer(ClientTraceLayer::new(tracing.tracer()).with_metrics(&client_metrics.meter()))
+        .layer(ClientTraceLayer::client(tracing.tracer()).with_metrics(&client_metrics.meter()))
         .service(http1_client());
     for path in ["/users/1", "/missing"] {
         let request = Request::get(format!("http://{addr}{path}"))

@@ -142,7 +142,7 @@ async fn services(telemetry: &Telemetry) -> SocketAddr {
     let backend = serve_axum(backend).await;
     let client = ServiceBuilder::new()
         .layer(
-            ClientTraceLayer::new(telemetry.tracer("frontend"))
+            ClientTraceLayer::client(telemetry.tracer("frontend"))
                 .with_metrics(&telemetry.meter("frontend")),
         )
         .service(http1_client());

@@ -103,7 +103,7 @@ async fn trailers_only_errors_follow_the_server_table() {
     let spans = tracing.wait_for(cases.len()).await;
     for (code, is_error, why) in cases {
         let name = format!("{code:?}");
-        let upper = tower_trace::grpc::Code::from_i32(*code as i32).as_str();
+        let upper = tower_trace::conventions::grpc::Code::from_i32(*code as i32).as_str();
         let span = spans
             .iter()
             .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some(upper))
@@ -205,12 +205,12 @@ async fn classic_conventions_behind_the_switch() {
 #[allow(dead_code)]
 fn bounds() {
     fn assert_send_sync_clone<T: Send + Sync + Clone + 'static>(_: &T) {}
-    let layer = TraceLayer::from_global();
+    let layer = TraceLayer::server_from_global();
     assert_send_sync_clone(&layer);
     let _tonic = tonic::transport::Server::builder()
         .layer(layer.clone())
         .add_service(EchoServer);
     let _axum: axum::Router = axum::Router::new()
         .route("/", axum::routing::get(|| async { "" }))
-        .layer(layer.skip_if(|_: &tower_trace::RequestInfo<'_>| false));
+        .layer(layer.skip_if(|_| false));
 }

@@ -56,7 +56,7 @@ fn app(tracing: &Tracing) -> Router {
         .route("/any", any(|| async { "any" }))
         .layer(
             TraceLayer::server(tracing.tracer())
-                .skip_if(|req: &tower_trace::RequestInfo<'_>| req.uri().path() == "/healthz")
+                .skip_if(|req| req.uri().path() == "/healthz")
                 .with_request_headers([
                     HeaderName::from_static("x-request-id"),
                     http::header::AUTHORIZATION,
@@ -258,7 +258,7 @@ async fn public_endpoint_starts_a_new_trace_with_a_link() {
     let tracing = Tracing::new();
     let router = Router::new()
         .route("/users/{id}", routing::get(current_span))
-        .layer(TraceLayer::server(tracing.tracer()).public_endpoint_if(true));
+        .layer(TraceLayer::server(tracing.tracer()).public_endpoint());
     let addr = serve_axum(router).await;
     get(
         addr,
@@ -426,14 +426,12 @@ async fn client_disconnect_mid_body_ends_the_span_cancelled() {
 #[tokio::test]
 async fn bare_hyper_server_with_a_route_function() {
     let tracing = Tracing::new();
-    let layer = TraceLayer::server_http(tracing.tracer()).with_route(
-        |req: &tower_trace::RequestInfo<'_>| {
-            req.uri()
-                .path()
-                .starts_with("/items/")
-                .then_some(std::borrow::Cow::Borrowed("/items/{id}"))
-        },
-    );
+    let layer = TraceLayer::server_http(tracing.tracer()).with_route(|req| {
+        req.uri()
+            .path()
+            .starts_with("/items/")
+            .then_some(std::borrow::Cow::Borrowed("/items/{id}"))
+    });
     let svc = tower::ServiceBuilder::new().layer(layer).service_fn(
         |req: Request<hyper::body::Incoming>| async move {
             let id = Context::current().span().span_context().span_id();
@@ -667,7 +665,7 @@ async fn samplers_see_the_request_attributes_at_span_start() {
     assert_eq!(attr_str(&spans[0], "url.path").as_deref(), Some("/users/7"));
 
     let mut client = tower::ServiceBuilder::new()
-        .layer(tower_trace::ClientTraceLayer::new(tracing.tracer()))
+        .layer(tower_trace::ClientTraceLayer::client(tracing.tracer()))
         .service(http1_client());
     let request = Request::get(format!("http://{addr}/users/8"))
         .body(Full::<Bytes>::default())

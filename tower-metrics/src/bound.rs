@@ -52,7 +52,7 @@ impl Atom {
 /// fixed order per instrument.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct SeriesKey {
-    pub(crate) atoms: [Atom; 5],
+    pub(crate) atoms: [Atom; 6],
     pub(crate) numbers: [u32; 2],
 }
 
@@ -247,6 +247,7 @@ mod tests {
         SeriesKey {
             atoms: [
                 Atom::of_static("GET"),
+                Atom::NONE,
                 Atom::NONE,
                 Atom::NONE,
                 Atom::NONE,

@@ -1,8 +1,7 @@
 //! The instruments, created once per layer from a `Meter`.
 
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
-use tower_trace::RpcConventions;
-use tower_trace::classify::Role;
+use tower_trace::conventions::{Role, RpcConventions};
 
 use crate::bound::Cached;
 
@@ -27,9 +26,10 @@ pub const SIZE_BUCKETS: [f64; 11] = [
 /// What to record beyond the defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Options {
-    pub(crate) active_requests: bool,
+    /// `None`: the role's default (on for servers, off for clients).
+    pub(crate) active_requests: Option<bool>,
     pub(crate) body_sizes: bool,
-    pub(crate) rpc: RpcConventions,
+    pub(crate) count_filtered: bool,
 }
 
 /// One layer's instruments.
@@ -45,21 +45,22 @@ pub(crate) struct Instruments {
 }
 
 impl Instruments {
-    pub(crate) fn new(meter: &Meter, role: Role, options: Options) -> Self {
+    pub(crate) fn new(meter: &Meter, role: Role, rpc: RpcConventions, options: Options) -> Self {
         let (side, active_description) = match role {
-            Role::Server => ("server", "Number of active HTTP server requests."),
             Role::Client => ("client", "Number of active HTTP client requests."),
+            _ => ("server", "Number of active HTTP server requests."),
         };
         let http_duration = meter
             .f64_histogram(format!("http.{side}.request.duration"))
             .with_unit("s")
             .with_description(match role {
-                Role::Server => "Duration of HTTP server requests.",
                 Role::Client => "Duration of HTTP client requests.",
+                _ => "Duration of HTTP server requests.",
             })
             .with_boundaries(DURATION_BUCKETS.to_vec())
             .build();
-        let http_active = options.active_requests.then(|| {
+        let active = options.active_requests.unwrap_or(role == Role::Server);
+        let http_active = active.then(|| {
             meter
                 .i64_up_down_counter(format!("http.{side}.active_requests"))
                 .with_unit("{request}")
@@ -80,7 +81,7 @@ impl Instruments {
         let response_body_size = options
             .body_sizes
             .then(|| size("response", "Size of HTTP response bodies."));
-        let (rpc_duration, rpc_in_ms) = match options.rpc {
+        let (rpc_duration, rpc_in_ms) = match rpc {
             RpcConventions::Classic => (
                 meter
                     .f64_histogram(format!("rpc.{side}.duration"))

@@ -1,31 +1,27 @@
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use opentelemetry::global;
 use opentelemetry::metrics::Meter;
-use opentelemetry::trace::Tracer;
 use tower_layer::Layer;
-use tower_trace::classify::Role;
-use tower_trace::lifecycle::Observe;
-use tower_trace::{
-    ClientObserver, ClientTraceLayer, DefaultRoute, MakeRoute, Protocol, RpcConventions,
-    ServerObserver, TraceLayer,
-};
+use tower_trace::RequestInfo;
+use tower_trace::conventions::{Conventions, Protocol, Role, RpcConventions};
+use tower_trace::hooks::{DefaultRoute, MakeRoute};
+use tower_trace::lifecycle::{IntoObserveLayer, Observe, ObserveLayer};
 
 use crate::instruments::{Instruments, Options};
-use crate::observer::{Inner, Interned, MetricsObserver};
+use crate::observer::{Inner, Label, MetricsObserver};
 
 /// A Tower layer recording RED metrics (rate, errors, duration) for a server or a client.
 ///
-/// See the [crate docs](crate) for the instruments and their attributes.
-pub struct MetricsLayer<R = DefaultRoute> {
+/// See the [crate docs](crate) for the instruments and their attributes. Type parameters, each
+/// swapped by one setter: `R` the route source, `F` the filter, `L` the extra label.
+pub struct MetricsLayer<R = DefaultRoute, F = (), L = ()> {
+    conventions: Conventions<R, F>,
     meter: Meter,
-    role: Role,
-    protocol: Protocol,
     options: Options,
-    route: R,
-    default_scheme: &'static str,
+    label: L,
     instruments: Arc<Instruments>,
-    interned: Arc<Interned>,
 }
 
 impl MetricsLayer {
@@ -33,232 +29,300 @@ impl MetricsLayer {
     /// `http.server.active_requests` and, for gRPC, `rpc.server.call.duration`. HTTP or gRPC
     /// is detected per request from `content-type`.
     pub fn server(meter: &Meter) -> Self {
-        Self::new(
-            meter,
-            Role::Server,
-            Options {
-                active_requests: true,
-                body_sizes: false,
-                rpc: RpcConventions::Current,
-            },
-        )
+        Self::new(meter, Conventions::server())
+    }
+
+    /// [`server`](Self::server), always following the HTTP conventions.
+    pub fn server_http(meter: &Meter) -> Self {
+        Self::server(meter).with_protocol(Protocol::Http)
+    }
+
+    /// [`server`](Self::server), always following the gRPC conventions.
+    pub fn server_grpc(meter: &Meter) -> Self {
+        Self::server(meter).with_protocol(Protocol::Grpc)
+    }
+
+    /// [`server`](Self::server) with the global meter provider's meter, read once, now.
+    pub fn server_from_global() -> Self {
+        Self::server(&global::meter("tower-telemetry"))
     }
 
     /// Client metrics from `meter`: `http.client.request.duration` and, for gRPC,
     /// `rpc.client.call.duration` (`http.client.active_requests` is opt-in).
     pub fn client(meter: &Meter) -> Self {
-        Self::new(
-            meter,
-            Role::Client,
-            Options {
-                active_requests: false,
-                body_sizes: false,
-                rpc: RpcConventions::Current,
-            },
-        )
+        Self::new(meter, Conventions::client())
     }
 
-    /// [`server`](Self::server) with the global meter provider's meter, read once, now.
-    pub fn server_from_global() -> Self {
-        Self::server(&global::meter("tower-metrics"))
+    /// [`client`](Self::client), always following the HTTP conventions.
+    pub fn client_http(meter: &Meter) -> Self {
+        Self::client(meter).with_protocol(Protocol::Http)
+    }
+
+    /// [`client`](Self::client), always following the gRPC conventions.
+    pub fn client_grpc(meter: &Meter) -> Self {
+        Self::client(meter).with_protocol(Protocol::Grpc)
     }
 
     /// [`client`](Self::client) with the global meter provider's meter, read once, now.
     pub fn client_from_global() -> Self {
-        Self::client(&global::meter("tower-metrics"))
+        Self::client(&global::meter("tower-telemetry"))
     }
 
-    fn new(meter: &Meter, role: Role, options: Options) -> Self {
+    fn new(meter: &Meter, conventions: Conventions) -> Self {
+        let options = Options {
+            active_requests: None,
+            body_sizes: false,
+            count_filtered: false,
+        };
         MetricsLayer {
+            instruments: Arc::new(Instruments::new(
+                meter,
+                conventions.role(),
+                conventions.rpc(),
+                options,
+            )),
+            conventions,
             meter: meter.clone(),
-            role,
-            protocol: Protocol::Auto,
             options,
-            route: DefaultRoute,
-            default_scheme: "http",
-            instruments: Arc::new(Instruments::new(meter, role, options)),
-            interned: Arc::new(Interned::new()),
+            label: (),
         }
     }
 }
 
-impl<R> MetricsLayer<R> {
-    fn rebuild(mut self) -> Self {
-        self.instruments = Arc::new(Instruments::new(&self.meter, self.role, self.options));
+impl<R, F, L> MetricsLayer<R, F, L> {
+    /// The instruments again, for another role or RPC conventions (when fused with a layer
+    /// of another role) or other options: built once per layer, never per request.
+    fn rebuild(mut self, role: Role, rpc: RpcConventions) -> Self {
+        self.instruments = Arc::new(Instruments::new(&self.meter, role, rpc, self.options));
         self
     }
 
-    /// Follows the conventions of one protocol instead of detecting it per request.
+    fn rebuilt(self) -> Self {
+        let (role, rpc) = (self.conventions.role(), self.conventions.rpc());
+        self.rebuild(role, rpc)
+    }
+
+    /// Follows one protocol's conventions instead of detecting it per request.
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
-        self.protocol = protocol;
+        self.conventions = self.conventions.with_protocol(protocol);
         self
     }
 
     /// Records `http.{server,client}.active_requests` (on by default for servers, off for
     /// clients). Decremented exactly once per request on every path, dropped ones included.
     pub fn with_active_requests(mut self, enabled: bool) -> Self {
-        self.options.active_requests = enabled;
-        self.rebuild()
+        self.options.active_requests = Some(enabled);
+        self.rebuilt()
     }
 
     /// Records the opt-in `http.{server,client}.{request,response}.body.size` (bytes; the
     /// request size from `Content-Length`, the response size counted as the body goes out).
     pub fn with_body_sizes(mut self, enabled: bool) -> Self {
         self.options.body_sizes = enabled;
-        self.rebuild()
+        self.rebuilt()
     }
 
-    /// Selects the RPC conventions: [`RpcConventions::Classic`] records `rpc.*.duration` in
+    /// Selects the RPC conventions: `RpcConventions::Classic` records `rpc.*.duration` in
     /// milliseconds with `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`.
     pub fn with_rpc_conventions(mut self, conventions: RpcConventions) -> Self {
-        self.options.rpc = conventions;
-        self.rebuild()
-    }
-
-    /// Takes `http.route` from `route` (by default axum's `MatchedPath`, with the `axum`
-    /// feature). Requests without a route get no `http.route` label, never their path.
-    pub fn with_route<R2: MakeRoute>(self, route: R2) -> MetricsLayer<R2> {
-        MetricsLayer {
-            meter: self.meter,
-            role: self.role,
-            protocol: self.protocol,
-            options: self.options,
-            route,
-            default_scheme: self.default_scheme,
-            instruments: self.instruments,
-            interned: self.interned,
-        }
+        self.conventions = self.conventions.with_rpc_conventions(conventions);
+        self.rebuilt()
     }
 
     /// The `url.scheme` to report when neither the URI nor `Forwarded`/`X-Forwarded-Proto`
     /// says (`http` by default).
     pub fn with_default_scheme(mut self, https: bool) -> Self {
-        self.default_scheme = if https { "https" } else { "http" };
+        self.conventions = self.conventions.with_default_scheme(https);
         self
     }
 
-    /// The observer this layer drives, to pair with another on one lifecycle.
-    pub fn observer(&self) -> MetricsObserver<R>
+    /// `host[:port]` of the server for client requests whose URI has no authority (a tonic
+    /// client below its channel).
+    pub fn with_server_address(mut self, authority: impl Into<Arc<str>>) -> Self {
+        self.conventions = self.conventions.with_server_address(authority);
+        self
+    }
+
+    /// Keeps counting requests the filter ([`skip_if`](Self::skip_if), or a fused trace
+    /// layer's `skip_if`) leaves out: by default a filtered request is in neither signal.
+    /// Turn this on when the filter is there to keep noise out of traces but you still want
+    /// the traffic in your rates, e.g. a load balancer's health checks whose failures should
+    /// page you.
+    pub fn count_filtered(mut self, count: bool) -> Self {
+        self.options.count_filtered = count;
+        self
+    }
+
+    /// Takes `http.route` from `route` (by default axum's `MatchedPath`, with the `axum`
+    /// feature). Requests without a route get no `http.route` label, never their path.
+    pub fn with_route<R2>(self, route: R2) -> MetricsLayer<R2, F, L>
     where
-        R: Clone,
+        R2: Fn(&RequestInfo<'_>) -> Option<Cow<'static, str>>,
     {
+        self.with_make_route(route)
+    }
+
+    /// [`with_route`](Self::with_route) with any [`MakeRoute`].
+    pub fn with_make_route<R2: MakeRoute>(self, route: R2) -> MetricsLayer<R2, F, L> {
+        MetricsLayer {
+            conventions: self.conventions.with_route(route),
+            meter: self.meter,
+            options: self.options,
+            label: self.label,
+            instruments: self.instruments,
+        }
+    }
+
+    /// Records nothing for requests where `skip` says yes (unless
+    /// [`count_filtered`](Self::count_filtered)).
+    pub fn skip_if<F2>(self, skip: F2) -> MetricsLayer<R, F2, L>
+    where
+        F2: Fn(&RequestInfo<'_>) -> bool,
+    {
+        MetricsLayer {
+            conventions: self.conventions.with_filter(skip),
+            meter: self.meter,
+            options: self.options,
+            label: self.label,
+            instruments: self.instruments,
+        }
+    }
+
+    /// Adds one label `key` to the duration and body-size metrics, its value read from the
+    /// request (e.g. a tenant header). **Cardinality rule**: each distinct value is a new
+    /// series in every histogram, so the value must come from a small, known set; at most
+    /// [`MAX_LABEL_VALUES`](crate::MAX_LABEL_VALUES) distinct values are kept per layer, later
+    /// ones are recorded as `_OTHER`, and a request without a value has no such label.
+    pub fn with_label<V>(self, key: &'static str, value: V) -> MetricsLayer<R, F, Label<V>>
+    where
+        V: for<'a> Fn(&RequestInfo<'a>) -> Option<&'a str>,
+    {
+        MetricsLayer {
+            conventions: self.conventions,
+            meter: self.meter,
+            options: self.options,
+            label: Label::new(opentelemetry::Key::from_static_str(key), value),
+            instruments: self.instruments,
+        }
+    }
+
+    /// The lifecycle's configuration.
+    pub fn conventions(&self) -> &Conventions<R, F> {
+        &self.conventions
+    }
+
+    /// The observer this layer drives, to pair with another on one lifecycle.
+    pub fn observer(self) -> MetricsObserver<L> {
         MetricsObserver::new(Inner {
-            role: self.role,
-            protocol: self.protocol,
-            rpc: self.options.rpc,
-            route: self.route.clone(),
-            default_scheme: self.default_scheme,
-            instruments: Arc::clone(&self.instruments),
-            interned: Arc::clone(&self.interned),
+            instruments: self.instruments,
+            count_filtered: self.options.count_filtered,
+            label: self.label,
         })
     }
 }
 
-impl<R: Clone> Clone for MetricsLayer<R> {
+impl<R, F, L> IntoObserveLayer for MetricsLayer<R, F, L> {
+    type Observer = MetricsObserver<L>;
+    type Route = R;
+    type Filter = F;
+
+    fn into_observe_layer(self) -> ObserveLayer<MetricsObserver<L>, R, F> {
+        let MetricsLayer {
+            conventions,
+            meter,
+            options,
+            label,
+            instruments,
+        } = self;
+        let _ = meter;
+        ObserveLayer::new(
+            conventions,
+            MetricsObserver::new(Inner {
+                instruments,
+                count_filtered: options.count_filtered,
+                label,
+            }),
+        )
+    }
+}
+
+impl<R: Clone, F: Clone, L: Clone> Clone for MetricsLayer<R, F, L> {
     fn clone(&self) -> Self {
         MetricsLayer {
+            conventions: self.conventions.clone(),
             meter: self.meter.clone(),
-            role: self.role,
-            protocol: self.protocol,
             options: self.options,
-            route: self.route.clone(),
-            default_scheme: self.default_scheme,
+            label: self.label.clone(),
             instruments: Arc::clone(&self.instruments),
-            interned: Arc::clone(&self.interned),
         }
     }
 }
 
-impl<R> std::fmt::Debug for MetricsLayer<R> {
+impl<R, F, L> std::fmt::Debug for MetricsLayer<R, F, L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsLayer")
-            .field("role", &self.role)
-            .field("protocol", &self.protocol)
+            .field("conventions", &self.conventions)
             .field("options", &self.options)
             .finish_non_exhaustive()
     }
 }
 
-impl<S, R: Clone> Layer<S> for MetricsLayer<R> {
-    type Service = Observe<S, MetricsObserver<R>>;
+impl<S, R: Clone, F: Clone, L: Clone> Layer<S> for MetricsLayer<R, F, L> {
+    type Service = Observe<S, MetricsObserver<L>, R, F>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Observe::new(inner, self.observer())
+        self.clone().into_observe_layer().layer(inner)
     }
 }
 
 // === fused trace + metrics ===
 
-/// A trace layer and a metrics layer on **one** lifecycle: one future and one body wrapper,
-/// and the span's duration and the histogram's value are the same measurement (the same clock
-/// readings). Built with [`WithMetrics`].
-#[derive(Debug, Clone)]
-pub struct TraceMetricsLayer<L, R = DefaultRoute> {
-    trace: L,
-    metrics: MetricsLayer<R>,
-}
+/// A trace layer and a metrics layer on **one** lifecycle, under the trace layer's
+/// conventions: one future and one body wrapper, one set of facts, one verdict, and the span's
+/// duration and the histogram's value are the same measurement. Built with [`WithMetrics`].
+pub type TraceMetricsLayer<O, R = DefaultRoute, F = (), L = ()> =
+    ObserveLayer<(O, MetricsObserver<L>), R, F>;
 
-/// Adds RED metrics to a `tower-trace` layer, fused on one lifecycle.
+/// Adds RED metrics to a layer of the trace crate (or any lifecycle layer), fused on one
+/// lifecycle: the metrics follow **its** conventions (protocol, RPC conventions, route,
+/// default scheme, server address, filter), so the two signals can't disagree.
 ///
 /// ```
 /// use opentelemetry::global;
 /// use tower_metrics::WithMetrics;
 /// use tower_trace::TraceLayer;
 ///
-/// let layer = TraceLayer::server(global::tracer("svc")).with_metrics(&global::meter("svc"));
+/// let layer = TraceLayer::server(global::tracer("svc"))
+///     .skip_if(|req| req.uri().path() == "/healthz") // neither a span nor metrics
+///     .with_metrics(&global::meter("svc"));
 /// # let _ = layer;
 /// ```
-pub trait WithMetrics: Sized {
-    /// Fuses this layer with the metrics layer of its role ([`MetricsLayer::server`] for a
-    /// `TraceLayer`, [`MetricsLayer::client`] for a `ClientTraceLayer`) from `meter`.
-    fn with_metrics(self, meter: &Meter) -> TraceMetricsLayer<Self>;
-
-    /// Fuses this layer with `metrics`, configured as you like.
-    fn with_metrics_layer<R>(self, metrics: MetricsLayer<R>) -> TraceMetricsLayer<Self, R> {
-        TraceMetricsLayer {
-            trace: self,
-            metrics,
-        }
-    }
-}
-
-impl<T, P, R, F, E> WithMetrics for TraceLayer<T, P, R, F, E> {
-    fn with_metrics(self, meter: &Meter) -> TraceMetricsLayer<Self> {
+pub trait WithMetrics: IntoObserveLayer + Sized {
+    /// Fuses this layer with the metrics of its role (server or client) from `meter`.
+    fn with_metrics(
+        self,
+        meter: &Meter,
+    ) -> TraceMetricsLayer<Self::Observer, Self::Route, Self::Filter> {
         self.with_metrics_layer(MetricsLayer::server(meter))
     }
-}
 
-impl<T, P> WithMetrics for ClientTraceLayer<T, P> {
-    fn with_metrics(self, meter: &Meter) -> TraceMetricsLayer<Self> {
-        self.with_metrics_layer(MetricsLayer::client(meter))
+    /// Fuses this layer with `metrics`, configured as you like: its options (active
+    /// requests, body sizes, counting filtered requests, an extra label) are kept; its
+    /// conventions give way to this layer's, and its instruments are those of this layer's
+    /// role.
+    fn with_metrics_layer<R2, F2, L>(
+        self,
+        metrics: MetricsLayer<R2, F2, L>,
+    ) -> TraceMetricsLayer<Self::Observer, Self::Route, Self::Filter, L> {
+        let layer = self.into_observe_layer();
+        let (role, rpc) = (layer.conventions().role(), layer.conventions().rpc());
+        let metrics = if (role, rpc) == (metrics.conventions.role(), metrics.conventions.rpc()) {
+            metrics
+        } else {
+            metrics.rebuild(role, rpc)
+        };
+        layer.and(metrics.observer())
     }
 }
 
-impl<S, T, P, R, F, E, MR> Layer<S> for TraceMetricsLayer<TraceLayer<T, P, R, F, E>, MR>
-where
-    T: Tracer,
-    P: Clone,
-    R: Clone,
-    F: Clone,
-    E: Clone,
-    MR: Clone,
-{
-    type Service = Observe<S, (ServerObserver<T, P, R, F, E>, MetricsObserver<MR>)>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Observe::new(inner, (self.trace.observer(), self.metrics.observer()))
-    }
-}
-
-impl<S, T, P, MR> Layer<S> for TraceMetricsLayer<ClientTraceLayer<T, P>, MR>
-where
-    T: Tracer,
-    P: Clone,
-    MR: Clone,
-{
-    type Service = Observe<S, (ClientObserver<T, P>, MetricsObserver<MR>)>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        Observe::new(inner, (self.trace.observer(), self.metrics.observer()))
-    }
-}
+impl<L: IntoObserveLayer> WithMetrics for L {}

@@ -60,7 +60,7 @@
 //! ```
 //!
 //! Clients: `ServiceBuilder::new().layer(MetricsLayer::client(&meter)).service(client)`, or
-//! `ClientTraceLayer::new(tracer).with_metrics(&meter)`.
+//! `ClientTraceLayer::client(tracer).with_metrics(&meter)`.
 //!
 //! # Instruments
 //!
@@ -79,15 +79,21 @@
 //!
 //! **When it is measured**: from the request to the true end of the response (last body frame
 //! or trailers) for servers and gRPC clients, to the response head for HTTP clients (as their
-//! spans). Errors follow [`tower_trace::classify`]: server 5xx, client 4xx and 5xx, transport
+//! spans, by the same rule: one lifecycle decides where a request ends for both signals). Errors
+//! are the lifecycle's one verdict ([`tower_trace::lifecycle::End::verdict`]), the same the
+//! span gets: server 5xx, client 4xx and 5xx, transport
 //! errors (`connect`, `timeout`), requests dropped before the end (`cancelled`) on a server but
 //! not on a client, gRPC status codes per role. Active requests are decremented exactly once
 //! on every path, dropped requests included.
 //!
+//! **Filtered requests** (`skip_if`, here or on a fused trace layer) are in neither signal;
+//! [`MetricsLayer::count_filtered`] counts them in the metrics anyway.
+//!
 //! **Cardinality is bounded by construction**: unknown methods are `_OTHER`; requests without
 //! a route have no `http.route` label, never their path; no path, host or IP labels on server
 //! metrics; at most [`MAX_INTERNED`] distinct routes, RPC methods and server addresses per
-//! layer are kept (later ones go unlabelled or `_OTHER`).
+//! layer are kept (later ones go unlabelled or `_OTHER`). Extra labels come only through
+//! [`MetricsLayer::with_label`], capped at [`MAX_LABEL_VALUES`] values per layer.
 //!
 //! **Cost**: with the `bound-instruments` feature (on by default) each label set is bound once
 //! per layer (`Histogram::bind`, `UpDownCounter::bind`; at most 2,048 per instrument, then the
@@ -137,6 +143,6 @@ pub mod setup;
 
 pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
 pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};
-pub use observer::{MetricsObserver, MetricsRecord};
+pub use observer::{Label, MAX_LABEL_VALUES, MetricLabel, MetricsObserver, MetricsRecord};
 pub use tower_trace;
-pub use tower_trace::intern::MAX_INTERNED;
+pub use tower_trace::conventions::MAX_INTERNED;

@@ -1,59 +1,102 @@
 use std::sync::Arc;
 
-use http::{HeaderMap, Request, Response};
-use opentelemetry::{KeyValue, StringValue};
-use tower_trace::classify::{self, Role};
-use tower_trace::grpc::{self, Code};
-use tower_trace::intern::Interner;
-use tower_trace::lifecycle::{Now, Observer, Outcome, Progress, Record, Timestamp};
-use tower_trace::{MakeRoute, Protocol, RequestInfo, RpcConventions, semconv};
+use http::Request;
+use opentelemetry::{Key, KeyValue, StringValue};
+use tower_trace::conventions::attributes as attr;
+use tower_trace::conventions::grpc::Code;
+use tower_trace::conventions::{Interner, Role, RpcConventions};
+use tower_trace::lifecycle::{End, Facts, Observer, Record, RequestFacts};
+use tower_trace::{RequestInfo, ResponseInfo};
 
 use crate::bound::{Atom, SeriesKey};
 use crate::instruments::Instruments;
 
-pub(crate) struct Inner<R> {
-    pub(crate) role: Role,
-    pub(crate) protocol: Protocol,
-    pub(crate) rpc: RpcConventions,
-    pub(crate) route: R,
-    pub(crate) default_scheme: &'static str,
-    pub(crate) instruments: Arc<Instruments>,
-    pub(crate) interned: Arc<Interned>,
+/// Distinct values an extra label keeps per layer; later values are recorded as `_OTHER`.
+pub const MAX_LABEL_VALUES: usize = 100;
+
+/// An extra metric label computed from the request: **bounded** by construction, because each
+/// distinct value is a new time series. The value is interned per layer, at most
+/// [`MAX_LABEL_VALUES`] distinct values, then `_OTHER`; a request without a value gets no
+/// label.
+///
+/// Implemented for `()` (no label) and [`Label`]. Set it with
+/// [`MetricsLayer::with_label`](crate::MetricsLayer::with_label).
+pub trait MetricLabel {
+    /// The label's key and interned value for `request`, if it has one.
+    fn label(&self, request: &RequestInfo<'_>) -> Option<(&Key, Arc<str>)>;
 }
 
-/// The label values seen so far, shared by every service of a layer.
-pub(crate) struct Interned {
-    routes: Interner,
-    methods: Interner,
-    addresses: Interner,
+impl MetricLabel for () {
+    #[inline]
+    fn label(&self, _: &RequestInfo<'_>) -> Option<(&Key, Arc<str>)> {
+        None
+    }
 }
 
-impl Interned {
-    pub(crate) fn new() -> Self {
-        Interned {
-            routes: Interner::new(),
-            methods: Interner::new(),
-            addresses: Interner::new(),
+/// A label `key` whose value a function reads from the request; see [`MetricLabel`].
+pub struct Label<V> {
+    key: Key,
+    value: V,
+    values: Interner,
+    other: Arc<str>,
+}
+
+impl<V> Label<V> {
+    pub(crate) fn new(key: Key, value: V) -> Self {
+        Label {
+            key,
+            value,
+            values: Interner::with_capacity(MAX_LABEL_VALUES),
+            other: Arc::from(attr::OTHER),
         }
     }
 }
 
-/// The [`Observer`] behind [`MetricsLayer`](crate::MetricsLayer): records RED metrics on the
-/// shared request lifecycle. One `Arc` clone per service clone; per request, one `Arc` clone
-/// of the instruments and no allocation for label values.
-pub struct MetricsObserver<R> {
-    inner: Arc<Inner<R>>,
+impl<V> MetricLabel for Label<V>
+where
+    V: for<'a> Fn(&RequestInfo<'a>) -> Option<&'a str>,
+{
+    fn label(&self, request: &RequestInfo<'_>) -> Option<(&Key, Arc<str>)> {
+        let value = (self.value)(request)?;
+        let value = self
+            .values
+            .get(value)
+            .unwrap_or_else(|| Arc::clone(&self.other));
+        Some((&self.key, value))
+    }
 }
 
-impl<R> MetricsObserver<R> {
-    pub(crate) fn new(inner: Inner<R>) -> Self {
+impl<V> std::fmt::Debug for Label<V> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Label")
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct Inner<L> {
+    pub(crate) instruments: Arc<Instruments>,
+    pub(crate) count_filtered: bool,
+    pub(crate) label: L,
+}
+
+/// The [`Observer`] behind [`MetricsLayer`](crate::MetricsLayer): records RED metrics on the
+/// shared request lifecycle, from the lifecycle's facts and verdict. One `Arc` clone per
+/// service clone; per request, one `Arc` clone of the instruments and no allocation for label
+/// values.
+pub struct MetricsObserver<L = ()> {
+    inner: Arc<Inner<L>>,
+}
+
+impl<L> MetricsObserver<L> {
+    pub(crate) fn new(inner: Inner<L>) -> Self {
         MetricsObserver {
             inner: Arc::new(inner),
         }
     }
 }
 
-impl<R> Clone for MetricsObserver<R> {
+impl<L> Clone for MetricsObserver<L> {
     fn clone(&self) -> Self {
         MetricsObserver {
             inner: Arc::clone(&self.inner),
@@ -61,107 +104,77 @@ impl<R> Clone for MetricsObserver<R> {
     }
 }
 
-impl<R> std::fmt::Debug for MetricsObserver<R> {
+impl<L> std::fmt::Debug for MetricsObserver<L> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MetricsObserver")
-            .field("role", &self.inner.role)
-            .field("protocol", &self.inner.protocol)
+            .field("count_filtered", &self.inner.count_filtered)
             .finish_non_exhaustive()
     }
 }
 
-/// The per-request state of [`MetricsObserver`].
+/// The per-request state of [`MetricsObserver`]: what the facts don't hold.
 #[derive(Debug)]
 pub struct MetricsRecord {
     instruments: Arc<Instruments>,
-    role: Role,
-    start: Timestamp,
-    grpc: Option<RpcConventions>,
-    method: &'static str,
-    scheme: &'static str,
-    route: Option<Arc<str>>,
-    request_version: Option<&'static str>,
-    response_version: Option<&'static str>,
-    server_address: Option<Arc<str>>,
-    server_port: Option<u16>,
-    rpc_method: Option<Arc<str>>,
-    status: Option<u16>,
-    grpc_status: Option<Code>,
+    label: Option<(Key, Arc<str>)>,
     request_bytes: Option<u64>,
     response_bytes: u64,
     active: bool,
 }
 
-impl<B, R: MakeRoute> Observer<B> for MetricsObserver<R> {
+impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
     type Record = MetricsRecord;
 
-    fn on_request(&self, request: &mut Request<B>, now: &Now) -> Option<MetricsRecord> {
+    fn on_request(
+        &self,
+        request: &mut Request<B>,
+        facts: &RequestFacts<'_>,
+    ) -> Option<MetricsRecord> {
         let inner = &*self.inner;
-        let grpc = match inner.protocol {
-            Protocol::Http => false,
-            Protocol::Grpc => true,
-            _ => grpc::is_grpc(request.headers()),
+        if facts.is_filtered() && !inner.count_filtered {
+            return None;
+        }
+        let info = RequestInfo::new(request);
+        // The facts these metrics need, read now (once, shared with the span).
+        facts.start();
+        let base = if facts.is_grpc() {
+            facts.rpc_method(&info);
+            None
+        } else {
+            Some(match facts.role() {
+                Role::Client => {
+                    let (address, port) = facts.server(&info);
+                    Base::client(facts.method(), address, port)
+                }
+                _ => {
+                    facts.route(&info);
+                    Base::server(facts.method(), facts.scheme(&info))
+                }
+            })
         };
-        let (method, _) = semconv::method(request.method());
         let mut record = MetricsRecord {
             instruments: Arc::clone(&inner.instruments),
-            role: inner.role,
-            start: now.get(),
-            grpc: grpc.then_some(inner.rpc),
-            method,
-            scheme: "",
-            route: None,
-            request_version: semconv::protocol_version(request.version()),
-            response_version: None,
-            server_address: None,
-            server_port: None,
-            rpc_method: None,
-            status: None,
-            grpc_status: None,
+            label: inner.label.label(&info).map(|(k, v)| (k.clone(), v)),
             request_bytes: None,
             response_bytes: 0,
             active: false,
         };
-        if grpc {
-            record.rpc_method = grpc::split_path(request.uri().path())
-                .and_then(|(full, _, _)| inner.interned.methods.get(full));
-        }
-        match inner.role {
-            Role::Server => {
-                record.scheme = semconv::url_scheme(request, inner.default_scheme);
-                if !grpc {
-                    let info = RequestInfo::new(request);
-                    record.route = inner
-                        .route
-                        .route(&info)
-                        .and_then(|r| inner.interned.routes.get(&r));
-                }
-            }
-            Role::Client => {
-                let authority = request.uri().authority().map(|a| a.as_str());
-                if let Some(authority) = authority {
-                    let (host, port) =
-                        semconv::split_authority(authority, request.uri().scheme_str());
-                    record.server_address = host.and_then(|h| inner.interned.addresses.get(h));
-                    record.server_port = port;
-                }
-            }
-        }
         if inner.instruments.request_body_size.is_some() {
-            record.request_bytes = request
-                .headers()
-                .get(http::header::CONTENT_LENGTH)
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.parse().ok());
+            record.request_bytes = content_length(info.headers());
         }
-        if let Some(active) = &inner.instruments.http_active {
-            if !grpc {
-                active.record(&record.base_key(), 1, || record.base_attributes());
-                record.active = true;
-            }
+        if let (Some(active), Some(base)) = (&inner.instruments.http_active, &base) {
+            active.record(&base.key(), 1, || base.attributes());
+            record.active = true;
         }
         Some(record)
     }
+}
+
+fn content_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
 }
 
 /// `Some(n)` as `n + 1`, `None` as 0.
@@ -169,40 +182,73 @@ fn number(n: Option<u16>) -> u32 {
     n.map_or(0, |n| u32::from(n) + 1)
 }
 
-impl MetricsRecord {
-    /// The label set of [`Self::base_attributes`], as atoms (see `crate::bound`).
-    fn base_key(&self) -> SeriesKey {
+/// The base label set of HTTP metrics: `http.request.method`, then `url.scheme` (server) or
+/// `server.address`/`server.port` (client). The active-requests attributes, and the start of
+/// the duration's.
+struct Base<'a> {
+    method: &'static str,
+    scheme: Option<&'static str>,
+    address: Option<&'a Arc<str>>,
+    port: Option<u16>,
+}
+
+impl<'a> Base<'a> {
+    fn server(method: &'static str, scheme: &'static str) -> Self {
+        Base {
+            method,
+            scheme: Some(scheme),
+            address: None,
+            port: None,
+        }
+    }
+
+    fn client(method: &'static str, address: Option<&'a Arc<str>>, port: Option<u16>) -> Self {
+        Base {
+            method,
+            scheme: None,
+            address,
+            port,
+        }
+    }
+
+    fn of(facts: &'a Facts) -> Self {
+        match facts.role() {
+            Role::Client => {
+                let (address, port) = facts.server();
+                Base::client(facts.method(), address, port)
+            }
+            _ => Base::server(facts.method(), facts.scheme().unwrap_or("http")),
+        }
+    }
+
+    /// The label set as atoms (see `crate::bound`).
+    fn key(&self) -> SeriesKey {
         let mut key = SeriesKey::default();
         key.atoms[0] = Atom::of_static(self.method);
-        match self.role {
-            Role::Server => key.atoms[1] = Atom::of_static(self.scheme),
-            Role::Client => {
-                key.atoms[1] = self
-                    .server_address
-                    .as_ref()
-                    .map_or(Atom::NONE, Atom::of_interned);
-                key.numbers[1] = number(self.server_port);
+        match self.scheme {
+            Some(scheme) => key.atoms[1] = Atom::of_static(scheme),
+            None => {
+                key.atoms[1] = self.address.map_or(Atom::NONE, Atom::of_interned);
+                key.numbers[1] = number(self.port);
             }
         }
         key
     }
 
-    /// `http.request.method`, then `url.scheme` (server) or `server.address`/`server.port`
-    /// (client): the active-requests attributes, and the start of the duration's.
-    fn base_attributes(&self) -> Attrs {
+    fn attributes(&self) -> Attrs {
         let mut attrs = Attrs::new();
-        attrs.push(KeyValue::new(semconv::HTTP_REQUEST_METHOD, self.method));
-        match self.role {
-            Role::Server => attrs.push(KeyValue::new(semconv::URL_SCHEME, self.scheme)),
-            Role::Client => {
-                if let Some(address) = &self.server_address {
+        attrs.push(KeyValue::new(attr::HTTP_REQUEST_METHOD, self.method));
+        match self.scheme {
+            Some(scheme) => attrs.push(KeyValue::new(attr::URL_SCHEME, scheme)),
+            None => {
+                if let Some(address) = self.address {
                     attrs.push(KeyValue::new(
-                        semconv::SERVER_ADDRESS,
+                        attr::SERVER_ADDRESS,
                         StringValue::from(Arc::clone(address)),
                     ));
                 }
-                if let Some(port) = self.server_port {
-                    attrs.push(KeyValue::new(semconv::SERVER_PORT, i64::from(port)));
+                if let Some(port) = self.port {
+                    attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
                 }
             }
         }
@@ -214,29 +260,145 @@ impl MetricsRecord {
 /// `Vec`, and only the attributes pushed are built and dropped.
 type Attrs = smallvec::SmallVec<[KeyValue; 8]>;
 
-impl Record for MetricsRecord {
-    fn on_response<B>(&mut self, response: &Response<B>) -> Progress {
-        self.status = Some(response.status().as_u16());
-        self.response_version = semconv::protocol_version(response.version());
-        if self.grpc.is_some() {
-            self.grpc_status = grpc::status_in_head(response);
-            return Progress::Continue;
+impl MetricsRecord {
+    fn push_label(&self, attrs: &mut Attrs) {
+        if let Some((key, value)) = &self.label {
+            attrs.push(KeyValue::new(
+                key.clone(),
+                StringValue::from(Arc::clone(value)),
+            ));
         }
-        match self.role {
-            Role::Server => Progress::Continue,
-            // HTTP client durations end with the client span, at the response head; the
-            // response size then comes from `Content-Length`.
-            Role::Client => {
-                if self.instruments.response_body_size.is_some() {
-                    self.response_bytes = response
-                        .headers()
-                        .get(http::header::CONTENT_LENGTH)
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                }
-                Progress::Finish
+    }
+
+    fn label_atom(&self) -> Atom {
+        self.label
+            .as_ref()
+            .map_or(Atom::NONE, |(_, v)| Atom::of_interned(v))
+    }
+
+    fn finish_rpc(&self, end: &End<'_>, rpc: RpcConventions, value: f64) {
+        let facts = end.facts();
+        let verdict = end.verdict();
+        // Methods the server does not implement are `_OTHER` (bounded cardinality).
+        let method = facts
+            .rpc_method()
+            .filter(|_| verdict.grpc_code != Some(Code::Unimplemented));
+        let histogram = &self.instruments.rpc_duration;
+        let with_end = |mut attrs: Attrs| {
+            if let Some(error_type) = verdict.error_type {
+                attrs.push(KeyValue::new(attr::ERROR_TYPE, error_type));
             }
+            self.push_label(&mut attrs);
+            attrs
+        };
+        match rpc {
+            RpcConventions::Classic => {
+                // Service and method are split per call (owned): recorded unbound.
+                let mut attrs = Attrs::new();
+                attrs.push(KeyValue::new(attr::RPC_SYSTEM, "grpc"));
+                if let Some((service, name)) = method.and_then(|m| m.split_once('/')) {
+                    attrs.push(KeyValue::new(attr::RPC_SERVICE, service.to_owned()));
+                    attrs.push(KeyValue::new(attr::RPC_METHOD, name.to_owned()));
+                }
+                if let Some(code) = verdict.grpc_code {
+                    attrs.push(KeyValue::new(
+                        attr::RPC_GRPC_STATUS_CODE,
+                        i64::from(code.as_i32()),
+                    ));
+                }
+                histogram.record_unbound(value, with_end(attrs).as_slice());
+            }
+            _ => {
+                let mut key = SeriesKey::default();
+                key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_interned);
+                key.atoms[1] = verdict
+                    .grpc_code
+                    .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
+                key.atoms[2] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
+                key.atoms[5] = self.label_atom();
+                histogram.record(&key, value, || {
+                    let mut attrs = Attrs::new();
+                    attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
+                    attrs.push(KeyValue::new(
+                        attr::RPC_METHOD,
+                        method.map_or(StringValue::from(attr::OTHER), |m| {
+                            StringValue::from(Arc::clone(m))
+                        }),
+                    ));
+                    if let Some(code) = verdict.grpc_code {
+                        attrs.push(KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code.as_str()));
+                    }
+                    with_end(attrs)
+                });
+            }
+        }
+    }
+
+    fn finish_http(&self, end: &End<'_>, seconds: f64) {
+        let facts = end.facts();
+        let verdict = end.verdict();
+        let base = Base::of(facts);
+        let mut key = base.key();
+        // The in-flight count's attributes are the base ones.
+        if self.active {
+            if let Some(active) = &self.instruments.http_active {
+                active.record(&key, -1, || base.attributes());
+            }
+        }
+        let version = facts.protocol_version();
+        let status = facts.status();
+        key.atoms[2] = facts.route().map_or(Atom::NONE, Atom::of_interned);
+        key.atoms[3] = version.map_or(Atom::NONE, Atom::of_static);
+        key.atoms[4] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
+        key.atoms[5] = self.label_atom();
+        key.numbers[0] = number(status);
+        // Built only for a label set seen for the first time.
+        let attributes = || {
+            let mut attrs = base.attributes();
+            if let Some(code) = status {
+                attrs.push(KeyValue::new(
+                    attr::HTTP_RESPONSE_STATUS_CODE,
+                    i64::from(code),
+                ));
+            }
+            if let Some(route) = facts.route() {
+                attrs.push(KeyValue::new(
+                    attr::HTTP_ROUTE,
+                    StringValue::from(Arc::clone(route)),
+                ));
+            }
+            if let Some(version) = version {
+                attrs.push(KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, version));
+            }
+            if let Some(error_type) = verdict.error_type {
+                attrs.push(KeyValue::new(attr::ERROR_TYPE, error_type));
+            }
+            self.push_label(&mut attrs);
+            attrs
+        };
+        self.instruments
+            .http_duration
+            .record(&key, seconds, attributes);
+        if let Some(histogram) = &self.instruments.response_body_size {
+            histogram.record(&key, self.response_bytes, attributes);
+        }
+        if let (Some(histogram), Some(bytes)) =
+            (&self.instruments.request_body_size, self.request_bytes)
+        {
+            histogram.record(&key, bytes, attributes);
+        }
+    }
+}
+
+impl Record for MetricsRecord {
+    fn on_response(&mut self, response: &ResponseInfo<'_>, facts: &Facts) {
+        // An HTTP client call ends at the head (as its span): the response size then comes
+        // from `Content-Length`.
+        if facts.role() == Role::Client
+            && !facts.is_grpc()
+            && self.instruments.response_body_size.is_some()
+        {
+            self.response_bytes = content_length(response.headers()).unwrap_or(0);
         }
     }
 
@@ -245,129 +407,18 @@ impl Record for MetricsRecord {
         self.response_bytes += len as u64;
     }
 
-    fn on_trailers(&mut self, trailers: &HeaderMap) {
-        if let Some(code) = grpc::status_in(trailers) {
-            self.grpc_status = Some(code);
-        }
-    }
-
-    fn finish(self, outcome: Outcome<'_>, now: &Now) {
-        let elapsed = now.get().duration_since(&self.start);
-        match self.grpc {
+    fn finish(self, end: &End<'_>) {
+        let elapsed = end.elapsed();
+        match end.facts().rpc() {
             Some(rpc) => {
-                let verdict = classify::grpc(self.role, self.grpc_status, self.status, &outcome);
-                // Methods the server does not implement are `_OTHER` (bounded cardinality).
-                let method = match (&self.rpc_method, verdict.grpc_code) {
-                    (Some(m), code) if code != Some(Code::Unimplemented) => Some(m),
-                    _ => None,
-                };
                 let value = if self.instruments.rpc_in_ms {
                     elapsed.as_secs_f64() * 1000.0
                 } else {
                     elapsed.as_secs_f64()
                 };
-                let histogram = &self.instruments.rpc_duration;
-                let error_type = verdict.error_type;
-                let with_error = |mut attrs: Attrs| {
-                    if let Some(error_type) = error_type {
-                        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-                    }
-                    attrs
-                };
-                match rpc {
-                    RpcConventions::Classic => {
-                        // Service and method are split per call (owned): recorded unbound.
-                        let mut attrs = Attrs::new();
-                        attrs.push(KeyValue::new(semconv::RPC_SYSTEM, "grpc"));
-                        if let Some((service, name)) = method.and_then(|m| m.split_once('/')) {
-                            attrs.push(KeyValue::new(semconv::RPC_SERVICE, service.to_owned()));
-                            attrs.push(KeyValue::new(semconv::RPC_METHOD, name.to_owned()));
-                        }
-                        if let Some(code) = verdict.grpc_code {
-                            attrs.push(KeyValue::new(
-                                semconv::RPC_GRPC_STATUS_CODE,
-                                i64::from(code.as_i32()),
-                            ));
-                        }
-                        histogram.record_unbound(value, with_error(attrs).as_slice());
-                    }
-                    _ => {
-                        let mut key = SeriesKey::default();
-                        key.atoms[0] =
-                            method.map_or(Atom::of_static(semconv::OTHER), Atom::of_interned);
-                        key.atoms[1] = verdict
-                            .grpc_code
-                            .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
-                        key.atoms[2] = error_type.map_or(Atom::NONE, Atom::of_static);
-                        histogram.record(&key, value, || {
-                            let mut attrs = Attrs::new();
-                            attrs.push(KeyValue::new(semconv::RPC_SYSTEM_NAME, "grpc"));
-                            attrs.push(KeyValue::new(
-                                semconv::RPC_METHOD,
-                                method.map_or(StringValue::from(semconv::OTHER), |m| {
-                                    StringValue::from(Arc::clone(m))
-                                }),
-                            ));
-                            if let Some(code) = verdict.grpc_code {
-                                attrs.push(KeyValue::new(
-                                    semconv::RPC_RESPONSE_STATUS_CODE,
-                                    code.as_str(),
-                                ));
-                            }
-                            with_error(attrs)
-                        });
-                    }
-                }
+                self.finish_rpc(end, rpc, value);
             }
-            None => {
-                let verdict = classify::http(self.role, self.status, &outcome);
-                let mut key = self.base_key();
-                // The in-flight count's attributes are the base ones.
-                if self.active {
-                    if let Some(active) = &self.instruments.http_active {
-                        active.record(&key, -1, || self.base_attributes());
-                    }
-                }
-                let version = self.response_version.or(self.request_version);
-                key.atoms[2] = self.route.as_ref().map_or(Atom::NONE, Atom::of_interned);
-                key.atoms[3] = version.map_or(Atom::NONE, Atom::of_static);
-                key.atoms[4] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
-                key.numbers[0] = number(self.status);
-                // Built only for a label set seen for the first time.
-                let attributes = || {
-                    let mut attrs = self.base_attributes();
-                    if let Some(code) = self.status {
-                        attrs.push(KeyValue::new(
-                            semconv::HTTP_RESPONSE_STATUS_CODE,
-                            i64::from(code),
-                        ));
-                    }
-                    if let Some(route) = &self.route {
-                        attrs.push(KeyValue::new(
-                            semconv::HTTP_ROUTE,
-                            StringValue::from(Arc::clone(route)),
-                        ));
-                    }
-                    if let Some(version) = version {
-                        attrs.push(KeyValue::new(semconv::NETWORK_PROTOCOL_VERSION, version));
-                    }
-                    if let Some(error_type) = verdict.error_type {
-                        attrs.push(KeyValue::new(semconv::ERROR_TYPE, error_type));
-                    }
-                    attrs
-                };
-                self.instruments
-                    .http_duration
-                    .record(&key, elapsed.as_secs_f64(), attributes);
-                if let Some(histogram) = &self.instruments.response_body_size {
-                    histogram.record(&key, self.response_bytes, attributes);
-                }
-                if let (Some(histogram), Some(bytes)) =
-                    (&self.instruments.request_body_size, self.request_bytes)
-                {
-                    histogram.record(&key, bytes, attributes);
-                }
-            }
+            None => self.finish_http(end, elapsed.as_secs_f64()),
         }
     }
 }

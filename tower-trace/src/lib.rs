@@ -67,7 +67,7 @@
 //!
 //! # async fn run(tracer: opentelemetry_sdk::trace::SdkTracer) {
 //! let mut client = ServiceBuilder::new()
-//!     .layer(ClientTraceLayer::new(tracer))
+//!     .layer(ClientTraceLayer::client(tracer))
 //!     .service(Client::builder(TokioExecutor::new()).build_http::<Full<bytes::Bytes>>());
 //! let request = http::Request::get("http://127.0.0.1:8080/users/1").body(Full::default()).unwrap();
 //! let response = client.ready().await.unwrap().call(request).await.unwrap();
@@ -103,14 +103,16 @@
 //! |---|---|---|
 //! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context | `propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, or any `TextMapPropagator` via `TextMapAdapter` |
 //! | [`with_route`](TraceLayer::with_route) | axum `MatchedPath` | a function giving the route template |
-//! | [`skip_if`](TraceLayer::skip_if) | trace everything | no span (health checks), the caller's context still passes through |
+//! | [`skip_if`](TraceLayer::skip_if) | trace everything | no span and, fused, no metrics (health checks); the caller's context still passes through |
+//! | [`with_span_name`](TraceLayer::with_span_name) | the conventions' name | a name of yours (low-cardinality) |
+//! | [`with_request_attributes`](TraceLayer::with_request_attributes), [`with_response_attributes`](TraceLayer::with_response_attributes) | none | extra attributes from the request (before sampling) and the response head |
 //! | [`public_endpoint_if`](TraceLayer::public_endpoint_if) | trust callers | a new trace per request, linked to the caller's |
 //! | [`with_request_headers`](TraceLayer::with_request_headers), [`with_response_headers`](TraceLayer::with_response_headers) | none | allow-listed headers as attributes |
 //! | [`with_sensitive_query_params`](TraceLayer::with_sensitive_query_params) | the semconv list | query values replaced by `REDACTED` in `url.query` |
-//! | [`with_rpc_conventions`](TraceLayer::with_rpc_conventions) | current (≥ 1.39) | [`RpcConventions::Classic`] for `rpc.system`, `rpc.grpc.status_code` |
+//! | [`with_rpc_conventions`](TraceLayer::with_rpc_conventions) | current (≥ 1.39) | [`RpcConventions`]`::Classic` for `rpc.system`, `rpc.grpc.status_code` |
 //! | [`enabled`](TraceLayer::enabled) | on | off: requests pass through untouched |
 //!
-//! [`TraceLayer::from_global`] uses the global tracer provider. A no-op tracer (the global
+//! [`TraceLayer::server_from_global`] uses the global tracer provider. A no-op tracer (the global
 //! default until a provider is installed) is detected when the layer is built, and the layer
 //! then costs nothing per request: no allocation, no clock read.
 //!
@@ -164,44 +166,40 @@
 //! # Cost
 //!
 //! Disabled or skipped requests allocate nothing (a skipped request carrying a trace context
-//! allocates its `Context` to pass it through). Per traced request the layer builds the span
-//! name (one allocation when a route is known), the attributes (only when sampled), one
-//! `Context`, and one request extension. Nothing is boxed on the hot path: the tracer is a
+//! allocates its `Context` to pass it through). Per traced request the layer builds the
+//! attributes (given to the span builder before sampling, as the conventions ask), one
+//! `Context`, and one request extension; span names, routes, RPC methods and server
+//! addresses are interned per layer, so they allocate once. Nothing is boxed on the hot path: the tracer is a
 //! generic parameter, the future and body are hand-written, and per-layer state is shared
 //! through one `Arc`.
 //!
 //! # Building on the lifecycle
 //!
-//! The layer is [`lifecycle::Observe`] with a [`ServerObserver`]. Any other observer (RED
-//! metrics in `tower-metrics`) plugs into the same [`lifecycle::Observer`] seam, and a pair of
-//! observers shares one future and one body wrapper.
+//! The layer is [`lifecycle::Observe`] with a [`ServerObserver`] under one
+//! [`conventions::Conventions`]. Any other observer (the RED metrics of the metrics crate, one
+//! of yours) plugs into the same [`lifecycle::Observer`] seam and reads the same
+//! [`lifecycle::Facts`]; a pair of observers shares one future, one body wrapper, one clock and
+//! one verdict.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
-pub mod classify;
 mod client;
-mod conventions;
-pub mod error_type;
-mod flags;
-pub mod grpc;
+pub mod conventions;
+pub mod hooks;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod interceptor;
-pub mod intern;
 pub mod lifecycle;
-pub mod redact;
-mod request;
-pub mod semconv;
 mod server;
-mod span_end;
+mod span;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub use client::TraceMiddleware;
 pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
 pub use conventions::{Protocol, RpcConventions};
+pub use hooks::{RequestInfo, ResponseInfo};
 pub use propagation;
-pub use request::{DefaultRoute, MakeRoute, RequestInfo, RequestPredicate};
 pub use server::{ServerObserver, ServerRecord, TraceLayer};
 
 /// The peer's socket address, for `network.peer.*` and `client.address`.

@@ -11,7 +11,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::trace::noop::NoopTracer;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tower::{Layer, Service, ServiceExt, service_fn};
-use tower_trace::{RequestInfo, TraceLayer};
+use tower_trace::TraceLayer;
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
@@ -84,7 +84,7 @@ fn disabled_costs_nothing() {
             bare.allocs,
             "no-op tracer with enabled(true), traceparent={traceparent}"
         );
-        let global = TraceLayer::from_global().layer(handler());
+        let global = TraceLayer::server_from_global().layer(handler());
         assert_eq!(
             cost(&rt, global, traceparent).allocs,
             bare.allocs,
@@ -106,8 +106,7 @@ fn filtered_costs_nothing_without_a_caller_and_one_context_with_one() {
     let rt = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let layer = TraceLayer::server(sdk_tracer())
-        .skip_if(|r: &RequestInfo<'_>| r.uri().path() == "/healthz");
+    let layer = TraceLayer::server(sdk_tracer()).skip_if(|r| r.uri().path() == "/healthz");
     let bare = cost(&rt, handler(), false);
     let filtered = cost(&rt, layer.layer(handler()), false);
     assert_eq!(

@@ -176,7 +176,7 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
     let (listener, frontend_addr) = bind().await?;
     let http = ServiceBuilder::new()
         .layer(
-            ClientTraceLayer::new(frontend.telemetry.tracer("frontend"))
+            ClientTraceLayer::client(frontend.telemetry.tracer("frontend"))
                 .with_propagator(frontend.telemetry.propagator())
                 .with_metrics(&frontend.telemetry.meter("frontend")),
         )
@@ -227,7 +227,7 @@ type HttpClient = tower_trace::lifecycle::Observe<
             opentelemetry_sdk::trace::SdkTracer,
             tower_trace::propagation::Propagator,
         >,
-        tower_metrics::MetricsObserver<tower_trace::DefaultRoute>,
+        tower_metrics::MetricsObserver,
     ),
 >;
 type GrpcClient = tower_trace::lifecycle::Observe<
@@ -237,7 +237,7 @@ type GrpcClient = tower_trace::lifecycle::Observe<
             opentelemetry_sdk::trace::SdkTracer,
             tower_trace::propagation::Propagator,
         >,
-        tower_metrics::MetricsObserver<tower_trace::DefaultRoute>,
+        tower_metrics::MetricsObserver,
     ),
 >;
 

@@ -341,7 +341,7 @@ pub mod ours {
     use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
     use tower::Layer;
     use tower_metrics::{MetricsLayer, WithMetrics};
-    use tower_trace::{RequestInfo, TraceLayer};
+    use tower_trace::TraceLayer;
 
     use super::*;
 
@@ -373,7 +373,9 @@ pub mod ours {
             &rt,
             g,
             "ours_disabled",
-            router().layer(TraceLayer::from_global()).with_state(()),
+            router()
+                .layer(TraceLayer::server_from_global())
+                .with_state(()),
             &flush,
         );
         variant(
@@ -382,7 +384,7 @@ pub mod ours {
             g,
             "ours_filtered",
             router()
-                .layer(TraceLayer::server(tracer(&sampled)).skip_if(|_: &RequestInfo<'_>| true))
+                .layer(TraceLayer::server(tracer(&sampled)).skip_if(|_| true))
                 .with_state(()),
             &flush,
         );
@@ -462,7 +464,7 @@ pub mod ours {
             &rt,
             "client",
             "ours_sampled",
-            tower_trace::ClientTraceLayer::new(tracer(&sampled)).layer(transport()),
+            tower_trace::ClientTraceLayer::client(tracer(&sampled)).layer(transport()),
             client_request,
             &flush,
         );
@@ -471,7 +473,7 @@ pub mod ours {
             &rt,
             "client",
             "ours_not_sampled",
-            tower_trace::ClientTraceLayer::new(tracer(&unsampled)).layer(transport()),
+            tower_trace::ClientTraceLayer::client(tracer(&unsampled)).layer(transport()),
             client_request,
             &flush,
         );

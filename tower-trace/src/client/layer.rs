@@ -6,88 +6,95 @@ use propagation::{HeaderPropagator, Propagator};
 use tower_layer::Layer;
 
 use super::observer::{ClientConfig, ClientObserver, ClientSettings};
-use crate::conventions::{Protocol, RpcConventions};
-use crate::lifecycle::Observe;
-use crate::redact::DEFAULT_SENSITIVE_QUERY_PARAMS;
+use crate::conventions::{Conventions, DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};
+use crate::hooks::{RequestInfo, SpanHooks};
+use crate::lifecycle::{IntoObserveLayer, Observe, ObserveLayer, RequestFacts};
+use crate::span;
 
 /// A Tower layer giving every outgoing request a CLIENT span and injecting its context.
 ///
 /// Wraps any `tower::Service<http::Request<B>>`: hyper-util's client, a tonic `Channel`, an
-/// axum or hyper service called in-process. See the [module docs](crate#client-spans).
-pub struct ClientTraceLayer<T, P = Propagator> {
-    config: ClientConfig<T, P>,
+/// axum or hyper service called in-process. See the [crate docs](crate#client-spans).
+pub struct ClientTraceLayer<T, P = Propagator, H = SpanHooks> {
+    conventions: Conventions,
+    config: ClientConfig<T, P, H>,
 }
 
 impl<T: Tracer> ClientTraceLayer<T> {
     /// A client layer with `tracer`, W3C propagation and automatic HTTP/gRPC detection
     /// (`content-type: application/grpc`). A no-op tracer is detected here, once: the layer
     /// then makes no spans (and still propagates the current context).
-    pub fn new(tracer: T) -> Self {
-        let noop_tracer = crate::server::is_noop(&tracer);
+    pub fn client(tracer: T) -> Self {
+        let noop_tracer = span::is_noop(&tracer);
         ClientTraceLayer {
+            conventions: Conventions::client(),
             config: ClientConfig {
                 tracer: Arc::new(tracer),
                 propagator: Propagator::w3c(),
+                hooks: SpanHooks::default(),
                 settings: ClientSettings {
                     enabled: !noop_tracer,
                     noop_tracer,
-                    protocol: Protocol::Auto,
-                    rpc: RpcConventions::Current,
                     sensitive_query: DEFAULT_SENSITIVE_QUERY_PARAMS
                         .iter()
                         .map(|s| Box::from(*s))
                         .collect(),
-                    server_authority: None,
                     random_roots: true,
                 },
             },
         }
     }
 
-    /// [`new`](Self::new), always following the HTTP conventions.
+    /// [`client`](Self::client), always following the HTTP conventions.
     pub fn client_http(tracer: T) -> Self {
-        Self::new(tracer).with_protocol(Protocol::Http)
+        Self::client(tracer).with_protocol(Protocol::Http)
     }
 
-    /// [`new`](Self::new), always following the gRPC conventions.
+    /// [`client`](Self::client), always following the gRPC conventions.
     pub fn client_grpc(tracer: T) -> Self {
-        Self::new(tracer).with_protocol(Protocol::Grpc)
+        Self::client(tracer).with_protocol(Protocol::Grpc)
     }
 }
 
 impl ClientTraceLayer<BoxedTracer> {
     /// A client layer with the global tracer provider's tracer, read once, now. With no
     /// provider installed it makes no spans but still propagates the current context.
-    pub fn from_global() -> Self {
-        Self::new(global::tracer("tower-trace"))
+    pub fn client_from_global() -> Self {
+        Self::client(global::tracer("tower-telemetry"))
     }
 }
 
-impl<T, P> ClientTraceLayer<T, P> {
-    /// Selects the protocol conventions (automatic by default).
+impl<T, P, H> ClientTraceLayer<T, P, H> {
+    /// Follows one protocol's conventions instead of detecting it per request.
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
-        self.config.settings.protocol = protocol;
+        self.conventions = self.conventions.with_protocol(protocol);
         self
     }
 
-    /// Selects the RPC conventions for gRPC spans (current by default).
+    /// Selects the RPC conventions for gRPC spans and metrics (current by default).
     pub fn with_rpc_conventions(mut self, conventions: RpcConventions) -> Self {
-        self.config.settings.rpc = conventions;
+        self.conventions = self.conventions.with_rpc_conventions(conventions);
         self
     }
 
     /// Uses `propagator` to write the context: e.g. `Propagator::w3c_and_cloud_trace()` to
     /// send `X-Cloud-Trace-Context` too, `.with_baggage()` for baggage.
-    pub fn with_propagator<P2: HeaderPropagator>(self, propagator: P2) -> ClientTraceLayer<T, P2> {
+    pub fn with_propagator<P2: HeaderPropagator>(
+        self,
+        propagator: P2,
+    ) -> ClientTraceLayer<T, P2, H> {
         let ClientConfig {
             tracer,
-            propagator: _,
+            hooks,
             settings,
+            ..
         } = self.config;
         ClientTraceLayer {
+            conventions: self.conventions,
             config: ClientConfig {
                 tracer,
                 propagator,
+                hooks,
                 settings,
             },
         }
@@ -97,7 +104,7 @@ impl<T, P> ClientTraceLayer<T, P> {
     /// request URIs carry no authority (a tonic client below its channel sends path-only
     /// URIs; use the channel's target here).
     pub fn with_server_address(mut self, authority: impl Into<Arc<str>>) -> Self {
-        self.config.settings.server_authority = Some(authority.into());
+        self.conventions = self.conventions.with_server_address(authority);
         self
     }
 
@@ -125,39 +132,100 @@ impl<T, P> ClientTraceLayer<T, P> {
         self
     }
 
-    /// The observer this layer drives, for the reqwest middleware or a fused layer.
-    pub fn observer(&self) -> ClientObserver<T, P>
+    /// The lifecycle's configuration; a fused metrics layer follows it too.
+    pub fn conventions(&self) -> &Conventions {
+        &self.conventions
+    }
+}
+
+impl<T, P, N, Q> ClientTraceLayer<T, P, SpanHooks<N, Q>> {
+    /// Names spans with `name` instead of the conventions' default (`{method}`,
+    /// `pkg.Service/Method`).
+    pub fn with_span_name<N2>(self, name: N2) -> ClientTraceLayer<T, P, SpanHooks<N2, Q>>
     where
-        T: Tracer,
-        P: Clone,
+        N2: Fn(&RequestInfo<'_>, &RequestFacts<'_>) -> std::borrow::Cow<'static, str>,
     {
+        self.map_hooks(|hooks| SpanHooks {
+            name,
+            request: hooks.request,
+        })
+    }
+
+    /// Adds attributes from the request to every span, before the sampling decision.
+    pub fn with_request_attributes<Q2>(
+        self,
+        attributes: Q2,
+    ) -> ClientTraceLayer<T, P, SpanHooks<N, Q2>>
+    where
+        Q2: Fn(&RequestInfo<'_>, &mut Vec<opentelemetry::KeyValue>),
+    {
+        self.map_hooks(|hooks| SpanHooks {
+            name: hooks.name,
+            request: attributes,
+        })
+    }
+
+    fn map_hooks<H2>(self, f: impl FnOnce(SpanHooks<N, Q>) -> H2) -> ClientTraceLayer<T, P, H2> {
+        let ClientConfig {
+            tracer,
+            propagator,
+            hooks,
+            settings,
+        } = self.config;
+        ClientTraceLayer {
+            conventions: self.conventions,
+            config: ClientConfig {
+                tracer,
+                propagator,
+                hooks: f(hooks),
+                settings,
+            },
+        }
+    }
+}
+
+impl<T, P: Clone, H: Clone> ClientTraceLayer<T, P, H> {
+    /// The observer this layer drives, to pair with another on one lifecycle.
+    pub fn observer(&self) -> ClientObserver<T, P, H> {
         ClientObserver::new(self.config.clone())
     }
 }
 
-impl<T, P: Clone> Clone for ClientTraceLayer<T, P> {
+impl<T, P: Clone, H: Clone> IntoObserveLayer for ClientTraceLayer<T, P, H> {
+    type Observer = ClientObserver<T, P, H>;
+    type Route = crate::hooks::DefaultRoute;
+    type Filter = ();
+
+    fn into_observe_layer(self) -> ObserveLayer<Self::Observer> {
+        let observer = self.observer();
+        ObserveLayer::new(self.conventions, observer)
+    }
+}
+
+impl<T, P: Clone, H: Clone> Clone for ClientTraceLayer<T, P, H> {
     fn clone(&self) -> Self {
         ClientTraceLayer {
+            conventions: self.conventions.clone(),
             config: self.config.clone(),
         }
     }
 }
 
-impl<S, T: Tracer, P: Clone> Layer<S> for ClientTraceLayer<T, P> {
-    type Service = Observe<S, ClientObserver<T, P>>;
+impl<S, T, P: Clone, H: Clone> Layer<S> for ClientTraceLayer<T, P, H> {
+    type Service = Observe<S, ClientObserver<T, P, H>>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Observe::new(inner, self.observer())
+        self.clone().into_observe_layer().layer(inner)
     }
 }
 
-impl<T, P> std::fmt::Debug for ClientTraceLayer<T, P> {
+impl<T, P, H> std::fmt::Debug for ClientTraceLayer<T, P, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ClientTraceLayer")
             .field("enabled", &self.config.settings.enabled)
             .field("tracer", &std::any::type_name::<T>())
             .field("propagator", &std::any::type_name::<P>())
-            .field("protocol", &self.config.settings.protocol)
+            .field("conventions", &self.conventions)
             .finish_non_exhaustive()
     }
 }

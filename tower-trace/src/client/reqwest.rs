@@ -1,24 +1,29 @@
-//! The client layer for reqwest, as a `reqwest_middleware::Middleware`.
+//! The client lifecycle for reqwest, as a `reqwest_middleware::Middleware`.
+
+use std::sync::Arc;
 
 use http::Extensions;
-use opentelemetry::Context;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::Tracer;
-use propagation::{HeaderPropagator, Propagator};
+use propagation::Propagator;
 use reqwest_middleware::{Middleware, Next};
 
-use super::observer::{ClientObserver, OutgoingRequest};
+use super::ClientObserver;
 use crate::ClientTraceLayer;
-use crate::lifecycle::guard::Guard;
-use crate::lifecycle::{ErrorRef, Now, Outcome};
+use crate::conventions::Conventions;
+use crate::hooks::{DefaultRoute, MakeRoute, RequestPredicate, ResponseInfo, SpanHooks};
+use crate::lifecycle::{
+    ErrorRef, IntoObserveLayer, ObserveLayer, Observer, Outcome, Record, service,
+};
 
-/// Client spans and context injection for `reqwest` through `reqwest-middleware`, with the
-/// same behaviour as [`ClientTraceLayer`] (whose configuration it takes).
+/// Client spans, context injection and (with a fused metrics layer) client metrics for
+/// `reqwest` through `reqwest-middleware`: the same lifecycle, facts and configuration as
+/// [`ClientTraceLayer`].
 ///
 /// ```no_run
 /// # async fn run() -> reqwest_middleware::Result<()> {
 /// use opentelemetry::global;
-/// use tower_trace::{ClientTraceLayer, TraceMiddleware};
+/// use tower_trace::TraceMiddleware;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(TraceMiddleware::new(global::tracer("my-service")))
@@ -27,42 +32,61 @@ use crate::lifecycle::{ErrorRef, Now, Outcome};
 /// # let _ = response; Ok(()) }
 /// ```
 ///
+/// Any client layer works through [`from_layer`](Self::from_layer): a configured
+/// `ClientTraceLayer`, the metrics crate's client `MetricsLayer`, or both fused
+/// (`ClientTraceLayer::client(tracer).with_metrics(&meter)`), which records
+/// `http.client.request.duration` with the span's duration, and `error.type` `connect` or
+/// `timeout` for transport failures.
+///
 /// The parent is a `Context` in the request's `reqwest_middleware` extensions if present,
-/// else `Context::current()`. The span ends when the response head arrives.
-pub struct TraceMiddleware<T, P = Propagator> {
-    observer: ClientObserver<T, P>,
+/// else `Context::current()`. The call ends when the response head arrives.
+pub struct TraceMiddleware<
+    O = ClientObserver<opentelemetry::global::BoxedTracer, Propagator, SpanHooks>,
+    R = DefaultRoute,
+    F = (),
+> {
+    conventions: Arc<Conventions<R, F>>,
+    observer: O,
 }
 
-impl<T: Tracer> TraceMiddleware<T> {
-    /// A middleware with `tracer` and W3C propagation.
-    pub fn new(tracer: T) -> Self {
-        Self::from_layer(&ClientTraceLayer::client_http(tracer))
+impl TraceMiddleware {
+    /// A middleware with `tracer`, W3C propagation and the HTTP conventions.
+    pub fn new<T: Tracer>(tracer: T) -> TraceMiddleware<ClientObserver<T, Propagator, SpanHooks>> {
+        TraceMiddleware::from_layer(ClientTraceLayer::client_http(tracer))
     }
 }
 
-impl<T: Tracer, P: Clone> TraceMiddleware<T, P> {
-    /// A middleware configured like `layer` (propagator, redaction, …).
-    pub fn from_layer(layer: &ClientTraceLayer<T, P>) -> Self {
+impl<O, R, F> TraceMiddleware<O, R, F> {
+    /// A middleware driving `layer`'s lifecycle: its conventions and observer.
+    pub fn from_layer<L>(layer: L) -> Self
+    where
+        L: IntoObserveLayer<Observer = O, Route = R, Filter = F>,
+        O: Clone,
+    {
+        let layer: ObserveLayer<O, R, F> = layer.into_observe_layer();
         TraceMiddleware {
-            observer: layer.observer(),
+            conventions: layer.conventions_owned(),
+            observer: layer.observer().clone(),
         }
     }
 }
 
-impl<T, P> std::fmt::Debug for TraceMiddleware<T, P> {
+impl<O: std::fmt::Debug, R, F> std::fmt::Debug for TraceMiddleware<O, R, F> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TraceMiddleware")
+            .field("conventions", &self.conventions)
             .field("observer", &self.observer)
             .finish()
     }
 }
 
 #[async_trait::async_trait]
-impl<T, P> Middleware for TraceMiddleware<T, P>
+impl<O, R, F> Middleware for TraceMiddleware<O, R, F>
 where
-    T: Tracer + Send + Sync + 'static,
-    T::Span: Send + Sync + 'static,
-    P: HeaderPropagator + Send + Sync + 'static,
+    O: Observer<()> + Send + Sync + 'static,
+    O::Record: Send,
+    R: MakeRoute + Send + Sync + 'static,
+    F: RequestPredicate + Send + Sync + 'static,
 {
     async fn handle(
         &self,
@@ -70,51 +94,35 @@ where
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
-        let method = request.method().clone();
-        // reqwest speaks `url::Url`; the observer reads an `http::Uri`.
-        let uri: http::Uri = request.url().as_str().parse().unwrap_or_default();
-        let parent = extensions.get::<Context>().cloned();
-        let record = self.observer.start(
-            &mut OutgoingRequest {
-                method: &method,
-                uri: &uri,
-                headers: request.headers_mut(),
-                parent: parent.as_ref(),
-            },
-            &Now::new(),
-        );
-        let cx = record
-            .as_ref()
-            .and_then(|r| crate::lifecycle::Record::context(r).cloned());
-        let mut guard = Guard::new(record);
+        // The lifecycle reads an `http::Request`: lend it the headers and extensions (moves, no
+        // copies) and give them back. reqwest speaks `url::Url`, parsed once as an `http::Uri`.
+        let mut lent = http::Request::new(());
+        *lent.method_mut() = request.method().clone();
+        *lent.uri_mut() = request.url().as_str().parse().unwrap_or_default();
+        *lent.version_mut() = request.version();
+        *lent.headers_mut() = std::mem::take(request.headers_mut());
+        *lent.extensions_mut() = std::mem::take(extensions);
+        let mut guard = service::start(&self.conventions, &self.observer, &mut lent);
+        *request.headers_mut() = std::mem::take(lent.headers_mut());
+        *extensions = std::mem::take(lent.extensions_mut());
+
+        let cx = guard.record().and_then(Record::context).cloned();
         let result = match cx {
             Some(cx) => next.run(request, extensions).with_context(cx).await,
             None => next.run(request, extensions).await,
         };
         match &result {
             Ok(response) => {
-                if let Some(record) = guard.record_mut() {
-                    record.on_head(response.status(), response.version(), response.headers());
-                }
+                let head = ResponseInfo::from_parts(
+                    response.status(),
+                    response.version(),
+                    response.headers(),
+                );
+                guard.on_response(&head, false);
                 guard.finish(Outcome::Complete);
             }
             Err(error) => guard.finish(Outcome::ServiceError(ErrorRef::new(error))),
         }
         result
-    }
-}
-
-/// `error.type` for reqwest's errors, which say what they are.
-pub(crate) fn error_type(error: &ErrorRef<'_>) -> Option<&'static str> {
-    let reqwest_error = match error.downcast_ref::<reqwest_middleware::Error>()? {
-        reqwest_middleware::Error::Reqwest(e) => e,
-        reqwest_middleware::Error::Middleware(_) => return None,
-    };
-    if reqwest_error.is_timeout() {
-        Some(crate::error_type::TIMEOUT)
-    } else if reqwest_error.is_connect() {
-        Some(crate::error_type::CONNECT)
-    } else {
-        Some("reqwest::Error")
     }
 }

@@ -52,21 +52,20 @@ where
             let _sentinel = this.guard.unwind_sentinel();
             ready!(this.inner.as_mut().poll_frame(cx))
         };
-        let Some(record) = this.guard.record_mut() else {
+        if !this.guard.is_armed() {
             return Poll::Ready(frame);
-        };
+        }
         match &frame {
             Some(Ok(frame)) => {
                 if let Some(data) = frame.data_ref() {
-                    record.on_body_chunk(data.remaining());
+                    this.guard.on_body_chunk(data.remaining());
                     // hyper stops polling once Content-Length is satisfied: this may be the
                     // last time we are polled.
                     if this.inner.is_end_stream() {
                         this.guard.finish(Outcome::Complete);
                     }
                 } else if let Some(trailers) = frame.trailers_ref() {
-                    record.on_trailers(trailers);
-                    this.guard.finish(Outcome::Complete);
+                    this.guard.on_trailers(trailers);
                 }
             }
             Some(Err(error)) => this.guard.finish(Outcome::BodyError(ErrorRef::new(error))),

@@ -7,7 +7,8 @@ use http_body::Body;
 use pin_project_lite::pin_project;
 
 use super::guard::Guard;
-use super::{ErrorRef, ObservedError, Outcome, Progress, Record, ResponseBody};
+use super::{ErrorRef, ObservedError, Outcome, Record, ResponseBody};
+use crate::hooks::ResponseInfo;
 
 pin_project! {
     /// The response future of [`Observe`](super::Observe): makes the record's context current
@@ -49,14 +50,11 @@ where
         };
         match result {
             Ok(response) => {
-                let mut guard = Guard::new(this.guard.take());
-                if let Some(record) = guard.record_mut() {
-                    // An empty body may never be polled: finish at the head.
-                    if record.on_response(&response) == Progress::Finish
-                        || response.body().is_end_stream()
-                    {
-                        guard.finish(Outcome::Complete);
-                    }
+                let mut guard = this.guard.take();
+                if guard.is_armed() {
+                    // An empty body may never be polled: it ends at the head.
+                    let empty = response.body().is_end_stream();
+                    guard.on_response(&ResponseInfo::new(&response), empty);
                 }
                 Poll::Ready(Ok(response.map(|body| ResponseBody::new(body, guard))))
             }

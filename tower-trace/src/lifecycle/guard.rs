@@ -1,13 +1,17 @@
 //! The exactly-once finish, armed from the request until the end of the response.
 
-use super::{Now, Outcome, Record};
+use http::HeaderMap;
 
-/// Holds a [`Record`] and finishes it exactly once: explicitly with an outcome, or on drop as
-/// [`Outcome::Cancelled`] (or [`Outcome::Panicked`] while unwinding).
+use super::{End, Facts, Now, Outcome, Record};
+use crate::hooks::ResponseInfo;
+
+/// Holds a [`Record`] with its request's [`Facts`] and finishes it exactly once: explicitly
+/// with an outcome, or on drop as [`Outcome::Cancelled`] (or [`Outcome::Panicked`] while
+/// unwinding).
 ///
 /// An unpinned field with its own `Drop`, so the pinned future and body need no `PinnedDrop`.
 pub(crate) struct Guard<R: Record> {
-    record: Option<R>,
+    state: Option<(R, Facts)>,
     /// Set when a panic unwound through a poll: a catch-panic layer above may catch it and
     /// drop us later, outside the unwinding.
     panicked: bool,
@@ -27,9 +31,9 @@ impl Drop for UnwindSentinel<'_> {
 
 impl<R: Record> Guard<R> {
     #[inline]
-    pub(crate) fn new(record: Option<R>) -> Self {
+    pub(crate) fn new(record: Option<R>, facts: Facts) -> Self {
         Guard {
-            record,
+            state: record.map(|record| (record, facts)),
             panicked: false,
         }
     }
@@ -37,7 +41,7 @@ impl<R: Record> Guard<R> {
     #[inline]
     pub(crate) fn disarmed() -> Self {
         Guard {
-            record: None,
+            state: None,
             panicked: false,
         }
     }
@@ -49,38 +53,73 @@ impl<R: Record> Guard<R> {
     }
 
     #[inline]
+    pub(crate) fn is_armed(&self) -> bool {
+        self.state.is_some()
+    }
+
+    #[inline]
     pub(crate) fn record(&self) -> Option<&R> {
-        self.record.as_ref()
+        self.state.as_ref().map(|(record, _)| record)
+    }
+
+    /// Moves the record (and its facts) into a new guard, disarming this one.
+    #[inline]
+    pub(crate) fn take(&mut self) -> Self {
+        Guard {
+            state: self.state.take(),
+            panicked: self.panicked,
+        }
+    }
+
+    /// The response head: read once into the facts, shown to the record; finishes right here
+    /// when the head is where the request ends (see [`Facts::ends_at_head`]) or the body is
+    /// already empty (it may never be polled).
+    #[inline]
+    pub(crate) fn on_response(&mut self, response: &ResponseInfo<'_>, body_is_empty: bool) {
+        if let Some((record, facts)) = &mut self.state {
+            facts.on_response(response);
+            record.on_response(response, facts);
+            if body_is_empty || facts.ends_at_head() {
+                self.finish(Outcome::Complete);
+            }
+        }
     }
 
     #[inline]
-    pub(crate) fn record_mut(&mut self) -> Option<&mut R> {
-        self.record.as_mut()
+    pub(crate) fn on_body_chunk(&mut self, len: usize) {
+        if let Some((record, _)) = &mut self.state {
+            record.on_body_chunk(len);
+        }
     }
 
+    /// The trailers: read once into the facts, shown to the record, then the finish.
     #[inline]
-    pub(crate) fn take(&mut self) -> Option<R> {
-        self.record.take()
+    pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
+        if let Some((record, facts)) = &mut self.state {
+            facts.on_trailers(trailers);
+            record.on_trailers(trailers);
+            self.finish(Outcome::Complete);
+        }
     }
 
     /// Finishes now with `outcome`, if not finished yet.
     #[inline]
     pub(crate) fn finish(&mut self, outcome: Outcome<'_>) {
-        if let Some(record) = self.record.take() {
-            record.finish(outcome, &Now::new());
+        if let Some((record, facts)) = self.state.take() {
+            record.finish(&End::new(&facts, outcome, &Now::new()));
         }
     }
 }
 
 impl<R: Record> Drop for Guard<R> {
     fn drop(&mut self) {
-        if let Some(record) = self.record.take() {
+        if self.state.is_some() {
             let outcome = if self.panicked || std::thread::panicking() {
                 Outcome::Panicked
             } else {
                 Outcome::Cancelled
             };
-            record.finish(outcome, &Now::new());
+            self.finish(outcome);
         }
     }
 }
@@ -88,7 +127,7 @@ impl<R: Record> Drop for Guard<R> {
 impl<R: Record> std::fmt::Debug for Guard<R> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Guard")
-            .field("armed", &self.record.is_some())
+            .field("armed", &self.state.is_some())
             .finish()
     }
 }

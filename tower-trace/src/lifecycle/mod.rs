@@ -8,7 +8,7 @@
 //! |---|---|
 //! | the body returns its last frame (`None`), a trailers frame, or reports [`is_end_stream`] after a data frame (hyper stops polling once `Content-Length` is satisfied) | [`Outcome::Complete`] |
 //! | the response head says the body is already empty (`HEAD`, `204`, gRPC Trailers-Only) | [`Outcome::Complete`] at the head |
-//! | the record asks to finish at the head ([`Progress::Finish`], e.g. HTTP client spans) | [`Outcome::Complete`] at the head |
+//! | an HTTP client call's response head arrives, or a gRPC call is answered by something that is not gRPC (no `grpc-status`, HTTP status not 200) | [`Outcome::Complete`] at the head, for every signal alike |
 //! | the inner service returns `Err` | [`Outcome::ServiceError`]; the error is passed through unchanged |
 //! | the body returns `Err` | [`Outcome::BodyError`]; the error is passed through unchanged |
 //! | the future or the body is dropped first (client disconnect, caller cancelled) | [`Outcome::Cancelled`] |
@@ -19,67 +19,94 @@
 //!
 //! # Plugging in
 //!
-//! An [`Observer`] is the per-layer part (configuration, tracer, instruments), cloned with the
-//! service, never per request. For each request it returns a [`Record`], the per-request
-//! state, or `None` to stay out of the way entirely (a filtered request, tracing disabled):
-//! then nothing is allocated and the response body is passed through as is.
+//! An [`Observer`] is the per-layer part (tracer, instruments), cloned with the service, never
+//! per request. For each request it returns a [`Record`], the per-request state, or `None` to
+//! stay out of the way entirely (a filtered request, tracing disabled): then nothing is
+//! allocated and the response body is passed through as is.
+//!
+//! The lifecycle owns the layer's [`Conventions`] and, per request, its [`Facts`]: the
+//! protocol, method, route, scheme, server address, RPC method, response status and version
+//! and `grpc-status`, each read at most once (lazily, by the first observer that asks through
+//! [`RequestFacts`]) and shared by every observer. When the request ends, the lifecycle judges
+//! it once ([`End::verdict`]: error or not, `error.type`, the gRPC code) and hands the same
+//! [`End`] to every record.
 //!
 //! A pair of observers `(A, B)` is an observer too: both see every request, their records are
-//! driven by **one** future and **one** body wrapper, and they share the same [`Now`] readings,
-//! so a span's duration and a histogram's value are the same measurement. This is how the
-//! fused trace + metrics layer of `tower-metrics` works.
+//! driven by **one** future and **one** body wrapper, with the same facts and the same [`Now`]
+//! readings, so a span's duration and a histogram's value are the same measurement. This is
+//! how the fused trace + metrics layer works.
 //!
 //! ```
-//! use std::time::Duration;
-//! use http::{Request, Response};
-//! use tower_trace::lifecycle::{Now, ObserveLayer, Observer, Outcome, Record, Timestamp};
+//! use http::Request;
+//! use tower_trace::conventions::Conventions;
+//! use tower_trace::hooks::RequestInfo;
+//! use tower_trace::lifecycle::{End, ObserveLayer, Observer, Record, RequestFacts};
 //!
-//! /// Counts requests and logs their duration.
+//! /// Logs each request's route, outcome and duration.
 //! #[derive(Clone)]
-//! struct LogDuration;
+//! struct LogRequests;
 //!
-//! struct Started(Timestamp);
+//! struct Logged;
 //!
-//! impl<B> Observer<B> for LogDuration {
-//!     type Record = Started;
-//!     fn on_request(&self, _req: &mut Request<B>, now: &Now) -> Option<Started> {
-//!         Some(Started(now.get()))
+//! impl<B> Observer<B> for LogRequests {
+//!     type Record = Logged;
+//!     fn on_request(&self, request: &mut Request<B>, facts: &RequestFacts<'_>) -> Option<Logged> {
+//!         facts.start(); // the shared clock reading
+//!         facts.route(&RequestInfo::new(request)); // the shared route, computed once
+//!         Some(Logged)
 //!     }
 //! }
 //!
-//! impl Record for Started {
-//!     fn finish(self, outcome: Outcome<'_>, now: &Now) {
-//!         let elapsed: Duration = now.get().duration_since(&self.0);
-//!         println!("{outcome:?} after {elapsed:?}");
+//! impl Record for Logged {
+//!     fn finish(self, end: &End<'_>) {
+//!         let facts = end.facts();
+//!         println!(
+//!             "{} {} -> {:?} {:?} in {:?}",
+//!             facts.method(),
+//!             facts.route().map_or("-", |r| &**r),
+//!             facts.status(),
+//!             end.verdict().error_type,
+//!             end.elapsed(),
+//!         );
 //!     }
 //! }
 //!
-//! let layer = ObserveLayer::new(LogDuration);
+//! let layer = ObserveLayer::new(Conventions::server(), LogRequests);
 //! # let _ = layer;
 //! ```
 //!
 //! [`is_end_stream`]: http_body::Body::is_end_stream
 
 mod body;
+mod clock;
+mod facts;
 mod future;
 pub(crate) mod guard;
 mod layer;
-mod service;
+mod pair;
+pub(crate) mod service;
 #[cfg(test)]
 mod tests;
 
 use std::any::Any;
-use std::cell::OnceCell;
 use std::fmt;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
-use http::{HeaderMap, Request, Response};
+use http::{HeaderMap, Request};
 use opentelemetry::Context;
 
 pub use body::ResponseBody;
+pub use clock::{Now, Timestamp};
+pub use facts::{Facts, RequestFacts};
 pub use future::ResponseFuture;
-pub use layer::ObserveLayer;
+pub use layer::{IntoObserveLayer, ObserveLayer};
+pub use pair::Both;
 pub use service::Observe;
+
+#[cfg(doc)]
+use crate::conventions::Conventions;
+use crate::conventions::Verdict;
+use crate::hooks::ResponseInfo;
 
 /// The per-layer half of the lifecycle: decides, per request, whether to observe it.
 ///
@@ -88,10 +115,22 @@ pub trait Observer<B> {
     /// The per-request state.
     type Record: Record;
 
+    /// Whether this observer observes anything at all (a layer with a no-op tracer does not).
+    /// When no observer of a lifecycle is enabled, requests pass through without even their
+    /// facts being read.
+    #[inline]
+    fn enabled(&self) -> bool {
+        true
+    }
+
     /// Called in `Service::call`, before the inner service sees the request. The observer may
-    /// change the request (insert extensions, inject headers). Returning `None` makes the
-    /// request pass through untouched, at no cost.
-    fn on_request(&self, request: &mut Request<B>, now: &Now) -> Option<Self::Record>;
+    /// change the request (insert extensions, inject headers) and read the request's shared
+    /// [`RequestFacts`]. Returning `None` makes the request pass through untouched, at no cost.
+    fn on_request(
+        &self,
+        request: &mut Request<B>,
+        facts: &RequestFacts<'_>,
+    ) -> Option<Self::Record>;
 }
 
 /// The per-request half of the lifecycle. Every hook but [`finish`](Record::finish) is
@@ -104,12 +143,11 @@ pub trait Record: Sized {
         None
     }
 
-    /// The response head arrived. Return [`Progress::Finish`] to finish right now with
-    /// [`Outcome::Complete`] (the HTTP client conventions end client spans here).
+    /// The response head arrived; `facts` already holds its status, version and any
+    /// `grpc-status`.
     #[inline]
-    fn on_response<B>(&mut self, response: &Response<B>) -> Progress {
-        let _ = response;
-        Progress::Continue
+    fn on_response(&mut self, response: &ResponseInfo<'_>, facts: &Facts) {
+        let _ = (response, facts);
     }
 
     /// A data frame of `len` bytes went by.
@@ -118,23 +156,68 @@ pub trait Record: Sized {
         let _ = len;
     }
 
-    /// A trailers frame went by (gRPC puts its status here). `finish` follows.
+    /// A trailers frame went by (the lifecycle has already read `grpc-status` from it).
+    /// [`finish`](Record::finish) follows.
     #[inline]
     fn on_trailers(&mut self, trailers: &HeaderMap) {
         let _ = trailers;
     }
 
-    /// The request is over; see [`Outcome`]. Called exactly once, never from a panic.
-    fn finish(self, outcome: Outcome<'_>, now: &Now);
+    /// The request is over; see [`End`]. Called exactly once, never from a panic.
+    fn finish(self, end: &End<'_>);
 }
 
-/// Whether a [`Record`] wants to see the rest of the response.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Progress {
-    /// Keep going until the end of the body.
-    Continue,
-    /// Finish now, at the response head.
-    Finish,
+/// How a request ended, as every record of the lifecycle sees it: the same facts, outcome,
+/// verdict and clock reading.
+#[derive(Debug)]
+pub struct End<'a> {
+    facts: &'a Facts,
+    outcome: Outcome<'a>,
+    verdict: Verdict,
+    now: &'a Now,
+}
+
+impl<'a> End<'a> {
+    pub(crate) fn new(facts: &'a Facts, outcome: Outcome<'a>, now: &'a Now) -> Self {
+        End {
+            facts,
+            outcome,
+            verdict: crate::conventions::classify::judge(facts, &outcome),
+            now,
+        }
+    }
+
+    /// The request's facts, the response's included.
+    #[inline]
+    pub fn facts(&self) -> &'a Facts {
+        self.facts
+    }
+
+    /// How it ended.
+    #[inline]
+    pub fn outcome(&self) -> &Outcome<'a> {
+        &self.outcome
+    }
+
+    /// The one judgement of the request: `error.type` when it is an error, the gRPC code.
+    #[inline]
+    pub fn verdict(&self) -> Verdict {
+        self.verdict
+    }
+
+    /// The clock reading of the end (read on the first call, shared).
+    #[inline]
+    pub fn now(&self) -> Timestamp {
+        self.now.get()
+    }
+
+    /// The time from the request's arrival to its end (zero if nobody read the start).
+    #[inline]
+    pub fn elapsed(&self) -> Duration {
+        self.facts
+            .start()
+            .map_or(Duration::ZERO, |start| self.now().duration_since(&start))
+    }
 }
 
 /// How a request ended. See the table in the [module docs](self).
@@ -214,142 +297,5 @@ impl fmt::Debug for ErrorRef<'_> {
 impl fmt::Display for ErrorRef<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         fmt::Display::fmt(self.error, f)
-    }
-}
-
-/// One reading of the clocks: a monotonic [`Instant`] for durations and the wall-clock
-/// [`SystemTime`] for span timestamps.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Timestamp {
-    /// For durations.
-    pub instant: Instant,
-    /// For timestamps.
-    pub system: SystemTime,
-}
-
-impl Timestamp {
-    /// Reads both clocks.
-    pub fn now() -> Self {
-        Timestamp {
-            instant: Instant::now(),
-            system: SystemTime::now(),
-        }
-    }
-
-    /// The monotonic time since `start` (zero if `start` is later).
-    pub fn duration_since(&self, start: &Timestamp) -> Duration {
-        self.instant.saturating_duration_since(start.instant)
-    }
-
-    /// The wall-clock time of this reading, on `start`'s wall clock: `start.system` plus the
-    /// monotonic duration, so a span's duration equals the measured one even if the wall clock
-    /// jumps.
-    pub fn system_since(&self, start: &Timestamp) -> SystemTime {
-        start.system + self.duration_since(start)
-    }
-}
-
-/// The clocks, read lazily at most once per lifecycle event and shared by every observer of
-/// that event. A filtered request never reads them.
-#[derive(Debug, Default)]
-pub struct Now {
-    reading: OnceCell<Timestamp>,
-}
-
-impl Now {
-    pub(crate) fn new() -> Self {
-        Now {
-            reading: OnceCell::new(),
-        }
-    }
-
-    /// The reading for this event (the clocks are read on the first call).
-    pub fn get(&self) -> Timestamp {
-        *self.reading.get_or_init(Timestamp::now)
-    }
-}
-
-// === impl Observer for pairs ===
-
-/// The record of a pair of observers; see [`Observer`] for `(A, B)`.
-#[derive(Debug)]
-pub struct Both<A, B> {
-    a: Option<A>,
-    b: Option<B>,
-}
-
-impl<Req, A: Observer<Req>, B: Observer<Req>> Observer<Req> for (A, B) {
-    type Record = Both<A::Record, B::Record>;
-
-    #[inline]
-    fn on_request(&self, request: &mut Request<Req>, now: &Now) -> Option<Self::Record> {
-        // In order: the first observer (tracing) may leave a route or a context in the
-        // request's extensions for the second (metrics).
-        let a = self.0.on_request(request, now);
-        let b = self.1.on_request(request, now);
-        (a.is_some() || b.is_some()).then_some(Both { a, b })
-    }
-}
-
-impl<A: Record, B: Record> Record for Both<A, B> {
-    #[inline]
-    fn context(&self) -> Option<&Context> {
-        self.a
-            .as_ref()
-            .and_then(A::context)
-            .or_else(|| self.b.as_ref().and_then(B::context))
-    }
-
-    #[inline]
-    fn on_response<Body>(&mut self, response: &Response<Body>) -> Progress {
-        // Each may finish on its own at the head; the pair goes on while either does.
-        let now = Now::new();
-        if let Some(mut a) = self.a.take() {
-            match a.on_response(response) {
-                Progress::Finish => a.finish(Outcome::Complete, &now),
-                Progress::Continue => self.a = Some(a),
-            }
-        }
-        if let Some(mut b) = self.b.take() {
-            match b.on_response(response) {
-                Progress::Finish => b.finish(Outcome::Complete, &now),
-                Progress::Continue => self.b = Some(b),
-            }
-        }
-        if self.a.is_none() && self.b.is_none() {
-            Progress::Finish
-        } else {
-            Progress::Continue
-        }
-    }
-
-    #[inline]
-    fn on_body_chunk(&mut self, len: usize) {
-        if let Some(a) = &mut self.a {
-            a.on_body_chunk(len);
-        }
-        if let Some(b) = &mut self.b {
-            b.on_body_chunk(len);
-        }
-    }
-
-    #[inline]
-    fn on_trailers(&mut self, trailers: &HeaderMap) {
-        if let Some(a) = &mut self.a {
-            a.on_trailers(trailers);
-        }
-        if let Some(b) = &mut self.b {
-            b.on_trailers(trailers);
-        }
-    }
-
-    #[inline]
-    fn finish(self, outcome: Outcome<'_>, now: &Now) {
-        if let Some(a) = self.a {
-            a.finish(outcome, now);
-        }
-        if let Some(b) = self.b {
-            b.finish(outcome, now);
-        }
     }
 }

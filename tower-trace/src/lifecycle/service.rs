@@ -1,35 +1,52 @@
+use std::sync::Arc;
 use std::task::{Context as TaskContext, Poll};
 
 use http::{Request, Response};
 use tower_service::Service;
 
+use super::facts::Lazy;
 use super::guard::Guard;
-use super::{Now, ObserveLayer, ObservedError, Observer, Record, ResponseBody, ResponseFuture};
+use super::{
+    Facts, ObserveLayer, ObservedError, Observer, Record, RequestFacts, ResponseBody,
+    ResponseFuture,
+};
+use crate::conventions::Conventions;
+use crate::hooks::{DefaultRoute, MakeRoute, RequestInfo, RequestPredicate};
 
-/// The lifecycle middleware: calls the [`Observer`] for each request and returns a
-/// [`ResponseFuture`] that drives its record to the end of the response.
+/// The lifecycle middleware: reads the request's [`Facts`] under the layer's
+/// [`Conventions`], calls the [`Observer`], and returns a [`ResponseFuture`] that drives its
+/// record to the end of the response.
 ///
 /// See the [module docs](super).
-#[derive(Debug, Clone, Copy)]
-pub struct Observe<S, O> {
+pub struct Observe<S, O, R = DefaultRoute, F = ()> {
     inner: S,
     observer: O,
+    conventions: Arc<Conventions<R, F>>,
 }
 
-impl<S, O> Observe<S, O> {
+impl<S, O, R, F> Observe<S, O, R, F> {
     /// Wraps `inner`.
-    pub const fn new(inner: S, observer: O) -> Self {
-        Observe { inner, observer }
+    pub fn new(inner: S, conventions: Arc<Conventions<R, F>>, observer: O) -> Self {
+        Observe {
+            inner,
+            observer,
+            conventions,
+        }
     }
 
-    /// A layer that wraps services with `observer`.
-    pub const fn layer(observer: O) -> ObserveLayer<O> {
-        ObserveLayer::new(observer)
+    /// A layer that wraps services with `observer` under `conventions`.
+    pub fn layer(conventions: Conventions<R, F>, observer: O) -> ObserveLayer<O, R, F> {
+        ObserveLayer::new(conventions, observer)
     }
 
     /// The observer.
     pub fn observer(&self) -> &O {
         &self.observer
+    }
+
+    /// The conventions.
+    pub fn conventions(&self) -> &Conventions<R, F> {
+        &self.conventions
     }
 
     /// The inner service.
@@ -48,11 +65,36 @@ impl<S, O> Observe<S, O> {
     }
 }
 
-impl<S, O, ReqBody, ResBody> Service<Request<ReqBody>> for Observe<S, O>
+/// Starts observing `request`: its facts, then the observer's record, in a guard that
+/// finishes it exactly once. Also drives the reqwest middleware, which is no tower service.
+#[inline]
+pub(crate) fn start<B, O, R, F>(
+    conventions: &Conventions<R, F>,
+    observer: &O,
+    request: &mut Request<B>,
+) -> Guard<O::Record>
+where
+    O: Observer<B>,
+    R: MakeRoute,
+    F: RequestPredicate,
+{
+    if !observer.enabled() {
+        return Guard::disarmed();
+    }
+    let mut facts = Facts::new(conventions, &RequestInfo::new(request));
+    let lazy = Lazy::default();
+    let record = observer.on_request(request, &RequestFacts::new(&facts, &lazy, conventions));
+    facts.keep(lazy);
+    Guard::new(record, facts)
+}
+
+impl<S, O, R, F, ReqBody, ResBody> Service<Request<ReqBody>> for Observe<S, O, R, F>
 where
     S: Service<Request<ReqBody>, Response = Response<ResBody>>,
     S::Error: ObservedError,
     O: Observer<ReqBody>,
+    R: MakeRoute,
+    F: RequestPredicate,
     ResBody: http_body::Body,
 {
     type Response = Response<ResponseBody<ResBody, O::Record>>;
@@ -65,8 +107,8 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let record = self.observer.on_request(&mut request, &Now::new());
-        let inner = match record.as_ref().and_then(Record::context) {
+        let guard = start(&self.conventions, &self.observer, &mut request);
+        let inner = match guard.record().and_then(Record::context) {
             Some(cx) => {
                 // Current while the inner service builds its future (axum runs extractors
                 // lazily, but other services do work in `call`).
@@ -75,6 +117,26 @@ where
             }
             None => self.inner.call(request),
         };
-        ResponseFuture::new(inner, Guard::new(record))
+        ResponseFuture::new(inner, guard)
+    }
+}
+
+impl<S: Clone, O: Clone, R, F> Clone for Observe<S, O, R, F> {
+    fn clone(&self) -> Self {
+        Observe {
+            inner: self.inner.clone(),
+            observer: self.observer.clone(),
+            conventions: Arc::clone(&self.conventions),
+        }
+    }
+}
+
+impl<S: std::fmt::Debug, O: std::fmt::Debug, R, F> std::fmt::Debug for Observe<S, O, R, F> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Observe")
+            .field("inner", &self.inner)
+            .field("observer", &self.observer)
+            .field("conventions", &self.conventions)
+            .finish()
     }
 }

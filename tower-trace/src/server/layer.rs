@@ -1,3 +1,4 @@
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use http::HeaderName;
@@ -7,20 +8,26 @@ use opentelemetry::trace::Tracer;
 use propagation::{HeaderPropagator, Propagator};
 use tower_layer::Layer;
 
-use super::observer::{Config, ServerObserver, Settings};
-use crate::conventions::{Protocol, RpcConventions};
-use crate::lifecycle::Observe;
-use crate::redact::DEFAULT_SENSITIVE_QUERY_PARAMS;
-use crate::request::{DefaultRoute, MakeRoute, RequestPredicate};
+use super::observer::{ServerObserver, Settings, SpanConfig};
+use crate::conventions::{Conventions, DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};
+use crate::hooks::{
+    DefaultRoute, MakeRoute, RequestInfo, RequestPredicate, ResponseAttributes, ResponseHooks,
+    ResponseInfo, SpanHooks,
+};
+use crate::lifecycle::{IntoObserveLayer, Observe, ObserveLayer, RequestFacts};
+use crate::span;
 
 /// A Tower layer giving every request a SERVER span that continues the caller's trace.
 ///
 /// See the [crate docs](crate) for what is recorded and when the span ends.
 ///
 /// Type parameters, each swapped by one setter: `T` the tracer, `P` the propagator, `R` the
-/// route source, `F` the skip filter, `E` the public-endpoint predicate.
-pub struct TraceLayer<T, P = Propagator, R = DefaultRoute, F = (), E = ()> {
-    config: Config<T, P, R, F, E>,
+/// route source, `F` the skip filter, `E` the public-endpoint predicate, `H` the span hooks.
+pub struct TraceLayer<T, P = Propagator, R = DefaultRoute, F = (), E = (), H = SpanHooks> {
+    conventions: Conventions<R, F>,
+    span: SpanConfig<T, P, E, H>,
+    response_headers: Arc<[(HeaderName, Key)]>,
+    response_hook: Option<Arc<dyn ResponseAttributes + Send + Sync>>,
 }
 
 impl<T: Tracer> TraceLayer<T> {
@@ -29,30 +36,28 @@ impl<T: Tracer> TraceLayer<T> {
     /// A no-op tracer (the global default before a provider is installed) is detected here,
     /// once, and turns the layer off.
     pub fn server(tracer: T) -> Self {
-        let noop_tracer = super::observer::is_noop(&tracer);
+        let noop_tracer = span::is_noop(&tracer);
         TraceLayer {
-            config: Config {
+            conventions: Conventions::server(),
+            span: SpanConfig {
                 tracer: Arc::new(tracer),
                 propagator: Propagator::w3c(),
-                route: DefaultRoute,
-                skip: (),
                 public: (),
+                hooks: SpanHooks::default(),
                 settings: Settings {
                     enabled: !noop_tracer,
                     noop_tracer,
-                    protocol: Protocol::Auto,
-                    rpc: RpcConventions::Current,
                     request_headers: Arc::from([]),
-                    response_headers: Arc::from([]),
+                    response: None,
                     sensitive_query: DEFAULT_SENSITIVE_QUERY_PARAMS
                         .iter()
                         .map(|s| Box::from(*s))
                         .collect(),
-                    default_scheme: "http",
                     random_roots: true,
-                    interned: Arc::default(),
                 },
             },
+            response_headers: Arc::from([]),
+            response_hook: None,
         }
     }
 
@@ -72,125 +77,133 @@ impl TraceLayer<BoxedTracer> {
     ///
     /// If no provider is installed yet, the global one is a no-op: the layer then disables
     /// itself and costs nothing per request. Install the provider before building the layer.
-    pub fn from_global() -> Self {
-        Self::server(global::tracer("tower-trace"))
+    pub fn server_from_global() -> Self {
+        Self::server(global::tracer("tower-telemetry"))
     }
 }
 
-impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
-    /// Selects the protocol conventions (automatic by default).
+impl<T, P, R, F, E, H> TraceLayer<T, P, R, F, E, H> {
+    /// Follows one protocol's conventions instead of detecting it per request.
     pub fn with_protocol(mut self, protocol: Protocol) -> Self {
-        self.config.settings.protocol = protocol;
+        self.conventions = self.conventions.with_protocol(protocol);
         self
     }
 
-    /// Selects the RPC conventions for gRPC spans (current by default).
+    /// Selects the RPC conventions for gRPC spans and metrics (current by default).
     pub fn with_rpc_conventions(mut self, conventions: RpcConventions) -> Self {
-        self.config.settings.rpc = conventions;
+        self.conventions = self.conventions.with_rpc_conventions(conventions);
         self
     }
 
-    /// Uses `propagator` to read the caller's context: any of the `propagation` crate's
+    /// The `url.scheme` to report when neither the URI nor `Forwarded`/`X-Forwarded-Proto`
+    /// says (`http` by default; set `https` behind a TLS-terminating server).
+    pub fn with_default_scheme(mut self, https: bool) -> Self {
+        self.conventions = self.conventions.with_default_scheme(https);
+        self
+    }
+
+    /// Uses `propagator` to read the caller's context: any of the propagation crate's
     /// propagators (W3C only is the default; `Propagator::w3c_and_cloud_trace()`,
     /// `Propagator::cloud_trace_one_way()`), or any OpenTelemetry `TextMapPropagator` through
-    /// `propagation::TextMapAdapter`.
+    /// `TextMapAdapter`.
     pub fn with_propagator<P2: HeaderPropagator>(
         self,
         propagator: P2,
-    ) -> TraceLayer<T, P2, R, F, E> {
-        let Config {
+    ) -> TraceLayer<T, P2, R, F, E, H> {
+        let SpanConfig {
             tracer,
-            propagator: _,
-            route,
-            skip,
             public,
+            hooks,
             settings,
-        } = self.config;
+            ..
+        } = self.span;
         TraceLayer {
-            config: Config {
+            conventions: self.conventions,
+            span: SpanConfig {
                 tracer,
                 propagator,
-                route,
-                skip,
                 public,
+                hooks,
                 settings,
             },
+            response_headers: self.response_headers,
+            response_hook: self.response_hook,
         }
     }
 
     /// Takes `http.route` from `route` instead of the default (axum's `MatchedPath` with the
-    /// `axum` feature). Return a template (`/users/{id}`), never the raw path.
-    pub fn with_route<R2: MakeRoute>(self, route: R2) -> TraceLayer<T, P, R2, F, E> {
-        let Config {
-            tracer,
-            propagator,
-            route: _,
-            skip,
-            public,
-            settings,
-        } = self.config;
+    /// `axum` feature): return a template (`/users/{id}`), never the raw path. It runs once
+    /// per request, and a fused metrics layer uses the same value.
+    pub fn with_route<R2>(self, route: R2) -> TraceLayer<T, P, R2, F, E, H>
+    where
+        R2: Fn(&RequestInfo<'_>) -> Option<Cow<'static, str>>,
+    {
+        self.with_make_route(route)
+    }
+
+    /// [`with_route`](Self::with_route) with any [`MakeRoute`].
+    pub fn with_make_route<R2: MakeRoute>(self, route: R2) -> TraceLayer<T, P, R2, F, E, H> {
         TraceLayer {
-            config: Config {
-                tracer,
-                propagator,
-                route,
-                skip,
-                public,
-                settings,
-            },
+            conventions: self.conventions.with_route(route),
+            span: self.span,
+            response_headers: self.response_headers,
+            response_hook: self.response_hook,
         }
     }
 
-    /// Makes no span for requests where `skip` says yes (health checks, metrics scrapes).
-    /// The caller's context still passes through: it is current while the handler runs, so a
-    /// client layer called from it joins the caller's trace. Skipped requests without an
-    /// incoming context cost nothing; with one, one allocation (the `Context`).
-    pub fn skip_if<F2: RequestPredicate>(self, skip: F2) -> TraceLayer<T, P, R, F2, E> {
-        let Config {
-            tracer,
-            propagator,
-            route,
-            skip: _,
-            public,
-            settings,
-        } = self.config;
+    /// Makes no span for requests where `skip` says yes (health checks, metrics scrapes),
+    /// and, fused with metrics, no metrics either (unless the metrics layer is told to count
+    /// filtered requests). The caller's context still passes through: it is current while the
+    /// handler runs, so a client layer called from it joins the caller's trace. Skipped
+    /// requests without an incoming context allocate nothing; with one, the `Context`.
+    pub fn skip_if<F2>(self, skip: F2) -> TraceLayer<T, P, R, F2, E, H>
+    where
+        F2: Fn(&RequestInfo<'_>) -> bool,
+    {
         TraceLayer {
-            config: Config {
-                tracer,
-                propagator,
-                route,
-                skip,
-                public,
-                settings,
-            },
+            conventions: self.conventions.with_filter(skip),
+            span: self.span,
+            response_headers: self.response_headers,
+            response_hook: self.response_hook,
         }
     }
 
     /// Treats requests where `public` says yes as coming from untrusted callers (the W3C
     /// "front gate"): their span starts a **new trace** and links to the caller's context
     /// instead of becoming its child, and the caller's `tracestate` and baggage are not
-    /// propagated. Pass `true` for every request.
-    pub fn public_endpoint_if<E2: RequestPredicate>(
-        self,
-        public: E2,
-    ) -> TraceLayer<T, P, R, F, E2> {
-        let Config {
+    /// propagated. [`public_endpoint`](Self::public_endpoint) for every request.
+    pub fn public_endpoint_if<E2>(self, public: E2) -> TraceLayer<T, P, R, F, E2, H>
+    where
+        E2: Fn(&RequestInfo<'_>) -> bool,
+    {
+        self.with_public(public)
+    }
+
+    /// Treats every request as coming from an untrusted caller; see
+    /// [`public_endpoint_if`](Self::public_endpoint_if).
+    pub fn public_endpoint(self) -> TraceLayer<T, P, R, F, bool, H> {
+        self.with_public(true)
+    }
+
+    fn with_public<E2: RequestPredicate>(self, public: E2) -> TraceLayer<T, P, R, F, E2, H> {
+        let SpanConfig {
             tracer,
             propagator,
-            route,
-            skip,
-            public: _,
+            hooks,
             settings,
-        } = self.config;
+            ..
+        } = self.span;
         TraceLayer {
-            config: Config {
+            conventions: self.conventions,
+            span: SpanConfig {
                 tracer,
                 propagator,
-                route,
-                skip,
                 public,
+                hooks,
                 settings,
             },
+            response_headers: self.response_headers,
+            response_hook: self.response_hook,
         }
     }
 
@@ -201,7 +214,7 @@ impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
     where
         I: IntoIterator<Item = HeaderName>,
     {
-        self.config.settings.request_headers = header_keys(names, "http.request.header.");
+        self.span.settings.request_headers = header_keys(names, "http.request.header.");
         self
     }
 
@@ -211,7 +224,28 @@ impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
     where
         I: IntoIterator<Item = HeaderName>,
     {
-        self.config.settings.response_headers = header_keys(names, "http.response.header.");
+        self.response_headers = header_keys(names, "http.response.header.");
+        self.rebuild_response_hooks()
+    }
+
+    /// Adds attributes from the response head to sampled spans, e.g. a cache status header
+    /// turned into a boolean.
+    pub fn with_response_attributes<A>(mut self, hook: A) -> Self
+    where
+        A: Fn(&ResponseInfo<'_>, &mut Vec<opentelemetry::KeyValue>) + Send + Sync + 'static,
+    {
+        self.response_hook = Some(Arc::new(hook));
+        self.rebuild_response_hooks()
+    }
+
+    fn rebuild_response_hooks(mut self) -> Self {
+        self.span.settings.response =
+            (!self.response_headers.is_empty() || self.response_hook.is_some()).then(|| {
+                Arc::new(ResponseHooks {
+                    headers: Arc::clone(&self.response_headers),
+                    hook: self.response_hook.clone(),
+                }) as Arc<dyn ResponseAttributes + Send + Sync>
+            });
         self
     }
 
@@ -223,14 +257,7 @@ impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
         I: IntoIterator<Item = S>,
         S: Into<Box<str>>,
     {
-        self.config.settings.sensitive_query = names.into_iter().map(Into::into).collect();
-        self
-    }
-
-    /// The `url.scheme` to report when neither the URI nor `Forwarded`/`X-Forwarded-Proto`
-    /// says (`http` by default; set `https` behind a TLS-terminating server).
-    pub fn with_default_scheme(mut self, https: bool) -> Self {
-        self.config.settings.default_scheme = if https { "https" } else { "http" };
+        self.span.settings.sensitive_query = names.into_iter().map(Into::into).collect();
         self
     }
 
@@ -238,23 +265,91 @@ impl<T, P, R, F, E> TraceLayer<T, P, R, F, E> {
     /// `random` flag, `0x02`, on every outgoing `traceparent`). On by default: the SDK's id
     /// generator is random. Turn it off with an id generator that is not.
     pub fn with_random_trace_id_flag(mut self, random: bool) -> Self {
-        self.config.settings.random_roots = random;
+        self.span.settings.random_roots = random;
         self
     }
 
     /// Turns the layer off (or on again): off, it passes requests through untouched and
     /// allocates nothing. With a no-op tracer the layer stays off whatever this says.
     pub fn enabled(mut self, enabled: bool) -> Self {
-        self.config.settings.enabled = enabled && !self.config.settings.noop_tracer;
+        self.span.settings.enabled = enabled && !self.span.settings.noop_tracer;
         self
+    }
+
+    /// The lifecycle's configuration: protocol, RPC conventions, route source, default
+    /// scheme, filter. A fused metrics layer follows it too.
+    pub fn conventions(&self) -> &Conventions<R, F> {
+        &self.conventions
     }
 }
 
-impl<T: Tracer, P: Clone, R: Clone, F: Clone, E: Clone> TraceLayer<T, P, R, F, E> {
+impl<T, P, R, F, E, N, Q> TraceLayer<T, P, R, F, E, SpanHooks<N, Q>> {
+    /// Names spans with `name` instead of the conventions' default (`{method} {route}`,
+    /// `{method}`, `pkg.Service/Method`). Keep names low-cardinality: never the raw path.
+    pub fn with_span_name<N2>(self, name: N2) -> TraceLayer<T, P, R, F, E, SpanHooks<N2, Q>>
+    where
+        N2: Fn(&RequestInfo<'_>, &RequestFacts<'_>) -> Cow<'static, str>,
+    {
+        self.map_hooks(|hooks| SpanHooks {
+            name,
+            request: hooks.request,
+        })
+    }
+
+    /// Adds attributes from the request to every span, before the sampling decision (a
+    /// sampler sees them).
+    pub fn with_request_attributes<Q2>(
+        self,
+        attributes: Q2,
+    ) -> TraceLayer<T, P, R, F, E, SpanHooks<N, Q2>>
+    where
+        Q2: Fn(&RequestInfo<'_>, &mut Vec<opentelemetry::KeyValue>),
+    {
+        self.map_hooks(|hooks| SpanHooks {
+            name: hooks.name,
+            request: attributes,
+        })
+    }
+
+    fn map_hooks<H2>(self, f: impl FnOnce(SpanHooks<N, Q>) -> H2) -> TraceLayer<T, P, R, F, E, H2> {
+        let SpanConfig {
+            tracer,
+            propagator,
+            public,
+            hooks,
+            settings,
+        } = self.span;
+        TraceLayer {
+            conventions: self.conventions,
+            span: SpanConfig {
+                tracer,
+                propagator,
+                public,
+                hooks: f(hooks),
+                settings,
+            },
+            response_headers: self.response_headers,
+            response_hook: self.response_hook,
+        }
+    }
+}
+
+impl<T, P: Clone, R, F, E: Clone, H: Clone> TraceLayer<T, P, R, F, E, H> {
     /// The observer this layer drives: pair it with another on one lifecycle (the fused
-    /// trace + metrics layer of `tower-metrics` does).
-    pub fn observer(&self) -> ServerObserver<T, P, R, F, E> {
-        ServerObserver::new(self.config.clone())
+    /// trace + metrics layer does).
+    pub fn observer(&self) -> ServerObserver<T, P, E, H> {
+        ServerObserver::new(self.span.clone())
+    }
+}
+
+impl<T, P: Clone, R, F, E: Clone, H: Clone> IntoObserveLayer for TraceLayer<T, P, R, F, E, H> {
+    type Observer = ServerObserver<T, P, E, H>;
+    type Route = R;
+    type Filter = F;
+
+    fn into_observe_layer(self) -> ObserveLayer<Self::Observer, R, F> {
+        let observer = ServerObserver::new(self.span);
+        ObserveLayer::new(self.conventions, observer)
     }
 }
 
@@ -279,37 +374,39 @@ fn header_keys<I: IntoIterator<Item = HeaderName>>(
         .collect()
 }
 
-impl<S, T, P, R, F, E> Layer<S> for TraceLayer<T, P, R, F, E>
+impl<S, T, P, R, F, E, H> Layer<S> for TraceLayer<T, P, R, F, E, H>
 where
-    T: Tracer,
     P: Clone,
     R: Clone,
     F: Clone,
     E: Clone,
+    H: Clone,
 {
-    type Service = Observe<S, ServerObserver<T, P, R, F, E>>;
+    type Service = Observe<S, ServerObserver<T, P, E, H>, R, F>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        Observe::new(inner, self.observer())
+        self.clone().into_observe_layer().layer(inner)
     }
 }
 
-impl<T, P: Clone, R: Clone, F: Clone, E: Clone> Clone for TraceLayer<T, P, R, F, E> {
+impl<T, P: Clone, R: Clone, F: Clone, E: Clone, H: Clone> Clone for TraceLayer<T, P, R, F, E, H> {
     fn clone(&self) -> Self {
         TraceLayer {
-            config: self.config.clone(),
+            conventions: self.conventions.clone(),
+            span: self.span.clone(),
+            response_headers: Arc::clone(&self.response_headers),
+            response_hook: self.response_hook.clone(),
         }
     }
 }
 
-impl<T, P, R, F, E> std::fmt::Debug for TraceLayer<T, P, R, F, E> {
+impl<T, P, R, F, E, H> std::fmt::Debug for TraceLayer<T, P, R, F, E, H> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("TraceLayer")
-            .field("enabled", &self.config.settings.enabled)
+            .field("enabled", &self.span.settings.enabled)
             .field("tracer", &std::any::type_name::<T>())
             .field("propagator", &std::any::type_name::<P>())
-            .field("protocol", &self.config.settings.protocol)
-            .field("rpc", &self.config.settings.rpc)
+            .field("conventions", &self.conventions)
             .finish_non_exhaustive()
     }
 }

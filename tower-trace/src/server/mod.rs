@@ -1,8 +1,9 @@
 //! Server spans: [`TraceLayer`] and its [`ServerObserver`].
 
+mod attributes;
 mod layer;
 mod observer;
 
 pub use layer::TraceLayer;
-pub(crate) use observer::is_noop;
+pub(crate) use observer::push_headers;
 pub use observer::{ServerObserver, ServerRecord};

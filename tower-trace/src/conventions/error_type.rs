@@ -1,20 +1,21 @@
-//! Low-cardinality `error.type` values for errors that have no status code.
+//! Low-cardinality `error.type` values for errors that have no status code (the conventions'
+//! "error.type" attribute: a low-cardinality type, `_OTHER` when nothing better is known).
 
 use crate::lifecycle::ErrorRef;
 
 /// `error.type` for a request the other side gave up on before the response ended.
-pub const CANCELLED: &str = "cancelled";
+pub(crate) const CANCELLED: &str = "cancelled";
 /// `error.type` for a handler that panicked below the layer.
-pub const PANIC: &str = "panic";
+pub(crate) const PANIC: &str = "panic";
 /// `error.type` for a timeout.
-pub const TIMEOUT: &str = "timeout";
+pub(crate) const TIMEOUT: &str = "timeout";
 /// `error.type` for a connection that could not be made.
-pub const CONNECT: &str = "connect";
+pub(crate) const CONNECT: &str = "connect";
 
 /// A low-cardinality `error.type` for `error`: a well-known kind (`timeout`, …) when one can
 /// be recognised, else the error's type name (static, no allocation), else `_OTHER` for
 /// type-erased errors.
-pub fn of(error: &ErrorRef<'_>) -> &'static str {
+pub(crate) fn of(error: &ErrorRef<'_>) -> &'static str {
     if let Some(io) = error.downcast_ref::<std::io::Error>() {
         return io_kind(io);
     }
@@ -31,7 +32,7 @@ pub fn of(error: &ErrorRef<'_>) -> &'static str {
             }
             source = err.source();
         }
-        return crate::semconv::OTHER;
+        return super::attributes::OTHER;
     }
     error.type_name()
 }
@@ -39,9 +40,9 @@ pub fn of(error: &ErrorRef<'_>) -> &'static str {
 /// [`of`] for a client's transport error: also recognises connection failures and timeouts
 /// from what the error says of itself (hyper-util's `client error (Connect)`, tower's
 /// `request timed out`), so no client crate is a dependency.
-pub fn of_client(error: &ErrorRef<'_>) -> &'static str {
+pub(crate) fn of_client(error: &ErrorRef<'_>) -> &'static str {
     #[cfg(feature = "reqwest")]
-    if let Some(kind) = crate::client::reqwest::error_type(error) {
+    if let Some(kind) = reqwest_kind(error) {
         return kind;
     }
     match of(error) {
@@ -70,4 +71,20 @@ fn io_kind(error: &std::io::Error) -> &'static str {
         BrokenPipe => "broken_pipe",
         _ => "std::io::Error",
     }
+}
+
+/// `error.type` for reqwest's errors, which say what they are.
+#[cfg(feature = "reqwest")]
+fn reqwest_kind(error: &ErrorRef<'_>) -> Option<&'static str> {
+    let reqwest_error = match error.downcast_ref::<reqwest_middleware::Error>()? {
+        reqwest_middleware::Error::Reqwest(e) => e,
+        reqwest_middleware::Error::Middleware(_) => return None,
+    };
+    Some(if reqwest_error.is_timeout() {
+        TIMEOUT
+    } else if reqwest_error.is_connect() {
+        CONNECT
+    } else {
+        "reqwest::Error"
+    })
 }

@@ -1,9 +1,9 @@
 //! gRPC status codes, where to find them, and how the conventions classify them.
 
-use http::{HeaderMap, HeaderName, Response};
+use http::{HeaderMap, HeaderName};
 
 /// `grpc-status`
-pub const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
 
 /// A gRPC status code (`grpc/grpc:doc/statuscodes.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -132,19 +132,14 @@ impl Code {
 
 /// The `grpc-status` in a header map (the response head of a Trailers-Only response, or the
 /// trailers).
-pub fn status_in(headers: &HeaderMap) -> Option<Code> {
+pub(crate) fn status_in(headers: &HeaderMap) -> Option<Code> {
     headers
         .get(GRPC_STATUS)
         .and_then(|v| Code::from_header(v.as_bytes()))
 }
 
-/// The `grpc-status` of a Trailers-Only response, read from its head.
-pub fn status_in_head<B>(response: &Response<B>) -> Option<Code> {
-    status_in(response.headers())
-}
-
 /// True if `content-type` says gRPC (`application/grpc`, `application/grpc+proto`, …).
-pub fn is_grpc(headers: &HeaderMap) -> bool {
+pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers
         .get(http::header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/grpc"))
@@ -152,7 +147,7 @@ pub fn is_grpc(headers: &HeaderMap) -> bool {
 
 /// Splits a gRPC path `/pkg.Service/Method` into (`pkg.Service/Method`, `pkg.Service`,
 /// `Method`); `None` if it is not of that shape.
-pub fn split_path(path: &str) -> Option<(&str, &str, &str)> {
+pub(crate) fn split_path(path: &str) -> Option<(&str, &str, &str)> {
     let full = path.strip_prefix('/')?;
     let (service, method) = full.split_once('/')?;
     if service.is_empty() || method.is_empty() || method.contains('/') {

@@ -1,7 +1,7 @@
 //! Keeping the W3C Level 2 `random` trace flag with its trace id.
 //!
 //! The flag must be on every `traceparent` of a trace id once it is set, and never added to one
-//! that lacked it (SPEC.md §1.5, checklist items 21–23). The SDK keeps a parent's flags for the
+//! that lacked it (W3C Trace Context Level 2, §3.2.2.5 "trace-flags", the `random` flag). The SDK keeps a parent's flags for the
 //! spans it records, but gives a dropped span default flags, and never sets the flag on a trace
 //! it starts. The layers put it back where they know the answer.
 

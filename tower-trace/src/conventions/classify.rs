@@ -1,5 +1,8 @@
-//! How a request's [`Outcome`] is judged, for spans and metrics alike (`spec/SPEC.md` §4.2,
-//! §4.5): which requests are errors, their `error.type`, and the gRPC status code.
+//! How a request's [`Outcome`] is judged, once per request, for spans and metrics alike: which
+//! requests are errors, their `error.type`, and the gRPC status code. The rules are those of
+//! the semantic conventions' HTTP spans page ("Status": server 5xx, client 4xx and 5xx) and
+//! gRPC page ("gRPC Status": the server error codes), with gRPC's HTTP-to-gRPC status mapping
+//! (`grpc/doc/http-grpc-status-mapping.md`) for answers without `grpc-status`.
 //!
 //! | | server | client |
 //! |---|---|---|
@@ -14,21 +17,14 @@
 //!
 //! For gRPC, `error.type` is the status code's name.
 
-use crate::grpc::Code;
-use crate::lifecycle::Outcome;
-use crate::{error_type, semconv};
+use super::grpc::Code;
+use super::request::status_code_str;
+use super::{Role, error_type};
+use crate::lifecycle::{Facts, Outcome};
 
-/// Which side of the call a span or metric is on; the conventions judge errors differently.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Role {
-    /// A server handling a request.
-    Server,
-    /// A client making a call.
-    Client,
-}
-
-/// The verdict on one request.
+/// The verdict on one request, reached once when it finishes and read by every signal.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Verdict {
     /// `error.type`, when the request is an error.
     pub error_type: Option<&'static str>,
@@ -37,14 +33,14 @@ pub struct Verdict {
 }
 
 /// Judges an HTTP request from its status code (if a response came) and its outcome.
-pub fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Verdict {
+pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Verdict {
     let first_error = match role {
         Role::Server => 500,
         Role::Client => 400,
     };
     let error_type = match (outcome, role) {
         (Outcome::Complete, _) => match status {
-            Some(code) if code >= first_error => Some(semconv::status_code_str(code)),
+            Some(code) if code >= first_error => Some(status_code_str(code)),
             _ => None,
         },
         (Outcome::ServiceError(e) | Outcome::BodyError(e), Role::Server) => Some(error_type::of(e)),
@@ -63,7 +59,7 @@ pub fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Verdict {
 
 /// Judges a gRPC call from its `grpc-status` (head or trailers), the HTTP status and the
 /// outcome.
-pub fn grpc(
+pub(crate) fn grpc(
     role: Role,
     grpc_status: Option<Code>,
     http_status: Option<u16>,
@@ -94,5 +90,14 @@ pub fn grpc(
     Verdict {
         error_type: code.filter(|c| is_error(*c)).map(Code::as_str),
         grpc_code: code,
+    }
+}
+
+/// The one judgement of a request, from its facts and outcome.
+pub(crate) fn judge(facts: &Facts, outcome: &Outcome<'_>) -> Verdict {
+    if facts.is_grpc() {
+        grpc(facts.role(), facts.grpc_status(), facts.status(), outcome)
+    } else {
+        http(facts.role(), facts.status(), outcome)
     }
 }

@@ -11,18 +11,31 @@ use std::sync::{Arc, OnceLock, RwLock};
 /// Distinct values kept per interner.
 pub const MAX_INTERNED: usize = 1000;
 
-/// A bounded set of shared strings.
-#[derive(Debug, Default)]
+/// A bounded set of shared strings: each distinct value allocates once, and past the capacity
+/// new values are refused (the caller falls back to `_OTHER` or no label), so label values
+/// from requests cannot grow memory or cardinality without limit.
+#[derive(Debug)]
 pub struct Interner {
     values: RwLock<HashMap<Box<str>, Arc<str>>>,
+    capacity: usize,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner::with_capacity(MAX_INTERNED)
+    }
 }
 
 impl Interner {
-    /// An empty interner.
-    pub fn new() -> Self {
-        Interner::default()
+    /// An interner keeping at most `capacity` distinct values.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Interner {
+            values: RwLock::default(),
+            capacity,
+        }
     }
 
+    /// An empty interner.
     /// The shared copy of `value`, interning it if there is room; `None` when full.
     pub fn get(&self, value: &str) -> Option<Arc<str>> {
         if let Some(v) = self.values.read().ok()?.get(value) {
@@ -32,7 +45,7 @@ impl Interner {
         if let Some(v) = values.get(value) {
             return Some(Arc::clone(v));
         }
-        if values.len() >= MAX_INTERNED {
+        if values.len() >= self.capacity {
             return None;
         }
         let interned: Arc<str> = Arc::from(value);
@@ -41,8 +54,16 @@ impl Interner {
     }
 }
 
+/// The interners of one layer, shared by its signals.
+#[derive(Debug, Default)]
+pub(crate) struct Interners {
+    pub(crate) routes: Interner,
+    pub(crate) methods: Interner,
+    pub(crate) addresses: Interner,
+}
+
 /// Span names are `Cow<'static, str>` in OpenTelemetry, so an interned name must be
-/// `'static`: each distinct `"{method} {target}"` is leaked once, process-wide, and at most
+/// `'static`: each distinct `"{method} {target}"` (or `target` alone for an empty method) is leaked once, process-wide, and at most
 /// `4 × MAX_INTERNED` of them are kept (then the caller formats the name per request).
 pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static str> {
     type Names = HashMap<&'static str, HashMap<Box<str>, &'static str>>;
@@ -68,7 +89,12 @@ pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static s
     if *count >= 4 * MAX_INTERNED {
         return None;
     }
-    let name: &'static str = Box::leak(format!("{method} {target}").into_boxed_str());
+    let name = if method.is_empty() {
+        target.to_owned()
+    } else {
+        format!("{method} {target}")
+    };
+    let name: &'static str = Box::leak(name.into_boxed_str());
     names
         .entry(method)
         .or_default()

@@ -1,7 +1,11 @@
-//! OpenTelemetry semantic-convention names and the static values they take (`spec/SPEC.md`
-//! §4). Values are `&'static str` so building attributes allocates nothing for them.
+//! Request and response facts as the conventions define them: the method, the protocol
+//! version, the scheme, and the one `host[:port]` parser behind `server.address` and
+//! `server.port` for servers and clients alike.
 
 use http::{HeaderName, Method, Version};
+
+use super::attributes::OTHER;
+use crate::hooks::RequestInfo;
 
 /// `x-forwarded-proto` (parsed once, not per request).
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");
@@ -10,60 +14,10 @@ const X_FORWARDED_HOST: HeaderName = HeaderName::from_static("x-forwarded-host")
 /// `x-forwarded-for`.
 pub(crate) const X_FORWARDED_FOR: HeaderName = HeaderName::from_static("x-forwarded-for");
 
-/// `http.request.method`
-pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
-/// `http.request.method_original`
-pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
-/// `http.response.status_code`
-pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
-/// `http.route`
-pub const HTTP_ROUTE: &str = "http.route";
-/// `url.path`
-pub const URL_PATH: &str = "url.path";
-/// `url.query`
-pub const URL_QUERY: &str = "url.query";
-/// `url.scheme`
-pub const URL_SCHEME: &str = "url.scheme";
-/// `url.full`
-pub const URL_FULL: &str = "url.full";
-/// `server.address`
-pub const SERVER_ADDRESS: &str = "server.address";
-/// `server.port`
-pub const SERVER_PORT: &str = "server.port";
-/// `client.address`
-pub const CLIENT_ADDRESS: &str = "client.address";
-/// `network.peer.address`
-pub const NETWORK_PEER_ADDRESS: &str = "network.peer.address";
-/// `network.peer.port`
-pub const NETWORK_PEER_PORT: &str = "network.peer.port";
-/// `network.protocol.version`
-pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
-/// `user_agent.original`
-pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
-/// `error.type`
-pub const ERROR_TYPE: &str = "error.type";
-
-/// `rpc.system.name` (RPC conventions ≥ 1.39)
-pub const RPC_SYSTEM_NAME: &str = "rpc.system.name";
-/// `rpc.system` (classic RPC conventions ≤ 1.37)
-pub const RPC_SYSTEM: &str = "rpc.system";
-/// `rpc.method`: fully qualified (`pkg.Service/Method`) in the current conventions, the
-/// method alone in the classic ones.
-pub const RPC_METHOD: &str = "rpc.method";
-/// `rpc.service` (classic)
-pub const RPC_SERVICE: &str = "rpc.service";
-/// `rpc.response.status_code` (current; a string such as `"NOT_FOUND"`)
-pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
-/// `rpc.grpc.status_code` (classic; an integer)
-pub const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
-
-/// `_OTHER`, for values outside the known set.
-pub const OTHER: &str = "_OTHER";
-
 /// The `http.request.method` value and whether it is a known method. Methods are
 /// case-sensitive: `get` is `_OTHER`. QUERY is known (semconv 1.38).
 #[inline]
-pub fn method(method: &Method) -> (&'static str, bool) {
+pub(crate) fn method(method: &Method) -> (&'static str, bool) {
     let known = match *method {
         Method::GET => "GET",
         Method::POST => "POST",
@@ -82,7 +36,7 @@ pub fn method(method: &Method) -> (&'static str, bool) {
 
 /// `network.protocol.version`.
 #[inline]
-pub fn protocol_version(version: Version) -> Option<&'static str> {
+pub(crate) fn protocol_version(version: Version) -> Option<&'static str> {
     match version {
         Version::HTTP_09 => Some("0.9"),
         Version::HTTP_10 => Some("1.0"),
@@ -94,7 +48,7 @@ pub fn protocol_version(version: Version) -> Option<&'static str> {
 }
 
 /// A status code as a static `error.type` string, for 4xx and 5xx codes (no allocation).
-pub fn status_code_str(code: u16) -> &'static str {
+pub(crate) fn status_code_str(code: u16) -> &'static str {
     const CODES: [&str; 200] = {
         // "400".."599" as static strings, built at compile time.
         let mut out = [""; 200];
@@ -131,7 +85,7 @@ const STATUS_TEXT: &str = concat!(
 
 /// `url.scheme`: the URI's, else `Forwarded: proto=` / `X-Forwarded-Proto` (only `http` or
 /// `https`: a header must not set an arbitrary value), else the configured default.
-pub fn url_scheme<B>(request: &http::Request<B>, default: &'static str) -> &'static str {
+pub(crate) fn url_scheme(request: &RequestInfo<'_>, default: &'static str) -> &'static str {
     let known = |s: &[u8]| {
         if s.eq_ignore_ascii_case(b"https") {
             Some("https")
@@ -164,59 +118,45 @@ pub fn url_scheme<B>(request: &http::Request<B>, default: &'static str) -> &'sta
         .unwrap_or(default)
 }
 
-/// `server.address` / `server.port`: `X-Forwarded-Host` > the URI's authority (HTTP/2
-/// `:authority`) > `Host`.
-pub fn server_address<B>(request: &http::Request<B>) -> (Option<&str>, Option<u16>) {
-    let headers = request.headers();
-    let from_header = |name: &HeaderName| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(split_host_port)
-    };
-    let (host, port) = from_header(&X_FORWARDED_HOST)
-        .or_else(|| request.uri().authority().map(|a| (a.host(), a.port_u16())))
-        .or_else(|| from_header(&http::header::HOST))
-        .unwrap_or(("", None));
-    if host.is_empty() {
-        return (None, None);
-    }
-    (
-        Some(host.trim_start_matches('[').trim_end_matches(']')),
-        port,
-    )
+/// The authority a server was addressed by: `X-Forwarded-Host` > the URI's authority (HTTP/2
+/// `:authority`) > `Host` (the HTTP server span conventions, `server.address`).
+pub(crate) fn server_authority<'a>(request: &RequestInfo<'a>) -> Option<&'a str> {
+    let header = |name: &HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
+    header(&X_FORWARDED_HOST)
+        .or_else(|| request.uri().authority().map(http::uri::Authority::as_str))
+        .or_else(|| header(&http::header::HOST))
 }
 
-fn split_host_port(value: &str) -> (&str, Option<u16>) {
-    let value = value.split(',').next().unwrap_or_default().trim();
-    if let Some(rest) = value.strip_prefix('[') {
-        // [v6]:port
-        return match rest.split_once(']') {
-            Some((host, tail)) => (host, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
-            None => (value, None),
-        };
-    }
-    match value.rsplit_once(':') {
-        Some((host, port)) if !host.contains(':') => (host, port.parse().ok()),
-        _ => (value, None),
-    }
+/// The authority a client calls: the URI's, else the configured one (a tonic client below its
+/// channel sends path-only URIs).
+pub(crate) fn client_authority<'a>(
+    request: &RequestInfo<'a>,
+    configured: Option<&'a str>,
+) -> Option<&'a str> {
+    request
+        .uri()
+        .authority()
+        .map(http::uri::Authority::as_str)
+        .or(configured)
 }
 
-/// `host`, `port` of an authority (`user:pw@host:port`, `[v6]:port`); the port defaults from
-/// the scheme (80, 443).
-pub fn split_authority<'a>(
+/// `host` and `port` of an authority, the one parser for servers and clients: the first entry
+/// of a list (`X-Forwarded-Host: a, b`), without user info (`user:pw@`), `[v6]:port`
+/// unbracketed; the port defaults from `scheme` (80, 443) when given.
+pub(crate) fn host_port<'a>(
     authority: &'a str,
     scheme: Option<&str>,
 ) -> (Option<&'a str>, Option<u16>) {
-    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
-    let (host, port) = match host_port.strip_prefix('[') {
+    let value = authority.split(',').next().unwrap_or_default().trim();
+    let value = value.rsplit_once('@').map_or(value, |(_, h)| h);
+    let (host, port) = match value.strip_prefix('[') {
         Some(rest) => match rest.split_once(']') {
             Some((h, tail)) => (h, tail.strip_prefix(':').and_then(|p| p.parse().ok())),
-            None => (host_port, None),
+            None => (value, None),
         },
-        None => match host_port.rsplit_once(':') {
-            Some((h, p)) => (h, p.parse().ok()),
-            None => (host_port, None),
+        None => match value.rsplit_once(':') {
+            Some((h, p)) if !h.contains(':') => (h, p.parse().ok()),
+            _ => (value, None),
         },
     };
     let port = port.or(match scheme {
@@ -224,12 +164,16 @@ pub fn split_authority<'a>(
         Some("http") => Some(80),
         _ => None,
     });
-    ((!host.is_empty()).then_some(host), port)
+    if host.is_empty() {
+        return (None, None);
+    }
+    (Some(host), port)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::conventions::attributes::OTHER;
 
     #[test]
     fn status_strings() {
@@ -240,6 +184,26 @@ mod tests {
         assert_eq!(status_code_str(200), OTHER);
         for code in 400..600u16 {
             assert_eq!(status_code_str(code), code.to_string());
+        }
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn host_port_table() {
+        for (authority, scheme, expected, why) in [
+            ("example.com", None, (Some("example.com"), None), "host alone"),
+            ("example.com:8080", None, (Some("example.com"), Some(8080)), "host and port"),
+            ("example.com", Some("https"), (Some("example.com"), Some(443)), "port from the scheme"),
+            ("example.com:80", Some("https"), (Some("example.com"), Some(80)), "an explicit port wins"),
+            ("[::1]:50051", None, (Some("::1"), Some(50051)), "IPv6, unbracketed"),
+            ("[::1]", Some("http"), (Some("::1"), Some(80)), "IPv6 without port"),
+            ("user:pw@h:1", None, (Some("h"), Some(1)), "user info dropped"),
+            ("a.example, b.example", None, (Some("a.example"), None), "first entry of a list"),
+            ("h:notaport", None, (Some("h"), None), "a bad port is no port"),
+            ("", Some("http"), (None, None), "empty: nothing"),
+            ("::1", None, (Some("::1"), None), "bare IPv6 is not split"),
+        ] {
+            assert_eq!(host_port(authority, scheme), expected, "{why}");
         }
     }
 

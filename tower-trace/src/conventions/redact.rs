@@ -1,4 +1,4 @@
-//! Redaction of URL parts that must not reach telemetry (`spec/SPEC.md` §4.3).
+//! Redaction of URL parts that must not reach telemetry (semconv 1.29+, `url.full` and `url.query`: credentials and signature parameters).
 
 use std::borrow::Cow;
 
@@ -13,17 +13,11 @@ pub const DEFAULT_SENSITIVE_QUERY_PARAMS: &[&str] = &[
 ];
 
 /// The replacement value.
-pub const REDACTED: &str = "REDACTED";
+pub(crate) const REDACTED: &str = "REDACTED";
 
 /// `query` with the values of `sensitive` keys replaced by `REDACTED`; borrowed (no
 /// allocation) when there is nothing to redact.
-///
-/// ```
-/// use tower_trace::redact::{redact_query, DEFAULT_SENSITIVE_QUERY_PARAMS};
-/// assert_eq!(redact_query("sig=abc&x=1", DEFAULT_SENSITIVE_QUERY_PARAMS), "sig=REDACTED&x=1");
-/// assert_eq!(redact_query("SIG=abc", DEFAULT_SENSITIVE_QUERY_PARAMS), "SIG=abc");
-/// ```
-pub fn redact_query<'q, S: AsRef<str>>(query: &'q str, sensitive: &[S]) -> Cow<'q, str> {
+pub(crate) fn redact_query<'q, S: AsRef<str>>(query: &'q str, sensitive: &[S]) -> Cow<'q, str> {
     let listed = |key: &str| sensitive.iter().any(|s| s.as_ref() == key);
     let is_sensitive = |pair: &str| listed(pair.split_once('=').map_or(pair, |(k, _)| k));
     if !query
@@ -53,17 +47,7 @@ pub fn redact_query<'q, S: AsRef<str>>(query: &'q str, sensitive: &[S]) -> Cow<'
 /// credentials replaced by `REDACTED:REDACTED` and sensitive query values redacted.
 ///
 /// `default_authority` fills in a URI without one (tonic sends path-only URIs to its channel).
-///
-/// ```
-/// use http::Uri;
-/// use tower_trace::redact::{url_full, DEFAULT_SENSITIVE_QUERY_PARAMS};
-/// let uri: Uri = "https://user:pw@example.com:8443/a?sig=x&k=v".parse().unwrap();
-/// assert_eq!(
-///     url_full(&uri, None, DEFAULT_SENSITIVE_QUERY_PARAMS),
-///     "https://REDACTED:REDACTED@example.com:8443/a?sig=REDACTED&k=v"
-/// );
-/// ```
-pub fn url_full<S: AsRef<str>>(
+pub(crate) fn url_full<S: AsRef<str>>(
     uri: &http::Uri,
     default_authority: Option<&str>,
     sensitive: &[S],

@@ -1,0 +1,179 @@
+//! What server and client spans share: the span name, the start (with the `random` flag kept
+//! right), and the end (`http.response.status_code`, the `rpc.*` status, `error.type` and the
+//! span status, from the lifecycle's one verdict).
+
+pub(crate) mod random_flag;
+
+use std::borrow::Cow;
+
+use opentelemetry::trace::{
+    Link, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer,
+};
+use opentelemetry::{Context, KeyValue};
+
+use crate::conventions::attributes as attr;
+use crate::conventions::intern;
+use crate::conventions::{Role, RpcConventions};
+use crate::hooks::{MakeSpanName, RequestInfo};
+use crate::lifecycle::{End, Outcome, RequestFacts, Timestamp};
+
+/// A tracer that hands back the parent's span context for a suppressed parent is a no-op
+/// (OpenTelemetry's `NoopTracer`, the global default before a provider is installed): the SDK
+/// returns an invalid context for a suppressed parent instead, and records nothing. Checked
+/// once, when the layer is built.
+pub(crate) fn is_noop<T: Tracer>(tracer: &T) -> bool {
+    use opentelemetry::trace::{Span, SpanId, TraceId, TraceState};
+    let probe = SpanContext::new(
+        TraceId::from(0x5072_6f62_6520_666f_7220_6e6f_6f70_2e2e),
+        SpanId::from(0x7072_6f62_6521_2121),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::NONE,
+    );
+    let parent = Context::new()
+        .with_remote_span_context(probe.clone())
+        .with_telemetry_suppressed();
+    let mut span = tracer.build_with_context(tracer.span_builder("noop-probe"), &parent);
+    let noop = span.span_context() == &probe;
+    span.end();
+    noop
+}
+
+/// The span name: the hook's, else the conventions' — `pkg.Service/Method` for gRPC (`grpc`
+/// when the path has no such shape), `{method} {route}` for HTTP with a route (interned, so
+/// it allocates once), else `{method}` (`HTTP` for an `_OTHER` method).
+pub(crate) fn name<N: MakeSpanName>(
+    hook: &N,
+    request: &RequestInfo<'_>,
+    facts: &RequestFacts<'_>,
+) -> Cow<'static, str> {
+    if let Some(name) = hook.span_name(request, facts) {
+        return name;
+    }
+    let method = if facts.is_known_method() {
+        facts.method()
+    } else {
+        "HTTP"
+    };
+    if facts.is_grpc() {
+        return match facts.rpc_method(request) {
+            Some(full) => match intern::span_name("", full) {
+                Some(name) => Cow::Borrowed(name),
+                None => Cow::Owned(full.to_string()),
+            },
+            None => Cow::Borrowed("grpc"),
+        };
+    }
+    match facts.route(request) {
+        Some(route) => match intern::span_name(method, route) {
+            Some(name) => Cow::Borrowed(name),
+            None => Cow::Owned(format!("{method} {route}")),
+        },
+        None => Cow::Borrowed(method),
+    }
+}
+
+/// Starts a span under `parent` and returns its context, whether it is recording, and, for a
+/// recorded span whose flags lack the `random` flag it should carry, its span context with the
+/// flag (what a client must put on the wire; a dropped span's context is already fixed).
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn start<T: Tracer>(
+    tracer: &T,
+    name: Cow<'static, str>,
+    kind: SpanKind,
+    start: Timestamp,
+    attributes: Vec<KeyValue>,
+    parent: &Context,
+    link: Option<SpanContext>,
+    random_roots: bool,
+) -> (Context, bool, Option<SpanContext>)
+where
+    T::Span: Send + Sync + 'static,
+{
+    let mut builder = tracer
+        .span_builder(name)
+        .with_kind(kind)
+        .with_start_time(start.system)
+        .with_attributes(attributes);
+    if let Some(link) = link {
+        builder = builder.with_links(vec![Link::with_context(link)]);
+    }
+    let span = builder.start_with_context(tracer, parent);
+    let recording = opentelemetry::trace::Span::is_recording(&span);
+    let sc = opentelemetry::trace::Span::span_context(&span);
+    let trace_id = sc.trace_id();
+    let random = random_flag::is_random(parent, trace_id, random_roots);
+    let fixed = random_flag::with_random(sc, random);
+    match fixed {
+        // A dropped span: the SDK gave it default flags; carry the right ones instead.
+        Some(fixed) if !recording => (parent.with_remote_span_context(fixed), false, None),
+        _ if random && !parent.span().span_context().is_valid() => {
+            // A recorded root: its flags are the SDK's, so tell client layers below.
+            let cx = parent
+                .with_value(random_flag::LocalRandomRoot(trace_id))
+                .with_span(span);
+            (cx, recording, fixed)
+        }
+        _ => (parent.with_span(span), recording, fixed),
+    }
+}
+
+/// What a span needs to be ended.
+#[derive(Debug)]
+pub(crate) struct SpanState {
+    pub(crate) cx: Context,
+    pub(crate) start: Timestamp,
+    /// Sampled: end attributes are set only then.
+    pub(crate) recording: bool,
+}
+
+impl SpanState {
+    /// Records the verdict (when sampled) and ends the span at the lifecycle's end reading,
+    /// measured from its start on the monotonic clock.
+    pub(crate) fn end(self, end: &End<'_>) {
+        let span = self.cx.span();
+        if self.recording {
+            let facts = end.facts();
+            let verdict = end.verdict();
+            let mut attrs: [Option<KeyValue>; 3] = [None, None, None];
+            match facts.rpc() {
+                Some(rpc) => {
+                    attrs[0] = verdict.grpc_code.map(|code| match rpc {
+                        RpcConventions::Classic => {
+                            KeyValue::new(attr::RPC_GRPC_STATUS_CODE, i64::from(code.as_i32()))
+                        }
+                        _ => KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code.as_str()),
+                    });
+                }
+                None => {
+                    attrs[0] = facts.status().map(|code| {
+                        KeyValue::new(attr::HTTP_RESPONSE_STATUS_CODE, i64::from(code))
+                    });
+                    // A server span has the request's version from its start.
+                    if facts.role() == Role::Client {
+                        attrs[1] = facts
+                            .protocol_version()
+                            .map(|v| KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, v));
+                    }
+                }
+            }
+            if let Some(error_type) = verdict.error_type {
+                attrs[2] = Some(KeyValue::new(attr::ERROR_TYPE, error_type));
+                span.set_status(Status::error(description(end.outcome())));
+            }
+            span.set_attributes(attrs.into_iter().flatten());
+        }
+        span.end_with_timestamp(end.now().system_since(&self.start));
+    }
+}
+
+/// The span status description: the error's message for errors without a status code
+/// (inferable ones get none, as the conventions ask).
+fn description(outcome: &Outcome<'_>) -> Cow<'static, str> {
+    match outcome {
+        Outcome::ServiceError(e) | Outcome::BodyError(e) => Cow::Owned(e.to_string()),
+        Outcome::Cancelled => Cow::Borrowed("the other side went away before the response ended"),
+        Outcome::Panicked => Cow::Borrowed("panicked"),
+        _ => Cow::Borrowed(""),
+    }
+}
