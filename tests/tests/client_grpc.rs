@@ -1,5 +1,5 @@
 //! Client spans over gRPC: a tonic client through the client layer → a tonic server behind
-//! the server layer, on 127.0.0.1 (SPEC.md §7 items 54, 56, 57, 59).
+//! the server layer, on 127.0.0.1 (semconv: "RPC spans" and "gRPC" pages).
 
 use std::net::SocketAddr;
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Client spans over HTTP: frontend (axum, server layer) → hyper client (client layer) →
 //! backend (axum, server layer), all on 127.0.0.1, checked on the wire and in the exporter
-//! (SPEC.md §7 items 18–24, 45, 46, 48, 50, 51).
+//! (W3C Trace Context Level 2 §3 and §4; semconv "HTTP client span").
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};

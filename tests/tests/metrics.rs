@@ -1,5 +1,5 @@
 //! RED metrics with the SDK's in-memory exporter (collections forced, no sleeps for the
-//! assertions), on real servers on 127.0.0.1 (SPEC.md §7 items 52, 53, 58).
+//! assertions), on real servers on 127.0.0.1 (semconv "HTTP metrics" and "RPC metrics").
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;

@@ -1,5 +1,5 @@
 //! Server spans over gRPC on a real tonic server (`Server::builder().layer(...)`) on
-//! 127.0.0.1 (SPEC.md §7 items 54, 55, 57, 58, 59).
+//! 127.0.0.1 (semconv: "RPC spans" and "gRPC" pages).
 
 use std::net::SocketAddr;
 

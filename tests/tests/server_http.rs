@@ -1,5 +1,5 @@
-//! Server spans over HTTP on real axum and hyper servers on 127.0.0.1 (SPEC.md §7 items 47,
-//! 49, 51, 60 and the `tower-trace` server issue's list).
+//! Server spans over HTTP on real axum and hyper servers on 127.0.0.1 (semconv "HTTP server
+//! span"; W3C Trace Context Level 2).
 
 use std::time::Duration;
 
@@ -569,7 +569,7 @@ async fn dropped_span_keeps_the_callers_random_flag() {
         .layer(TraceLayer::server(tracing.tracer()));
     let addr = serve_axum(router).await;
     // random, not sampled: the parent-based sampler drops the span; the SDK would give it
-    // flags 00, but the W3C says the random flag stays with the trace id (SPEC.md item 21).
+    // flags 00, but the W3C says the random flag stays with the trace id (W3C Trace Context Level 2 §3.2.2.5).
     let random = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-02";
     assert_eq!(
         get(addr, "/flags", &[("traceparent", random)]).await.1,
@@ -641,7 +641,7 @@ impl opentelemetry_sdk::trace::ShouldSample for NoHealthChecks {
 
 #[tokio::test]
 async fn samplers_see_the_request_attributes_at_span_start() {
-    // SPEC.md §4.2: the attributes that matter for sampling are given at span start, so a
+    // semconv "HTTP server span" (sampling-relevant attributes): the attributes that matter for sampling are given at span start, so a
     // sampler can drop health checks by path, and the client's by `url.full`.
     let sampler = NoHealthChecks::default();
     let tracing = Tracing::with_sampler(sampler.clone());
