@@ -10,7 +10,7 @@ use crate::conventions::redact::url_full;
 use crate::conventions::{RpcConventions, grpc};
 use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
 use crate::lifecycle::{End, Observer, Record, RequestFacts};
-use crate::span::{self, SpanState};
+use crate::span::{self, Placement, SpanState};
 
 /// The client layer's configuration (the request facts' configuration is the lifecycle's
 /// `Conventions`).
@@ -106,37 +106,30 @@ where
         }
 
         let info = RequestInfo::new(request);
-        let name = span::name(&config.hooks.name, &info, facts);
-        // The attributes go on the builder, before the sampling decision, as the conventions
-        // ask; the SDK keeps this `Vec` as the span's own.
-        let mut attributes = request_attributes(&info, facts, settings);
-        config
-            .hooks
-            .request
-            .request_attributes(&info, &mut attributes);
-        let start = facts.start();
-        let (cx, recording, wire) = span::start(
+        let placement = Placement {
+            kind: SpanKind::Client,
+            parent: &parent,
+            link: None,
+            random_roots: settings.random_roots,
+        };
+        let attributes = request_attributes(&info, facts, settings);
+        let (span, wire) = span::start(
             &*config.tracer,
-            name,
-            SpanKind::Client,
-            start,
+            &config.hooks,
+            &info,
+            facts,
             attributes,
-            &parent,
-            None,
-            settings.random_roots,
+            placement,
         );
+        let cx = &span.cx;
         // This client span's id goes on the wire, so N calls carry N parent ids.
         match wire {
             Some(sc) => config
                 .propagator
                 .inject_headers(&cx.with_remote_span_context(sc), request.headers_mut()),
-            None => config.propagator.inject_headers(&cx, request.headers_mut()),
+            None => config.propagator.inject_headers(cx, request.headers_mut()),
         }
-        Some(ClientRecord(SpanState {
-            cx,
-            start,
-            recording,
-        }))
+        Some(ClientRecord(span))
     }
 }
 

@@ -11,7 +11,7 @@ use crate::hooks::{
     ResponseInfo, SpanHooks,
 };
 use crate::lifecycle::{End, Facts, Observer, Record, RequestFacts};
-use crate::span::{self, SpanState};
+use crate::span::{self, Placement, SpanState};
 
 /// The server span's configuration: tracer, propagator, public-endpoint predicate, hooks, and
 /// settings (the request facts' configuration is the lifecycle's `Conventions`).
@@ -131,16 +131,6 @@ where
 
         let info = RequestInfo::new(request);
         let public = config.public.check(&info);
-        let name = span::name(&config.hooks.name, &info, facts);
-        // The attributes go on the builder, before the sampling decision, as the conventions
-        // ask (samplers may read them); the SDK keeps this `Vec` as the span's own, so a
-        // recorded span costs one attribute allocation, not two.
-        let mut attributes = request_attributes(&info, facts, settings);
-        config
-            .hooks
-            .request
-            .request_attributes(&info, &mut attributes);
-        let start = facts.start();
         let (parent, link) = if public {
             // Only a public endpoint needs its own copy of the caller's span context (its
             // trace state allocates when cloned).
@@ -149,30 +139,28 @@ where
         } else {
             (caller, None)
         };
-        let (cx, recording, _) = span::start(
-            &*config.tracer,
-            name,
-            SpanKind::Server,
-            start,
-            attributes,
-            &parent,
+        let placement = Placement {
+            kind: SpanKind::Server,
+            parent: &parent,
             link,
-            settings.random_roots,
+            random_roots: settings.random_roots,
+        };
+        let attributes = request_attributes(&info, facts, settings);
+        let (span, _) = span::start(
+            &*config.tracer,
+            &config.hooks,
+            &info,
+            facts,
+            attributes,
+            placement,
         );
-        request.extensions_mut().insert(cx.clone());
+        request.extensions_mut().insert(span.cx.clone());
         let response = settings
             .response
             .as_ref()
-            .filter(|_| recording)
+            .filter(|_| span.recording)
             .map(Arc::clone);
-        Some(ServerRecord(State::Span(
-            SpanState {
-                cx,
-                start,
-                recording,
-            },
-            response,
-        )))
+        Some(ServerRecord(State::Span(span, response)))
     }
 }
 

@@ -14,7 +14,7 @@ use opentelemetry::{Context, KeyValue};
 use crate::conventions::attributes as attr;
 use crate::conventions::intern;
 use crate::conventions::{Role, RpcConventions};
-use crate::hooks::{MakeSpanName, RequestInfo};
+use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
 use crate::lifecycle::{End, Outcome, RequestFacts, Timestamp};
 
 /// A tracer that hands back the parent's span context for a suppressed parent is a no-op
@@ -73,25 +73,45 @@ pub(crate) fn name<N: MakeSpanName>(
     }
 }
 
-/// Starts a span under `parent` and returns its context, whether it is recording, and, for a
-/// recorded span whose flags lack the `random` flag it should carry, its span context with the
-/// flag (what a client must put on the wire; a dropped span's context is already fixed).
-#[allow(clippy::too_many_arguments)]
-pub(crate) fn start<T: Tracer>(
+/// Where a new span goes: its kind, parent, optional link, and whether traces started here
+/// get the `random` flag.
+pub(crate) struct Placement<'a> {
+    pub(crate) kind: SpanKind,
+    pub(crate) parent: &'a Context,
+    pub(crate) link: Option<SpanContext>,
+    pub(crate) random_roots: bool,
+}
+
+/// Starts the span of a request: its name (the hook's or the conventions'), `attributes` plus
+/// the hook's, given to the builder before the sampling decision (as the conventions ask;
+/// the SDK keeps this `Vec` as the span's own), at the request's shared start reading.
+/// Returns the span's state and, for a recorded span whose flags lack the `random` flag it
+/// should carry, its span context with the flag (what a client puts on the wire; a dropped
+/// span's context is fixed in place).
+pub(crate) fn start<T, N, Q>(
     tracer: &T,
-    name: Cow<'static, str>,
-    kind: SpanKind,
-    start: Timestamp,
-    attributes: Vec<KeyValue>,
-    parent: &Context,
-    link: Option<SpanContext>,
-    random_roots: bool,
-) -> (Context, bool, Option<SpanContext>)
+    hooks: &SpanHooks<N, Q>,
+    request: &RequestInfo<'_>,
+    facts: &RequestFacts<'_>,
+    mut attributes: Vec<KeyValue>,
+    placement: Placement<'_>,
+) -> (SpanState, Option<SpanContext>)
 where
+    T: Tracer,
     T::Span: Send + Sync + 'static,
+    N: MakeSpanName,
+    Q: RequestAttributes,
 {
+    let Placement {
+        kind,
+        parent,
+        link,
+        random_roots,
+    } = placement;
+    hooks.request.request_attributes(request, &mut attributes);
+    let start = facts.start();
     let mut builder = tracer
-        .span_builder(name)
+        .span_builder(name(&hooks.name, request, facts))
         .with_kind(kind)
         .with_start_time(start.system)
         .with_attributes(attributes);
@@ -104,18 +124,24 @@ where
     let trace_id = sc.trace_id();
     let random = random_flag::is_random(parent, trace_id, random_roots);
     let fixed = random_flag::with_random(sc, random);
-    match fixed {
+    let (cx, wire) = match fixed {
         // A dropped span: the SDK gave it default flags; carry the right ones instead.
-        Some(fixed) if !recording => (parent.with_remote_span_context(fixed), false, None),
+        Some(fixed) if !recording => (parent.with_remote_span_context(fixed), None),
         _ if random && !parent.span().span_context().is_valid() => {
             // A recorded root: its flags are the SDK's, so tell client layers below.
             let cx = parent
                 .with_value(random_flag::LocalRandomRoot(trace_id))
                 .with_span(span);
-            (cx, recording, fixed)
+            (cx, fixed)
         }
-        _ => (parent.with_span(span), recording, fixed),
-    }
+        _ => (parent.with_span(span), fixed),
+    };
+    let state = SpanState {
+        cx,
+        start,
+        recording,
+    };
+    (state, wire)
 }
 
 /// What a span needs to be ended.
