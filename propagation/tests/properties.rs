@@ -263,7 +263,8 @@ fn propagator_field() -> impl Strategy<Value = Vec<u8>> {
         baggage_member().prop_map(String::into_bytes),
         proptest::collection::vec(1u8..=255, 0..80),
     ];
-    (0u8..5, value).prop_map(|(selector, mut value)| {
+    // Selector 0 would be the NUL separator itself: 5 picks `traceparent` (5 % 5 == 0).
+    (1u8..=5, value).prop_map(|(selector, mut value)| {
         value.insert(0, selector);
         value
     })
