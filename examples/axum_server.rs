@@ -2,22 +2,22 @@
 //! `curl http://127.0.0.1:3000/metrics`.
 //!
 //! An axum service with spans and RED metrics in one layer, and a Prometheus endpoint.
-//! Telemetry comes from the standard `OTEL_*` variables (see `tower_metrics::setup`); set
+//! Telemetry comes from the standard `OTEL_*` variables (see `tower_telemetry_metrics::setup`); set
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` to send it to a collector, or `OTEL_TRACES_EXPORTER=console`
 //! to print spans.
 
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
-use tower_metrics::WithMetrics;
-use tower_metrics::setup::Telemetry;
-use tower_trace::TraceLayer;
+use tower_telemetry_metrics::WithMetrics;
+use tower_telemetry_metrics::setup::Telemetry;
+use tower_telemetry_trace::TraceLayer;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // In your service: `Telemetry::from_env("axum-server")?`. The examples default to no
     // exporter unless an OTLP endpoint is set, so they run with nothing else installed.
-    let (reader, metrics) = tower_metrics::prometheus::exporter()?;
+    let (reader, metrics) = tower_telemetry_metrics::prometheus::exporter()?;
     let telemetry = Telemetry::builder("axum-server")
         .with_vars(examples::local_first_vars)
         .with_reader(reader)

@@ -16,8 +16,8 @@ use axum::routing::get;
 use opentelemetry::Context;
 use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tower_trace::TraceLayer;
-use tower_trace::propagation::{HeaderPropagator, Propagator};
+use tower_telemetry_trace::TraceLayer;
+use tower_telemetry_trace::propagation::{HeaderPropagator, Propagator};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -14,8 +14,8 @@ use hyper_util::rt::TokioExecutor;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_trace::ClientTraceLayer;
-use tower_trace::propagation::Propagator;
+use tower_telemetry_trace::ClientTraceLayer;
+use tower_telemetry_trace::propagation::Propagator;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

@@ -2,7 +2,7 @@
 //!
 //! A plain hyper server (no framework): the layers wrap a `tower::Service`, the route comes
 //! from a function (no router to ask), and the peer address is recorded through
-//! `tower_trace::PeerAddr`. Spans are printed to the console.
+//! `tower_telemetry_trace::PeerAddr`. Spans are printed to the console.
 
 use std::convert::Infallible;
 
@@ -15,8 +15,8 @@ use hyper_util::service::TowerToHyperService;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower::{ServiceBuilder, ServiceExt};
-use tower_metrics::MetricsLayer;
-use tower_trace::{PeerAddr, RequestInfo, TraceLayer};
+use tower_telemetry_metrics::MetricsLayer;
+use tower_telemetry_trace::{PeerAddr, RequestInfo, TraceLayer};
 
 /// A low-cardinality route for `http.route` and the span name; never the raw path.
 fn route(req: &RequestInfo<'_>) -> Option<std::borrow::Cow<'static, str>> {

@@ -23,9 +23,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_metrics::WithMetrics;
-use tower_metrics::setup::Telemetry;
-use tower_trace::{ClientTraceLayer, TraceLayer};
+use tower_telemetry_metrics::WithMetrics;
+use tower_telemetry_metrics::setup::Telemetry;
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 const CONCURRENCY: usize = 32;
 

@@ -8,7 +8,7 @@ use axum::http::HeaderMap;
 use axum::routing::get;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tower_trace::TraceMiddleware;
+use tower_telemetry_trace::TraceMiddleware;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

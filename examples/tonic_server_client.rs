@@ -9,8 +9,8 @@
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use tower::ServiceBuilder;
-use tower_metrics::WithMetrics;
-use tower_trace::{ClientTraceLayer, TraceLayer};
+use tower_telemetry_metrics::WithMetrics;
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {

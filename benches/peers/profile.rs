@@ -15,8 +15,8 @@ use harness::*;
 use axum::body::Body;
 use http::Request;
 use tower::Layer as _;
-use tower_metrics::{MetricsLayer, WithMetrics};
-use tower_trace::{ClientTraceLayer, TraceLayer};
+use tower_telemetry_metrics::{MetricsLayer, WithMetrics};
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 fn main() {
     let mut args = std::env::args().skip(1);

@@ -35,13 +35,13 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use opentelemetry::metrics::Meter;
 use opentelemetry::trace::{Tracer, TracerProvider};
-use propagation::Propagator;
 use serde::Deserialize;
 use tower::{Layer, Service, ServiceExt};
-use tower_metrics::prometheus::MetricsService;
-use tower_metrics::{MetricsObserver, WithMetrics};
-use tower_trace::lifecycle::Observe;
-use tower_trace::{ClientObserver, ClientTraceLayer, TraceLayer};
+use tower_telemetry_metrics::prometheus::MetricsService;
+use tower_telemetry_metrics::{MetricsObserver, WithMetrics};
+use tower_telemetry_propagation::Propagator;
+use tower_telemetry_trace::lifecycle::Observe;
+use tower_telemetry_trace::{ClientObserver, ClientTraceLayer, TraceLayer};
 
 /// The per-call timeout.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
@@ -53,7 +53,7 @@ pub type TracedClient<T> =
     Observe<Client<HttpConnector, Full<Bytes>>, (ClientObserver<T, Propagator>, MetricsObserver)>;
 
 /// The validation server's router, with spans from `provider`, RED metrics from `meter`, and
-/// `GET /metrics` served by `metrics` (see [`tower_metrics::prometheus::exporter`]).
+/// `GET /metrics` served by `metrics` (see [`tower_telemetry_metrics::prometheus::exporter`]).
 pub fn app<P>(provider: &P, meter: &Meter, metrics: MetricsService) -> Router
 where
     P: TracerProvider,
@@ -88,7 +88,7 @@ where
 }
 
 /// The validation server's telemetry from the `OTEL_*` variables `vars` reads (see
-/// [`tower_metrics::setup`]), with a Prometheus reader for `GET /metrics` added whatever
+/// [`tower_telemetry_metrics::setup`]), with a Prometheus reader for `GET /metrics` added whatever
 /// `OTEL_METRICS_EXPORTER` says. `OTEL_SERVICE_NAME` wins over `validation-server`.
 ///
 /// # Errors
@@ -97,11 +97,11 @@ where
 pub fn telemetry(
     vars: impl Fn(&str) -> Option<String> + 'static,
 ) -> Result<
-    (tower_metrics::setup::Telemetry, MetricsService),
+    (tower_telemetry_metrics::setup::Telemetry, MetricsService),
     Box<dyn std::error::Error + Send + Sync>,
 > {
-    let (reader, metrics) = tower_metrics::prometheus::exporter()?;
-    let telemetry = tower_metrics::setup::Telemetry::builder("validation-server")
+    let (reader, metrics) = tower_telemetry_metrics::prometheus::exporter()?;
+    let telemetry = tower_telemetry_metrics::setup::Telemetry::builder("validation-server")
         .with_vars(vars)
         .with_reader(reader)
         .build()?;

@@ -16,7 +16,7 @@ use opentelemetry::propagation::TextMapPropagator;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
 use opentelemetry_sdk::propagation::TraceContextPropagator as SdkPropagator;
-use propagation::{
+use tower_telemetry_propagation::{
     HeaderPropagator, Propagator, TraceContextPropagator, cloud_trace, grpc_trace_bin, traceparent,
 };
 

@@ -2,7 +2,7 @@
 //! percent-encoding, within the W3C limits.
 //!
 //! ```
-//! use propagation::baggage;
+//! use tower_telemetry_propagation::baggage;
 //! use opentelemetry::StringValue;
 //!
 //! let bag = baggage::parse("userId = alice , serverNode=DF%2028;p1;p2 = x , isProduction=false")?;
@@ -12,7 +12,7 @@
 //!
 //! let header = baggage::encode(&bag).unwrap();
 //! assert!(header.contains("serverNode=DF%2028;p1;p2=x"));
-//! # Ok::<(), propagation::ParseError>(())
+//! # Ok::<(), tower_telemetry_propagation::ParseError>(())
 //! ```
 //!
 //! # Rules

@@ -1,7 +1,7 @@
 //! Google Cloud Trace `X-Cloud-Trace-Context: TRACE_ID/SPAN_ID;o=OPTIONS`.
 //!
 //! ```
-//! use propagation::cloud_trace;
+//! use tower_telemetry_propagation::cloud_trace;
 //! use opentelemetry::trace::SpanId;
 //!
 //! let sc = cloud_trace::parse("105445aa7843bc8bf206b12000100000/18374686479671623803;o=1")?;
@@ -10,7 +10,7 @@
 //!
 //! let encoded = cloud_trace::encode(&sc);
 //! assert_eq!(encoded.as_str(), "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1");
-//! # Ok::<(), propagation::ParseError>(())
+//! # Ok::<(), tower_telemetry_propagation::ParseError>(())
 //! ```
 //!
 //! # What is accepted

@@ -42,7 +42,7 @@ use crate::{
 /// ```
 /// use http::HeaderMap;
 /// use opentelemetry::trace::TraceId;
-/// use propagation::{Propagator, Source};
+/// use tower_telemetry_propagation::{Propagator, Source};
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("x-cloud-trace-context", "105445aa7843bc8bf206b12000100000/1;o=1".parse().unwrap());
@@ -115,7 +115,7 @@ impl Propagator {
     ///
     /// ```
     /// use http::HeaderMap;
-    /// use propagation::{Propagator, Source};
+    /// use tower_telemetry_propagation::{Propagator, Source};
     ///
     /// let propagator = Propagator::w3c().with_grpc_trace_bin();
     /// let mut headers = HeaderMap::new();

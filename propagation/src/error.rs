@@ -12,7 +12,7 @@ use std::fmt;
 /// for logging or a debug endpoint.
 ///
 /// ```
-/// use propagation::{traceparent, Header, ParseErrorKind};
+/// use tower_telemetry_propagation::{traceparent, Header, ParseErrorKind};
 ///
 /// let err = traceparent::parse(b"00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01")
 ///     .unwrap_err();

@@ -17,7 +17,7 @@ use crate::propagator::{Codec, propagator_impls, static_fields};
 ///
 /// ```
 /// use http::HeaderMap;
-/// use propagation::CloudTracePropagator;
+/// use tower_telemetry_propagation::CloudTracePropagator;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("x-cloud-trace-context", "105445aa7843bc8bf206b12000100000/1;o=1".parse().unwrap());

@@ -1,7 +1,7 @@
 //! OpenCensus binary trace context, as gRPC carries it in the `grpc-trace-bin` metadata.
 //!
 //! ```
-//! use propagation::grpc_trace_bin;
+//! use tower_telemetry_propagation::grpc_trace_bin;
 //! use opentelemetry::trace::{SpanId, TraceId};
 //!
 //! // The example of the OpenCensus binary format specification, base64 as gRPC sends it.
@@ -18,7 +18,7 @@
 //! // The metadata value: unpadded base64, 39 characters, also on the stack.
 //! let text = grpc_trace_bin::encode_base64(&sc);
 //! assert_eq!(&text[..], b"AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE");
-//! # Ok::<(), propagation::ParseError>(())
+//! # Ok::<(), tower_telemetry_propagation::ParseError>(())
 //! ```
 //!
 //! # The format

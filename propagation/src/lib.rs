@@ -11,7 +11,7 @@
 //! ```
 //! use http::HeaderMap;
 //! use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceState};
-//! use propagation::{Propagator, Source};
+//! use tower_telemetry_propagation::{Propagator, Source};
 //!
 //! // Incoming: a Google front end sent X-Cloud-Trace-Context only.
 //! let mut incoming = HeaderMap::new();
@@ -44,7 +44,7 @@
 //!
 //! ```
 //! use opentelemetry::global;
-//! use propagation::Propagator;
+//! use tower_telemetry_propagation::Propagator;
 //!
 //! global::set_text_map_propagator(Propagator::cloud_trace_one_way().with_baggage());
 //! ```

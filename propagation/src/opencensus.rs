@@ -22,7 +22,7 @@ use crate::propagator::{Codec, propagator_impls, static_fields};
 ///
 /// ```
 /// use http::HeaderMap;
-/// use propagation::GrpcTraceBinPropagator;
+/// use tower_telemetry_propagation::GrpcTraceBinPropagator;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("grpc-trace-bin", "AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE".parse().unwrap());

@@ -16,7 +16,7 @@ use crate::header::{Carrier, Sink};
 /// ```
 /// use http::HeaderMap;
 /// use opentelemetry::{Context, trace::TraceContextExt};
-/// use propagation::{HeaderPropagator, Propagator};
+/// use tower_telemetry_propagation::{HeaderPropagator, Propagator};
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("traceparent", "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01".parse().unwrap());
@@ -124,7 +124,7 @@ pub(crate) use static_fields;
 /// use http::HeaderMap;
 /// use opentelemetry::Context;
 /// use opentelemetry::propagation::TextMapCompositePropagator;
-/// use propagation::{HeaderPropagator, TextMapAdapter, TraceContextPropagator, BaggagePropagator};
+/// use tower_telemetry_propagation::{HeaderPropagator, TextMapAdapter, TraceContextPropagator, BaggagePropagator};
 ///
 /// let composite = TextMapCompositePropagator::new(vec![
 ///     Box::new(TraceContextPropagator::new()),

@@ -1,7 +1,7 @@
 //! W3C `traceparent`: strict parsing (Trace Context Level 2) and an allocation-free formatter.
 //!
 //! ```
-//! use propagation::traceparent;
+//! use tower_telemetry_propagation::traceparent;
 //! use opentelemetry::trace::{TraceFlags, TraceId};
 //!
 //! let sc = traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03")?;
@@ -12,7 +12,7 @@
 //! // Formatting writes into a fixed 55-byte buffer: no allocation.
 //! let bytes: [u8; 55] = traceparent::encode(&sc);
 //! assert_eq!(&bytes[..], b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-03");
-//! # Ok::<(), propagation::ParseError>(())
+//! # Ok::<(), tower_telemetry_propagation::ParseError>(())
 //! ```
 //!
 //! # What is accepted

@@ -2,7 +2,7 @@
 //! needs.
 //!
 //! ```
-//! use propagation::tracestate::{KeyGrammar, TraceStateList};
+//! use tower_telemetry_propagation::tracestate::{KeyGrammar, TraceStateList};
 //!
 //! // Several fields combine in order; OWS and empty members are skipped.
 //! let fields: [&[u8]; 3] = [b"congo=t61rcWkgMzE, rojo=00f067aa0ba902b7", b"", b"foo@@bar=1"];
@@ -15,7 +15,7 @@
 //!
 //! // Any invalid member discards the whole header.
 //! assert!(TraceStateList::parse("foo=1,FOO=2", KeyGrammar::Level2).is_err());
-//! # Ok::<(), propagation::ParseError>(())
+//! # Ok::<(), tower_telemetry_propagation::ParseError>(())
 //! ```
 //!
 //! # Why a list type of our own
@@ -73,7 +73,7 @@ impl KeyGrammar {
     /// True if `key` is valid under this grammar.
     ///
     /// ```
-    /// use propagation::tracestate::KeyGrammar;
+    /// use tower_telemetry_propagation::tracestate::KeyGrammar;
     /// assert!(KeyGrammar::Level2.is_valid_key("foo@@bar"));
     /// assert!(!KeyGrammar::Level1.is_valid_key("foo@@bar"));
     /// assert!(!KeyGrammar::Level2.is_valid_key("Foo"));
@@ -128,7 +128,7 @@ fn valid_key_l1(key: &[u8]) -> bool {
 /// than `,` and `=`, not ending in a space.
 ///
 /// ```
-/// use propagation::tracestate::is_valid_value;
+/// use tower_telemetry_propagation::tracestate::is_valid_value;
 /// assert!(is_valid_value(" leading space kept"));
 /// assert!(!is_valid_value("trailing "));
 /// assert!(!is_valid_value(""));
@@ -414,12 +414,12 @@ impl TraceStateList {
     /// method does what it is told, the propagators never go below that.
     ///
     /// ```
-    /// use propagation::tracestate::{KeyGrammar, TraceStateList};
+    /// use tower_telemetry_propagation::tracestate::{KeyGrammar, TraceStateList};
     /// let big = "v".repeat(200);
     /// let mut list = TraceStateList::parse(format!("a=1,big={big},b=2,c=3"), KeyGrammar::Level2)?;
     /// assert_eq!(list.truncate(10), 2);
     /// assert_eq!(list.as_str(), "a=1,b=2");
-    /// # Ok::<(), propagation::ParseError>(())
+    /// # Ok::<(), tower_telemetry_propagation::ParseError>(())
     /// ```
     pub fn truncate(&mut self, max_len: usize) -> usize {
         let mut removed = 0;

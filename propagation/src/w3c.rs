@@ -20,7 +20,7 @@ use crate::{baggage, traceparent};
 ///
 /// ```
 /// use http::HeaderMap;
-/// use propagation::TraceContextPropagator;
+/// use tower_telemetry_propagation::TraceContextPropagator;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.append("traceparent", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01".parse().unwrap());
@@ -215,7 +215,7 @@ propagator_impls!(TraceContextPropagator);
 ///
 /// ```
 /// use http::HeaderMap;
-/// use propagation::BaggagePropagator;
+/// use tower_telemetry_propagation::BaggagePropagator;
 ///
 /// let mut headers = HeaderMap::new();
 /// headers.insert("baggage", "userId=alice, bad member, region=eu%2Dwest".parse().unwrap());

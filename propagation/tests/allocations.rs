@@ -4,7 +4,7 @@
 use alloc_counter::{CountingAllocator, measure};
 use http::HeaderMap;
 use opentelemetry::trace::{SpanContext, SpanId, TraceFlags, TraceId, TraceState};
-use propagation::{
+use tower_telemetry_propagation::{
     CloudTracePropagator, GrpcTraceBinPropagator, Propagator, cloud_trace, grpc_trace_bin,
     traceparent,
 };

@@ -17,7 +17,7 @@ use opentelemetry::trace::{
 };
 use opentelemetry::{Context, StringValue};
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use propagation::{
+use tower_telemetry_propagation::{
     BaggagePropagator, CloudTracePropagator, GrpcTraceBinPropagator, Header, HeaderPropagator,
     KeyGrammar, ParseErrorKind, Propagator, Source, TraceContextPropagator, TraceStateList,
     baggage, cloud_trace, grpc_trace_bin, traceparent,

@@ -8,7 +8,7 @@ use opentelemetry::baggage::BaggageExt;
 use opentelemetry::global;
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry_http::{HeaderExtractor, HeaderInjector};
-use propagation::Propagator;
+use tower_telemetry_propagation::Propagator;
 
 #[test]
 fn installed_globally_it_extracts_and_injects() {

@@ -18,12 +18,12 @@ use http::{HeaderMap, HeaderValue};
 use opentelemetry::Context;
 use opentelemetry::baggage::{Baggage, BaggageExt};
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
-use propagation::{
+use proptest::prelude::*;
+use proptest::sample::select;
+use tower_telemetry_propagation::{
     BaggagePropagator, HeaderPropagator, KeyGrammar, Propagator, TraceStateList, baggage,
     cloud_trace, grpc_trace_bin, traceparent, tracestate::is_valid_value,
 };
-use proptest::prelude::*;
-use proptest::sample::select;
 
 fn span_context() -> impl Strategy<Value = SpanContext> {
     (1..=u128::MAX, 1..=u64::MAX, any::<u8>()).prop_map(|(t, s, f)| {

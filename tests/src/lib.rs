@@ -265,7 +265,7 @@ pub async fn serve_axum(router: axum::Router) -> SocketAddr {
 }
 
 /// Serves a tower service with hyper-util's auto (HTTP/1.1 + h2c) connection builder, inserting
-/// [`tower_trace::PeerAddr`] into each request.
+/// [`tower_telemetry_trace::PeerAddr`] into each request.
 pub async fn serve_hyper<S, B>(service: S) -> SocketAddr
 where
     S: tower::Service<Request<hyper::body::Incoming>, Response = Response<B>>
@@ -289,7 +289,8 @@ where
                 service
                     .clone()
                     .map_request(move |mut req: Request<hyper::body::Incoming>| {
-                        req.extensions_mut().insert(tower_trace::PeerAddr(peer));
+                        req.extensions_mut()
+                            .insert(tower_telemetry_trace::PeerAddr(peer));
                         req
                     });
             tokio::spawn(async move {

@@ -10,7 +10,7 @@ use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 use tonic::Code;
 use tower::ServiceBuilder;
-use tower_trace::{ClientTraceLayer, TraceLayer};
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 async fn serve(tracing: &Tracing) -> SocketAddr {
     let layer = TraceLayer::server(tracing.tracer());

@@ -15,9 +15,9 @@ use http_body_util::{BodyExt, Full};
 use integration_tests::{Tracing, attr, attr_i64, attr_str, get, http1_client, serve_axum};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
-use propagation::{Propagator, cloud_trace, traceparent};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_trace::{ClientTraceLayer, TraceLayer};
+use tower_telemetry_propagation::{Propagator, cloud_trace, traceparent};
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 /// What the backend saw: the trace headers of each request.
 type Seen = Arc<Mutex<Vec<HeaderMap>>>;

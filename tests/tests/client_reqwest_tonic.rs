@@ -12,9 +12,9 @@ use opentelemetry::Context;
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceContextExt, TraceFlags, TraceId, TraceState,
 };
-use propagation::traceparent;
-use tower_trace::interceptor::{ExtractContext, inject_context};
-use tower_trace::{ClientTraceLayer, TraceLayer, TraceMiddleware};
+use tower_telemetry_propagation::traceparent;
+use tower_telemetry_trace::interceptor::{ExtractContext, inject_context};
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer, TraceMiddleware};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

@@ -22,8 +22,8 @@ use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
-use tower_metrics::{MAX_LABEL_VALUES, MetricsLayer, WithMetrics};
-use tower_trace::{ClientTraceLayer, RpcConventions, TraceLayer, TraceMiddleware};
+use tower_telemetry_metrics::{MAX_LABEL_VALUES, MetricsLayer, WithMetrics};
+use tower_telemetry_trace::{ClientTraceLayer, RpcConventions, TraceLayer, TraceMiddleware};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 

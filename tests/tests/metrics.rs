@@ -14,8 +14,8 @@ use integration_tests::grpc::{EchoServer, channel, say, stream};
 use integration_tests::{HistogramPoint, Metrics, Tracing, http1_client, serve_axum, serve_tonic};
 use tokio::io::AsyncWriteExt;
 use tower::{Layer, ServiceExt, service_fn};
-use tower_metrics::{DURATION_BUCKETS, MetricsLayer, WithMetrics};
-use tower_trace::{ClientTraceLayer, RpcConventions, TraceLayer};
+use tower_telemetry_metrics::{DURATION_BUCKETS, MetricsLayer, WithMetrics};
+use tower_telemetry_trace::{ClientTraceLayer, RpcConventions, TraceLayer};
 
 fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
     pairs
@@ -518,7 +518,7 @@ async fn client_duration_with_server_address() {
 #[tokio::test]
 async fn prometheus_text_exposition() {
     use opentelemetry::metrics::MeterProvider as _;
-    let (reader, endpoint) = tower_metrics::prometheus::exporter().unwrap();
+    let (reader, endpoint) = tower_telemetry_metrics::prometheus::exporter().unwrap();
     let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
         .with_reader(reader)
         .build();
@@ -538,7 +538,7 @@ async fn prometheus_text_exposition() {
         .unwrap();
     assert_eq!(
         response.headers()["content-type"],
-        tower_metrics::prometheus::CONTENT_TYPE
+        tower_telemetry_metrics::prometheus::CONTENT_TYPE
     );
     let text = String::from_utf8(
         response

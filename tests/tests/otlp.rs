@@ -29,9 +29,9 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_metrics::WithMetrics;
-use tower_metrics::setup::Telemetry;
-use tower_trace::{ClientTraceLayer, TraceLayer};
+use tower_telemetry_metrics::WithMetrics;
+use tower_telemetry_metrics::setup::Telemetry;
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 /// What the receiver got.
 #[derive(Default, Clone)]

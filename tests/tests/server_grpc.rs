@@ -7,7 +7,7 @@ use integration_tests::grpc::{EchoServer, channel, say, stream};
 use integration_tests::{Tracing, attr, attr_i64, attr_str, serve_tonic};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use tonic::Code;
-use tower_trace::{RpcConventions, TraceLayer};
+use tower_telemetry_trace::{RpcConventions, TraceLayer};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
 
@@ -103,7 +103,7 @@ async fn trailers_only_errors_follow_the_server_table() {
     let spans = tracing.wait_for(cases.len()).await;
     for (code, is_error, why) in cases {
         let name = format!("{code:?}");
-        let upper = tower_trace::conventions::grpc::Code::from_i32(*code as i32).as_str();
+        let upper = tower_telemetry_trace::conventions::grpc::Code::from_i32(*code as i32).as_str();
         let span = spans
             .iter()
             .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some(upper))

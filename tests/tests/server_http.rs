@@ -15,7 +15,7 @@ use integration_tests::{
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry::{Context, Value};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tower_trace::TraceLayer;
+use tower_telemetry_trace::TraceLayer;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const PARENT_ID: &str = "00f067aa0ba902b7";
@@ -514,7 +514,7 @@ async fn cloud_trace_context_through_the_layer() {
         .route("/users/{id}", routing::get(current_span))
         .layer(
             TraceLayer::server(tracing.tracer())
-                .with_propagator(propagation::Propagator::cloud_trace_one_way()),
+                .with_propagator(tower_telemetry_propagation::Propagator::cloud_trace_one_way()),
         );
     let addr = serve_axum(router).await;
     let xctc = "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1";
@@ -665,7 +665,9 @@ async fn samplers_see_the_request_attributes_at_span_start() {
     assert_eq!(attr_str(&spans[0], "url.path").as_deref(), Some("/users/7"));
 
     let mut client = tower::ServiceBuilder::new()
-        .layer(tower_trace::ClientTraceLayer::client(tracing.tracer()))
+        .layer(tower_telemetry_trace::ClientTraceLayer::client(
+            tracing.tracer(),
+        ))
         .service(http1_client());
     let request = Request::get(format!("http://{addr}/users/8"))
         .body(Full::<Bytes>::default())

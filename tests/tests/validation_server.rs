@@ -13,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use integration_tests::{Tracing, send, serve_axum};
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
-use propagation::{cloud_trace, traceparent};
+use tower_telemetry_propagation::{cloud_trace, traceparent};
 
 type Seen = Arc<Mutex<Vec<(HeaderMap, Bytes)>>>;
 
@@ -47,7 +47,7 @@ async fn harness() -> (SocketAddr, Seen) {
 async fn validation_server(
     tracing: &Tracing,
 ) -> (SocketAddr, opentelemetry_sdk::metrics::SdkMeterProvider) {
-    let (reader, endpoint) = tower_metrics::prometheus::exporter().unwrap();
+    let (reader, endpoint) = tower_telemetry_metrics::prometheus::exporter().unwrap();
     let meters = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
         .with_reader(reader)
         .build();

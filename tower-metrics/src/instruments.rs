@@ -1,7 +1,7 @@
 //! The instruments, created once per layer from a `Meter`.
 
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
-use tower_trace::conventions::{Role, RpcConventions};
+use tower_telemetry_trace::conventions::{Role, RpcConventions};
 
 use crate::bound::Cached;
 

@@ -4,10 +4,10 @@ use std::sync::Arc;
 use opentelemetry::global;
 use opentelemetry::metrics::Meter;
 use tower_layer::Layer;
-use tower_trace::RequestInfo;
-use tower_trace::conventions::{Conventions, Protocol, Role, RpcConventions};
-use tower_trace::hooks::{DefaultRoute, MakeRoute};
-use tower_trace::lifecycle::{IntoObserveLayer, Observe, ObserveLayer};
+use tower_telemetry_trace::RequestInfo;
+use tower_telemetry_trace::conventions::{Conventions, Protocol, Role, RpcConventions};
+use tower_telemetry_trace::hooks::{DefaultRoute, MakeRoute};
+use tower_telemetry_trace::lifecycle::{IntoObserveLayer, Observe, ObserveLayer};
 
 use crate::instruments::{Instruments, Options};
 use crate::observer::{Inner, Label, MetricsObserver};
@@ -289,8 +289,8 @@ pub type TraceMetricsLayer<O, R = DefaultRoute, F = (), L = ()> =
 ///
 /// ```
 /// use opentelemetry::global;
-/// use tower_metrics::WithMetrics;
-/// use tower_trace::TraceLayer;
+/// use tower_telemetry_metrics::WithMetrics;
+/// use tower_telemetry_trace::TraceLayer;
 ///
 /// let layer = TraceLayer::server(global::tracer("svc"))
 ///     .skip_if(|req| req.uri().path() == "/healthz") // neither a span nor metrics

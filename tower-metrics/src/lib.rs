@@ -7,11 +7,11 @@
 //! use axum::{Router, routing::get};
 //! use opentelemetry::metrics::MeterProvider as _;
 //! use opentelemetry_sdk::metrics::SdkMeterProvider;
-//! use tower_metrics::MetricsLayer;
+//! use tower_telemetry_metrics::MetricsLayer;
 //!
 //! # #[cfg(feature = "prometheus")]
 //! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
-//! let (reader, metrics) = tower_metrics::prometheus::exporter()?; // feature "prometheus"
+//! let (reader, metrics) = tower_telemetry_metrics::prometheus::exporter()?; // feature "prometheus"
 //! let provider = SdkMeterProvider::builder().with_reader(reader).build();
 //! let app = Router::new()
 //!     .route("/users/{id}", get(|| async { "hello" }))
@@ -27,8 +27,8 @@
 //!
 //! ```no_run
 //! # use axum::{Router, routing::get};
-//! use tower_metrics::WithMetrics;
-//! use tower_trace::TraceLayer;
+//! use tower_telemetry_metrics::WithMetrics;
+//! use tower_telemetry_trace::TraceLayer;
 //! # fn app(tracer: opentelemetry_sdk::trace::SdkTracer, meter: opentelemetry::metrics::Meter) -> Router {
 //! Router::new()
 //!     .route("/users/{id}", get(|| async { "hello" }))
@@ -49,7 +49,7 @@
 //! #     fn call(&mut self, _: http::Request<tonic::body::Body>) -> Self::Future { unimplemented!() }
 //! # }
 //! # async fn run(meter: opentelemetry::metrics::Meter) -> Result<(), tonic::transport::Error> {
-//! use tower_metrics::MetricsLayer;
+//! use tower_telemetry_metrics::MetricsLayer;
 //!
 //! tonic::transport::Server::builder()
 //!     .layer(MetricsLayer::server(&meter))
@@ -80,7 +80,7 @@
 //! **When it is measured**: from the request to the true end of the response (last body frame
 //! or trailers) for servers and gRPC clients, to the response head for HTTP clients (as their
 //! spans, by the same rule: one lifecycle decides where a request ends for both signals). Errors
-//! are the lifecycle's one verdict ([`tower_trace::lifecycle::End::verdict`]), the same the
+//! are the lifecycle's one verdict ([`tower_telemetry_trace::lifecycle::End::verdict`]), the same the
 //! span gets: server 5xx, client 4xx and 5xx, transport
 //! errors (`connect`, `timeout`), requests dropped before the end (`cancelled`) on a server but
 //! not on a client, gRPC status codes per role. Active requests are decremented exactly once
@@ -144,5 +144,5 @@ pub mod setup;
 pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
 pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};
 pub use observer::{Label, MAX_LABEL_VALUES, MetricLabel, MetricsObserver, MetricsRecord};
-pub use tower_trace;
-pub use tower_trace::conventions::MAX_INTERNED;
+pub use tower_telemetry_trace;
+pub use tower_telemetry_trace::conventions::MAX_INTERNED;

@@ -2,11 +2,11 @@ use std::sync::Arc;
 
 use http::Request;
 use opentelemetry::{Key, KeyValue, StringValue};
-use tower_trace::conventions::attributes as attr;
-use tower_trace::conventions::grpc::Code;
-use tower_trace::conventions::{Interner, Role, RpcConventions};
-use tower_trace::lifecycle::{End, Facts, Observer, Record, RequestFacts};
-use tower_trace::{RequestInfo, ResponseInfo};
+use tower_telemetry_trace::conventions::attributes as attr;
+use tower_telemetry_trace::conventions::grpc::Code;
+use tower_telemetry_trace::conventions::{Interner, Role, RpcConventions};
+use tower_telemetry_trace::lifecycle::{End, Facts, Observer, Record, RequestFacts};
+use tower_telemetry_trace::{RequestInfo, ResponseInfo};
 
 use crate::bound::{Atom, SeriesKey};
 use crate::instruments::Instruments;

@@ -21,7 +21,7 @@ pub const CONTENT_TYPE: &str = "text/plain; version=0.0.4; charset=utf-8";
 /// use opentelemetry::metrics::MeterProvider as _;
 /// use opentelemetry_sdk::metrics::SdkMeterProvider;
 ///
-/// let (reader, metrics) = tower_metrics::prometheus::exporter().expect("registry");
+/// let (reader, metrics) = tower_telemetry_metrics::prometheus::exporter().expect("registry");
 /// let provider = SdkMeterProvider::builder().with_reader(reader).build();
 /// let meter = provider.meter("my-service");
 /// // axum: Router::new().route_service("/metrics", metrics)

@@ -4,7 +4,7 @@
 //!
 //! ```no_run
 //! # fn main() -> Result<(), Box<dyn std::error::Error>> {
-//! use tower_metrics::setup::Telemetry;
+//! use tower_telemetry_metrics::setup::Telemetry;
 //!
 //! // Must run inside a Tokio runtime when OTLP over gRPC is configured.
 //! let telemetry = Telemetry::from_env("my-service")?; // the name unless OTEL_SERVICE_NAME is set
@@ -52,7 +52,7 @@ use opentelemetry_sdk::resource::TelemetryResourceDetector;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracer, SdkTracerProvider, SpanProcessor,
 };
-use tower_trace::propagation::Propagator;
+use tower_telemetry_trace::propagation::Propagator;
 
 use crate::prometheus::MetricsService;
 

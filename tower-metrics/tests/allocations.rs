@@ -10,7 +10,7 @@ use http_body_util::{BodyExt, Full};
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use tower::{Layer, Service, ServiceExt, service_fn};
-use tower_metrics::MetricsLayer;
+use tower_telemetry_metrics::MetricsLayer;
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
@@ -20,7 +20,10 @@ where
     S: Service<
             Request<Full<Bytes>>,
             Response = Response<
-                tower_trace::lifecycle::ResponseBody<Full<Bytes>, tower_metrics::MetricsRecord>,
+                tower_telemetry_trace::lifecycle::ResponseBody<
+                    Full<Bytes>,
+                    tower_telemetry_metrics::MetricsRecord,
+                >,
             >,
         >,
     S::Error: std::fmt::Debug,

@@ -8,7 +8,7 @@
 //! use std::borrow::Cow;
 //! use opentelemetry::KeyValue;
 //! use opentelemetry::trace::noop::NoopTracer;
-//! use tower_trace::TraceLayer;
+//! use tower_telemetry_trace::TraceLayer;
 //!
 //! let layer = TraceLayer::server(NoopTracer::new())
 //!     .skip_if(|req| req.uri().path() == "/healthz")

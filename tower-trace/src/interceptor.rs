@@ -8,7 +8,7 @@
 //!
 //! ```no_run
 //! # async fn run(channel: tonic::transport::Channel) {
-//! use tower_trace::interceptor::inject_context;
+//! use tower_telemetry_trace::interceptor::inject_context;
 //! // e.g. GreeterClient::with_interceptor(channel, inject_context)
 //! let intercepted = tonic::service::interceptor::InterceptedService::new(channel, inject_context);
 //! # let _ = intercepted; }
@@ -16,10 +16,10 @@
 
 use http::HeaderMap;
 use opentelemetry::Context;
-use propagation::{HeaderPropagator, Propagator};
 use tonic::metadata::{MetadataKey, MetadataMap, MetadataValue};
 use tonic::service::Interceptor;
 use tonic::{Request, Status};
+use tower_telemetry_propagation::{HeaderPropagator, Propagator};
 
 /// Client side: writes the current context (or a `Context` in the request's extensions) into
 /// the request's metadata.

@@ -6,7 +6,7 @@
 //! use axum::{Router, routing::get};
 //! use opentelemetry::trace::TracerProvider as _;
 //! use opentelemetry_sdk::trace::SdkTracerProvider;
-//! use tower_trace::TraceLayer;
+//! use tower_telemetry_trace::TraceLayer;
 //!
 //! # async fn run() -> std::io::Result<()> {
 //! let provider = SdkTracerProvider::builder().build(); // add your exporter here
@@ -29,7 +29,7 @@
 //! ```no_run
 //! use opentelemetry::trace::TracerProvider as _;
 //! use opentelemetry_sdk::trace::SdkTracerProvider;
-//! use tower_trace::TraceLayer;
+//! use tower_telemetry_trace::TraceLayer;
 //! # #[derive(Clone)] struct Greeter;
 //! # impl tonic::server::NamedService for Greeter { const NAME: &'static str = "helloworld.Greeter"; }
 //! # impl tower_service::Service<http::Request<tonic::body::Body>> for Greeter {
@@ -63,7 +63,7 @@
 //! use http_body_util::Full;
 //! use hyper_util::{client::legacy::Client, rt::TokioExecutor};
 //! use tower::{Service, ServiceBuilder, ServiceExt};
-//! use tower_trace::ClientTraceLayer;
+//! use tower_telemetry_trace::ClientTraceLayer;
 //!
 //! # async fn run(tracer: opentelemetry_sdk::trace::SdkTracer) {
 //! let mut client = ServiceBuilder::new()
@@ -101,7 +101,7 @@
 //!
 //! | setter | default | |
 //! |---|---|---|
-//! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context | `propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, or any `TextMapPropagator` via `TextMapAdapter` |
+//! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context | `tower_telemetry_propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, or any `TextMapPropagator` via `TextMapAdapter` |
 //! | [`with_route`](TraceLayer::with_route) | axum `MatchedPath` | a function giving the route template |
 //! | [`skip_if`](TraceLayer::skip_if) | trace everything | no span and, fused, no metrics (health checks); the caller's context still passes through |
 //! | [`with_span_name`](TraceLayer::with_span_name) | the conventions' name | a name of yours (low-cardinality) |
@@ -199,8 +199,8 @@ pub use client::TraceMiddleware;
 pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
 pub use conventions::{Protocol, RpcConventions};
 pub use hooks::{RequestInfo, ResponseInfo};
-pub use propagation;
 pub use server::{ServerObserver, ServerRecord, TraceLayer};
+pub use tower_telemetry_propagation as propagation;
 
 /// The peer's socket address, for `network.peer.*` and `client.address`.
 ///

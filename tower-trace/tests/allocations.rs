@@ -11,7 +11,7 @@ use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::trace::noop::NoopTracer;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider};
 use tower::{Layer, Service, ServiceExt, service_fn};
-use tower_trace::TraceLayer;
+use tower_telemetry_trace::TraceLayer;
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;

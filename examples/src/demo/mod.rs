@@ -3,7 +3,7 @@
 //! short scripted workload; then each trace printed as a waterfall and a RED table per service
 //! and route.
 //!
-//! Telemetry comes from [`tower_metrics::setup`]: with no `OTEL_*` variables everything stays
+//! Telemetry comes from [`tower_telemetry_metrics::setup`]: with no `OTEL_*` variables everything stays
 //! in the process; with `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and metrics also go to that
 //! collector.
 
@@ -25,9 +25,9 @@ use hyper_util::rt::TokioExecutor;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use tower::{Service, ServiceBuilder, ServiceExt};
-use tower_metrics::WithMetrics;
-use tower_metrics::setup::{SetupError, Telemetry};
-use tower_trace::{ClientTraceLayer, TraceLayer};
+use tower_telemetry_metrics::WithMetrics;
+use tower_telemetry_metrics::setup::{SetupError, Telemetry};
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 pub use render::{Style, render_red_table, render_waterfalls};
 
@@ -220,24 +220,24 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
     })
 }
 
-type HttpClient = tower_trace::lifecycle::Observe<
+type HttpClient = tower_telemetry_trace::lifecycle::Observe<
     Client<hyper_util::client::legacy::connect::HttpConnector, Full<Bytes>>,
     (
-        tower_trace::ClientObserver<
+        tower_telemetry_trace::ClientObserver<
             opentelemetry_sdk::trace::SdkTracer,
-            tower_trace::propagation::Propagator,
+            tower_telemetry_trace::propagation::Propagator,
         >,
-        tower_metrics::MetricsObserver,
+        tower_telemetry_metrics::MetricsObserver,
     ),
 >;
-type GrpcClient = tower_trace::lifecycle::Observe<
+type GrpcClient = tower_telemetry_trace::lifecycle::Observe<
     tonic::transport::Channel,
     (
-        tower_trace::ClientObserver<
+        tower_telemetry_trace::ClientObserver<
             opentelemetry_sdk::trace::SdkTracer,
-            tower_trace::propagation::Propagator,
+            tower_telemetry_trace::propagation::Propagator,
         >,
-        tower_metrics::MetricsObserver,
+        tower_telemetry_metrics::MetricsObserver,
     ),
 >;
 

@@ -225,7 +225,7 @@ pub struct Floor {
     _meters: SdkMeterProvider,
     pub histogram: opentelemetry::metrics::Histogram<f64>,
     pub bound: opentelemetry::metrics::BoundHistogram<f64>,
-    propagator: tower_trace::propagation::Propagator,
+    propagator: tower_telemetry_trace::propagation::Propagator,
     headers: http::HeaderMap,
     pub attrs: [KeyValue; 8],
     pub point: [KeyValue; 5],
@@ -239,7 +239,7 @@ impl Floor {
         let meters = meter_provider();
         let histogram = meter(&meters)
             .f64_histogram("http.server.request.duration")
-            .with_boundaries(tower_metrics::DURATION_BUCKETS.to_vec())
+            .with_boundaries(tower_telemetry_metrics::DURATION_BUCKETS.to_vec())
             .build();
         let mut headers = http::HeaderMap::new();
         headers.insert("traceparent", TRACEPARENT.parse().unwrap());
@@ -258,7 +258,7 @@ impl Floor {
             _meters: meters,
             histogram,
             bound,
-            propagator: tower_trace::propagation::Propagator::w3c(),
+            propagator: tower_telemetry_trace::propagation::Propagator::w3c(),
             headers,
             attrs: [
                 KeyValue::new("http.request.method", "GET"),
@@ -284,7 +284,7 @@ impl Floor {
     /// context, its `Context`, status at the end, one histogram point, two clock reads.
     pub fn server(&self) {
         use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
-        use tower_trace::propagation::HeaderPropagator as _;
+        use tower_telemetry_trace::propagation::HeaderPropagator as _;
         let started = Instant::now();
         let start = SystemTime::now();
         let parent = self
@@ -310,7 +310,7 @@ impl Floor {
     /// injected into the outgoing headers, status and version at the response head.
     pub fn client(&self) {
         use opentelemetry::trace::{SpanKind, TraceContextExt as _, Tracer as _};
-        use tower_trace::propagation::HeaderPropagator as _;
+        use tower_telemetry_trace::propagation::HeaderPropagator as _;
         let mut headers = http::HeaderMap::new();
         let started = Instant::now();
         let start = SystemTime::now();
@@ -340,8 +340,8 @@ pub mod ours {
     use criterion::Criterion;
     use opentelemetry::trace::{Span as _, SpanKind, Tracer as _};
     use tower::Layer;
-    use tower_metrics::{MetricsLayer, WithMetrics};
-    use tower_trace::TraceLayer;
+    use tower_telemetry_metrics::{MetricsLayer, WithMetrics};
+    use tower_telemetry_trace::TraceLayer;
 
     use super::*;
 
@@ -464,7 +464,7 @@ pub mod ours {
             &rt,
             "client",
             "ours_sampled",
-            tower_trace::ClientTraceLayer::client(tracer(&sampled)).layer(transport()),
+            tower_telemetry_trace::ClientTraceLayer::client(tracer(&sampled)).layer(transport()),
             client_request,
             &flush,
         );
@@ -473,7 +473,7 @@ pub mod ours {
             &rt,
             "client",
             "ours_not_sampled",
-            tower_trace::ClientTraceLayer::client(tracer(&unsampled)).layer(transport()),
+            tower_telemetry_trace::ClientTraceLayer::client(tracer(&unsampled)).layer(transport()),
             client_request,
             &flush,
         );

@@ -2,8 +2,8 @@ use std::sync::Arc;
 
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::Tracer;
-use propagation::{HeaderPropagator, Propagator};
 use tower_layer::Layer;
+use tower_telemetry_propagation::{HeaderPropagator, Propagator};
 
 use super::observer::{ClientConfig, ClientObserver, ClientSettings};
 use crate::conventions::{Conventions, DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};

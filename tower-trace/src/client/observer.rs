@@ -3,7 +3,7 @@ use std::sync::Arc;
 use http::Request;
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Context, KeyValue, StringValue};
-use propagation::HeaderPropagator;
+use tower_telemetry_propagation::HeaderPropagator;
 
 use crate::conventions::attributes as attr;
 use crate::conventions::redact::url_full;

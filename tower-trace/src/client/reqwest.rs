@@ -5,8 +5,8 @@ use std::sync::Arc;
 use http::Extensions;
 use opentelemetry::context::FutureExt as _;
 use opentelemetry::trace::Tracer;
-use propagation::Propagator;
 use reqwest_middleware::{Middleware, Next};
+use tower_telemetry_propagation::Propagator;
 
 use super::ClientObserver;
 use crate::ClientTraceLayer;
@@ -23,7 +23,7 @@ use crate::lifecycle::{
 /// ```no_run
 /// # async fn run() -> reqwest_middleware::Result<()> {
 /// use opentelemetry::global;
-/// use tower_trace::TraceMiddleware;
+/// use tower_telemetry_trace::TraceMiddleware;
 ///
 /// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
 ///     .with(TraceMiddleware::new(global::tracer("my-service")))

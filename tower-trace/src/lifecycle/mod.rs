@@ -38,9 +38,9 @@
 //!
 //! ```
 //! use http::Request;
-//! use tower_trace::conventions::Conventions;
-//! use tower_trace::hooks::RequestInfo;
-//! use tower_trace::lifecycle::{End, ObserveLayer, Observer, Record, RequestFacts};
+//! use tower_telemetry_trace::conventions::Conventions;
+//! use tower_telemetry_trace::hooks::RequestInfo;
+//! use tower_telemetry_trace::lifecycle::{End, ObserveLayer, Observer, Record, RequestFacts};
 //!
 //! /// Logs each request's route, outcome and duration.
 //! #[derive(Clone)]

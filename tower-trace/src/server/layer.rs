@@ -5,8 +5,8 @@ use http::HeaderName;
 use opentelemetry::Key;
 use opentelemetry::global::{self, BoxedTracer};
 use opentelemetry::trace::Tracer;
-use propagation::{HeaderPropagator, Propagator};
 use tower_layer::Layer;
+use tower_telemetry_propagation::{HeaderPropagator, Propagator};
 
 use super::observer::{ServerObserver, Settings, SpanConfig};
 use crate::conventions::{Conventions, DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};

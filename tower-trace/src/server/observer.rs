@@ -3,7 +3,7 @@ use std::sync::Arc;
 use http::{HeaderMap, HeaderName, Request};
 use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
 use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
-use propagation::HeaderPropagator;
+use tower_telemetry_propagation::HeaderPropagator;
 
 use super::attributes::request_attributes;
 use crate::hooks::{

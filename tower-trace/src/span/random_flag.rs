@@ -7,7 +7,7 @@
 
 use opentelemetry::Context;
 use opentelemetry::trace::{SpanContext, TraceContextExt, TraceFlags, TraceId};
-use propagation::traceparent::RANDOM_TRACE_ID;
+use tower_telemetry_propagation::traceparent::RANDOM_TRACE_ID;
 
 /// Marks, in a `Context`, a trace this process started with a random trace id, so a client
 /// layer deeper in the request can set the flag on what it sends.
