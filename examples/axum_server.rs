@@ -2,15 +2,15 @@
 //! `curl http://127.0.0.1:3000/metrics`.
 //!
 //! An axum service with spans and RED metrics in one layer, and a Prometheus endpoint.
-//! Telemetry comes from the standard `OTEL_*` variables (see `tower_telemetry_metrics::setup`); set
+//! Telemetry comes from the standard `OTEL_*` variables (see `tower_telemetry::setup`); set
 //! `OTEL_EXPORTER_OTLP_ENDPOINT` to send it to a collector, or `OTEL_TRACES_EXPORTER=console`
 //! to print spans.
 
 use axum::Router;
 use axum::extract::Path;
 use axum::routing::get;
+use tower_telemetry::setup::Telemetry;
 use tower_telemetry_metrics::WithMetrics;
-use tower_telemetry_metrics::setup::Telemetry;
 use tower_telemetry_trace::TraceLayer;
 
 #[tokio::main]
@@ -47,6 +47,6 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             let _ = tokio::signal::ctrl_c().await;
         })
         .await?;
-    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    telemetry.shutdown().await;
     Ok(())
 }

@@ -23,8 +23,8 @@ use hyper_util::client::legacy::Client;
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioExecutor;
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_telemetry::setup::Telemetry;
 use tower_telemetry_metrics::WithMetrics;
-use tower_telemetry_metrics::setup::Telemetry;
 use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 const CONCURRENCY: usize = 32;
@@ -196,7 +196,7 @@ async fn instrumented_run(
     let telemetry = Telemetry::builder("loadgen").with_vars(vars).build()?;
     let run = load(instrumented(&telemetry).await, seconds).await;
     let shutdown = Instant::now();
-    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    telemetry.shutdown().await;
     Ok((run, shutdown.elapsed()))
 }
 

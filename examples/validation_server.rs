@@ -34,19 +34,19 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    let addr = listener.local_addr()?;
+    // The bound address (with `PORT=0`, the port the system chose), for scripts and tests.
     println!("validation server listening on http://{addr}");
-    let shutdown = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+    // SIGTERM (containers) or SIGINT (Ctrl-C): stop accepting, drain, then flush.
     examples::validation_server::serve(
         listener,
         telemetry.tracer_provider(),
         &meter,
         metrics,
-        shutdown,
+        tower_telemetry::setup::shutdown_signal(),
     )
     .await?;
-    // Flush and shut down, bounded even when the collector is down.
-    tokio::task::spawn_blocking(move || telemetry.shutdown()).await?;
+    // Flush and shut down within one budget, even when the collector is down.
+    telemetry.shutdown().await;
     Ok(())
 }

@@ -88,7 +88,7 @@ where
 }
 
 /// The validation server's telemetry from the `OTEL_*` variables `vars` reads (see
-/// [`tower_telemetry_metrics::setup`]), with a Prometheus reader for `GET /metrics` added whatever
+/// [`tower_telemetry::setup`]), with a Prometheus reader for `GET /metrics` added whatever
 /// `OTEL_METRICS_EXPORTER` says. `OTEL_SERVICE_NAME` wins over `validation-server`.
 ///
 /// # Errors
@@ -97,11 +97,11 @@ where
 pub fn telemetry(
     vars: impl Fn(&str) -> Option<String> + 'static,
 ) -> Result<
-    (tower_telemetry_metrics::setup::Telemetry, MetricsService),
+    (tower_telemetry::setup::Telemetry, MetricsService),
     Box<dyn std::error::Error + Send + Sync>,
 > {
     let (reader, metrics) = tower_telemetry_metrics::prometheus::exporter()?;
-    let telemetry = tower_telemetry_metrics::setup::Telemetry::builder("validation-server")
+    let telemetry = tower_telemetry::setup::Telemetry::builder("validation-server")
         .with_vars(vars)
         .with_reader(reader)
         .build()?;

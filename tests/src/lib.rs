@@ -379,3 +379,128 @@ pub fn http2_client() -> hyper_util::client::legacy::Client<
 
 /// The protoc-free gRPC test service, shared with the examples.
 pub use examples::grpc;
+
+// === the built examples, as processes ===
+
+/// An example binary started as a process (as users run it), killed when dropped.
+#[derive(Debug)]
+pub struct ExampleProcess {
+    child: std::process::Child,
+    /// The address it printed it listens on.
+    pub addr: SocketAddr,
+    /// What it wrote to stderr, collected by a thread.
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl ExampleProcess {
+    /// Starts `target/<profile>/examples/<name>` (built by `cargo test --workspace`) with
+    /// `PORT=0` and `env`, and waits (at most 60 s) for its `listening on http://ADDR` line.
+    ///
+    /// # Panics
+    ///
+    /// When the binary is missing or does not start listening.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Self {
+        use std::io::{BufRead, Read};
+        let exe = std::env::current_exe().expect("test binary path");
+        let dir = exe
+            .parent()
+            .and_then(std::path::Path::parent)
+            .expect("target dir");
+        let bin = dir.join("examples").join(name);
+        assert!(
+            bin.exists(),
+            "{} not built (cargo test --workspace builds it)",
+            bin.display()
+        );
+        let mut child = std::process::Command::new(&bin)
+            .env("PORT", "0")
+            .envs(env.iter().copied())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start the example");
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let mut err = child.stderr.take().expect("stderr");
+        let collected = std::sync::Arc::clone(&stderr);
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = err.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                collected
+                    .lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if let Some(addr) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(addr.trim().to_owned());
+                }
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(60))
+            .unwrap_or_else(|_| panic!("{name} did not start: {}", stderr.lock().unwrap()));
+        ExampleProcess {
+            child,
+            addr: addr.parse().expect("an address"),
+            stderr,
+        }
+    }
+
+    /// Sends `signal` (e.g. `"TERM"`, `"INT"`) with `kill -s`.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` cannot run.
+    pub fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args(["-s", signal, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -s {signal}");
+    }
+
+    /// Waits at most `limit` for the process to exit; its exit status, or `None` if it is still
+    /// running.
+    ///
+    /// # Panics
+    ///
+    /// When waiting fails.
+    pub fn wait_for_exit(&mut self, limit: Duration) -> Option<std::process::ExitStatus> {
+        let deadline = std::time::Instant::now() + limit;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return Some(status);
+            }
+            if std::time::Instant::now() >= deadline {
+                return None;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// What it wrote to stderr so far.
+    ///
+    /// # Panics
+    ///
+    /// When the collecting thread panicked.
+    pub fn stderr(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for ExampleProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

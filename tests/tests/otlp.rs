@@ -29,8 +29,8 @@ use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use prost::Message;
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_telemetry::setup::{OtlpProtocol, Telemetry};
 use tower_telemetry_metrics::WithMetrics;
-use tower_telemetry_metrics::setup::Telemetry;
 use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 /// What the receiver got.
@@ -119,13 +119,22 @@ async fn http_receiver() -> (SocketAddr, Received) {
     (serve_axum(router).await, received)
 }
 
-fn telemetry(vars: &[(&str, String)]) -> Telemetry {
+/// Telemetry exporting over OTLP to `endpoint` with `protocol` (set in code, as a test can't
+/// set the process environment the exporter reads), this setup's variables from `vars`.
+fn telemetry(endpoint: String, protocol: &str, vars: &[(&str, String)]) -> Telemetry {
     let vars: HashMap<String, String> = vars
         .iter()
         .map(|(k, v)| ((*k).to_owned(), v.clone()))
         .collect();
+    let protocol = match protocol {
+        "grpc" => OtlpProtocol::Grpc,
+        _ => OtlpProtocol::HttpProtobuf,
+    };
     Telemetry::builder("set-in-code")
         .with_vars(move |k| vars.get(k).cloned())
+        .with_otlp_endpoint(endpoint)
+        .with_otlp_protocol(protocol)
+        .strict(true)
         .build()
         .expect("valid configuration")
 }
@@ -181,19 +190,18 @@ fn string_attr(
 }
 
 async fn run_and_check(protocol: &str, addr: SocketAddr, received: Received) {
-    let telemetry = telemetry(&[
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
-        ("OTEL_SERVICE_NAME", "otlp-test".to_owned()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
-        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
-    ]);
+    let telemetry = telemetry(
+        format!("http://{addr}"),
+        protocol,
+        &[
+            ("OTEL_SERVICE_NAME", "otlp-test".to_owned()),
+            ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+        ],
+    );
     let front = services(&telemetry).await;
     let (status, _) = integration_tests::get(front, "/", &[]).await;
     assert_eq!(status, 200);
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap();
+    telemetry.shutdown().await;
 
     let traces = received.traces.lock().unwrap().clone();
     let resource_spans: Vec<_> = traces.iter().flat_map(|r| &r.resource_spans).collect();
@@ -269,12 +277,7 @@ async fn receiver_down_requests_unaffected_and_shutdown_bounded() {
         .local_addr()
         .unwrap();
     for protocol in ["grpc", "http/protobuf"] {
-        let telemetry = telemetry(&[
-            ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{closed}")),
-            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
-            ("OTEL_BSP_SCHEDULE_DELAY", "50".to_owned()),
-            ("OTEL_EXPORTER_OTLP_TIMEOUT", "1000".to_owned()),
-        ]);
+        let telemetry = telemetry(format!("http://{closed}"), protocol, &[]);
         let front = services(&telemetry).await;
         for _ in 0..20 {
             assert_eq!(
@@ -284,11 +287,9 @@ async fn receiver_down_requests_unaffected_and_shutdown_bounded() {
             );
         }
         let started = Instant::now();
-        tokio::task::spawn_blocking(move || telemetry.shutdown())
-            .await
-            .unwrap();
+        telemetry.shutdown().await;
         assert!(
-            started.elapsed() < Duration::from_secs(15),
+            started.elapsed() < Duration::from_secs(6),
             "{protocol}: shutdown took {:?}",
             started.elapsed()
         );
@@ -298,20 +299,18 @@ async fn receiver_down_requests_unaffected_and_shutdown_bounded() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validation_server_exports_while_it_runs() {
     let (addr, received) = http_receiver().await;
-    let vars: HashMap<&str, String> = HashMap::from([
-        ("OTEL_EXPORTER_OTLP_ENDPOINT", format!("http://{addr}")),
-        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf".to_owned()),
-        ("OTEL_SERVICE_NAME", "vs-from-env".to_owned()),
-        ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
-    ]);
-    let (telemetry, metrics) =
-        examples::validation_server::telemetry(move |k| vars.get(k).cloned()).unwrap();
-    let app = examples::validation_server::app(
-        telemetry.tracer_provider(),
-        &telemetry.meter("validation-server"),
-        metrics,
+    // The process environment, read by opentelemetry-otlp and the SDK themselves.
+    let endpoint = format!("http://{addr}");
+    let mut server = integration_tests::ExampleProcess::start(
+        "validation_server",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_SERVICE_NAME", "vs-from-env"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100"),
+        ],
     );
-    let vs = serve_axum(app).await;
+    let vs = server.addr;
     assert_eq!(integration_tests::get(vs, "/users/1", &[]).await.0, 200);
     // No flush, no shutdown: the batch processor sends it within its schedule delay.
     let deadline = Instant::now() + Duration::from_secs(10);
@@ -352,7 +351,11 @@ async fn validation_server_exports_while_it_runs() {
             .1
             .contains("http_server_request_duration_seconds")
     );
-    tokio::task::spawn_blocking(move || telemetry.shutdown())
-        .await
-        .unwrap();
+    server.signal("TERM");
+    let status = server.wait_for_exit(Duration::from_secs(10));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM: exits 0 within the budget: {status:?}\n{}",
+        server.stderr()
+    );
 }

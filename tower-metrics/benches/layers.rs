@@ -2,7 +2,7 @@
 //! next to the bare OpenTelemetry SDK calls the fused layer makes (the floor).
 //!
 //! Run with `benches/run.sh` (which also runs the peers and writes `BENCHMARKS.md`), or alone:
-//! `cargo bench -p tower-metrics --bench layers --features setup`.
+//! `cargo bench -p tower-telemetry-metrics --bench layers`.
 
 mod harness;
 

@@ -95,12 +95,12 @@
 //! layer are kept (later ones go unlabelled or `_OTHER`). Extra labels come only through
 //! [`MetricsLayer::with_label`], capped at [`MAX_LABEL_VALUES`] values per layer.
 //!
-//! **Cost**: with the `bound-instruments` feature (on by default) each label set is bound once
+//! **Cost**: with the opt-in `bound-instruments` feature (an experimental OpenTelemetry API) each label set is bound once
 //! per layer (`Histogram::bind`, `UpDownCounter::bind`; at most 2,048 per instrument, then the
 //! ordinary call), so a request's points are recorded without the SDK hashing their attributes:
 //! about 15 ns per point instead of about 125 ns. It turns on the `opentelemetry` and
-//! `opentelemetry_sdk` feature `experimental_metrics_bound_instruments`; with a `MeterProvider`
-//! other than the SDK's that does not implement `bind`, disable default features.
+//! `opentelemetry_sdk` feature `experimental_metrics_bound_instruments`. Without it (the
+//! default, stable APIs only) each point is the SDK's ordinary `record`/`add`.
 //!
 //! **Cost**: label values are static strings or interned `Arc<str>`s, and attributes are built
 //! on the stack: recording allocates nothing of ours.
@@ -137,9 +137,6 @@ mod observer;
 #[cfg(feature = "prometheus")]
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
-#[cfg(feature = "setup")]
-#[cfg_attr(docsrs, doc(cfg(feature = "setup")))]
-pub mod setup;
 
 pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
 pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};

@@ -37,26 +37,48 @@ pub fn exporter()
     let exporter = opentelemetry_prometheus::exporter()
         .with_registry(registry.clone())
         .build()?;
-    Ok((exporter, MetricsService { registry }))
+    Ok((
+        exporter,
+        MetricsService {
+            registry: Some(registry),
+        },
+    ))
 }
 
 /// Serves a Prometheus registry in the text exposition format, for any request (mount it on
 /// `GET /metrics`). Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct MetricsService {
-    registry: Registry,
+    /// `None`: Prometheus exposition is not configured; requests get 404 saying so.
+    registry: Option<Registry>,
 }
 
 impl MetricsService {
     /// Serves `registry` (one the OpenTelemetry exporter was built with).
     pub fn new(registry: Registry) -> Self {
-        MetricsService { registry }
+        MetricsService {
+            registry: Some(registry),
+        }
     }
 
-    /// The exposition text, as served.
+    /// A service answering `404 Not Found` with a message saying Prometheus exposition is
+    /// off (e.g. `OTEL_METRICS_EXPORTER` does not include `prometheus`), so a `/metrics`
+    /// route can be mounted whatever the configuration.
+    pub fn disabled() -> Self {
+        MetricsService { registry: None }
+    }
+
+    /// Whether this service serves metrics (not [`disabled`](Self::disabled)).
+    pub fn is_enabled(&self) -> bool {
+        self.registry.is_some()
+    }
+
+    /// The exposition text, as served (empty when disabled).
     pub fn render(&self) -> Result<Vec<u8>, prometheus::Error> {
         let mut out = Vec::with_capacity(16 * 1024);
-        TextEncoder::new().encode(&self.registry.gather(), &mut out)?;
+        if let Some(registry) = &self.registry {
+            TextEncoder::new().encode(&registry.gather(), &mut out)?;
+        }
         Ok(out)
     }
 }
@@ -71,6 +93,13 @@ impl<B> Service<Request<B>> for MetricsService {
     }
 
     fn call(&mut self, _request: Request<B>) -> Self::Future {
+        if self.registry.is_none() {
+            let mut response = Response::new(Full::new(Bytes::from_static(
+                b"Prometheus exposition is off: add `prometheus` to OTEL_METRICS_EXPORTER\n",
+            )));
+            *response.status_mut() = StatusCode::NOT_FOUND;
+            return std::future::ready(Ok(response));
+        }
         let response = match self.render() {
             Ok(body) => {
                 let mut response = Response::new(Full::new(Bytes::from(body)));

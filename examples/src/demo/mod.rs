@@ -3,7 +3,7 @@
 //! short scripted workload; then each trace printed as a waterfall and a RED table per service
 //! and route.
 //!
-//! Telemetry comes from [`tower_telemetry_metrics::setup`]: with no `OTEL_*` variables everything stays
+//! Telemetry comes from [`tower_telemetry::setup`]: with no `OTEL_*` variables everything stays
 //! in the process; with `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and metrics also go to that
 //! collector.
 
@@ -25,8 +25,8 @@ use hyper_util::rt::TokioExecutor;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SimpleSpanProcessor};
 use tower::{Service, ServiceBuilder, ServiceExt};
+use tower_telemetry::setup::{SetupError, Telemetry};
 use tower_telemetry_metrics::WithMetrics;
-use tower_telemetry_metrics::setup::{SetupError, Telemetry};
 use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 pub use render::{Style, render_red_table, render_waterfalls};
@@ -166,7 +166,8 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
                 .with_propagator(backend.telemetry.propagator())
                 .with_metrics(&backend.telemetry.meter("backend")),
         );
-    if let Some(metrics) = backend.telemetry.metrics_service() {
+    let metrics = backend.telemetry.metrics_service();
+    if metrics.is_enabled() {
         app = app.route_service("/metrics", metrics);
     }
     tokio::spawn(async move { axum::serve(listener, app).await });
@@ -208,7 +209,8 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
                 .with_propagator(frontend.telemetry.propagator())
                 .with_metrics(&frontend.telemetry.meter("frontend")),
         );
-    if let Some(metrics) = frontend.telemetry.metrics_service() {
+    let metrics = frontend.telemetry.metrics_service();
+    if metrics.is_enabled() {
         app = app.route_service("/metrics", metrics);
     }
     tokio::spawn(async move { axum::serve(listener, app).await });

@@ -1,0 +1,112 @@
+//! OpenTelemetry traces and RED metrics for any axum, hyper or tonic service and any hyper,
+//! tonic or reqwest client: one dependency, one `.layer(...)`.
+//!
+//! ```toml
+//! [dependencies]
+//! tower-telemetry = { version = "0.1", features = ["otlp"] } # default: axum, metrics
+//! axum = "0.8"
+//! tokio = { version = "1", features = ["full"] }
+//! ```
+//!
+//! # Quick start
+//!
+//! With the `otlp` feature (the block is compiled as a doctest when it is on):
+//!
+#![cfg_attr(feature = "otlp", doc = "```no_run")]
+#![cfg_attr(not(feature = "otlp"), doc = "```ignore")]
+//! use axum::{Router, routing::get};
+//! use tower_telemetry::setup::Telemetry;
+//!
+//! #[tokio::main]
+//! async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//!     // Providers from the OTEL_* variables (OTLP to a collector, console, Prometheus…).
+//!     let telemetry = Telemetry::from_env("my-service")?;
+//!     let app = Router::new()
+//!         .route("/users/{id}", get(|| async { "hello" }))
+//!         // A SERVER span per request joining the caller's trace, and RED metrics per route.
+//!         .layer(telemetry.server_layer())
+//!         // `GET /metrics` in the Prometheus text format (after `.layer`: not counted).
+//!         .route_service("/metrics", telemetry.metrics_service());
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//!     axum::serve(listener, app)
+//!         .with_graceful_shutdown(tower_telemetry::setup::shutdown_signal())
+//!         .await?;
+//!     telemetry.shutdown().await; // flush, within one budget (5 s by default)
+//!     Ok(())
+//! }
+//! ```
+//!
+//! Without the setup, build the layers from your own providers:
+//!
+//! ```
+//! use opentelemetry::metrics::MeterProvider as _;
+//! use opentelemetry::trace::TracerProvider as _;
+//! use tower_telemetry::opentelemetry_sdk::metrics::SdkMeterProvider;
+//! use tower_telemetry::opentelemetry_sdk::trace::SdkTracerProvider;
+//! use tower_telemetry::{ClientTraceLayer, TraceLayer, WithMetrics};
+//! # use tower_telemetry::opentelemetry;
+//!
+//! let tracer_provider = SdkTracerProvider::builder().build();
+//! let meter_provider = SdkMeterProvider::builder().build();
+//! let server = TraceLayer::server(tracer_provider.tracer("my-service"))
+//!     .skip_if(|req| req.uri().path() == "/healthz")
+//!     .with_metrics(&meter_provider.meter("my-service"));
+//! let client = ClientTraceLayer::client(tracer_provider.tracer("my-service"))
+//!     .with_metrics(&meter_provider.meter("my-service"));
+//! # let _ = (server, client);
+//! ```
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `axum` | yes | `http.route` from axum's `MatchedPath`. **Without it, the route is known only if you give [`TraceLayer::with_route`]**: spans are named `GET` and metrics have no `http_route` label. |
+//! | `metrics` | yes | [`MetricsLayer`], [`WithMetrics`] (`.with_metrics(&meter)`) |
+//! | `prometheus` | | `metrics::prometheus`: a `/metrics` service |
+//! | `otlp` | | [`setup`]: providers from `OTEL_*`, OTLP over gRPC and HTTP/protobuf, console, Prometheus; shutdown and signals |
+//! | `tls` | | `https://` OTLP endpoints (rustls with ring, webpki roots) |
+//! | `gzip` | | `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` |
+//! | `tonic` | | propagation-only tonic interceptors (`trace::interceptor`); the layers need no feature for tonic |
+//! | `reqwest` | | [`TraceMiddleware`](trace::TraceMiddleware) for reqwest-middleware |
+//! | `bound-instruments` | | the metrics' fast path on OpenTelemetry's experimental bound instruments |
+//!
+//! # One OpenTelemetry
+//!
+//! [`opentelemetry`] and [`opentelemetry_sdk`] are re-exported: use them from here rather than
+//! depending on them yourself. Two versions of `opentelemetry` in one build is the classic way
+//! to lose every span without an error (a provider installed through one version, layers
+//! reading the globals of the other): `cargo tree -i opentelemetry` must show one version.
+//! Layers built from the globals (`server_from_global`) warn once, on stderr, when the globals
+//! have no provider.
+//!
+//! # The crates
+//!
+//! - [`trace`] (`tower-telemetry-trace`): the request lifecycle, server and client spans,
+//!   hooks, the reqwest middleware, tonic interceptors.
+//! - [`metrics`] (`tower-telemetry-metrics`): RED metrics on the same lifecycle, Prometheus.
+//! - [`propagation`] (`tower-telemetry-propagation`): W3C `traceparent`/`tracestate`/`baggage`,
+//!   Google `X-Cloud-Trace-Context`, OpenCensus `grpc-trace-bin`.
+//!
+//! # Minimum supported Rust version
+//!
+//! 1.85 for the default features and `otlp` (edition 2024); 1.88 with `tonic` or `reqwest`,
+//! or when you use the layers with tonic (tonic 0.14 needs it).
+
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+#[cfg(feature = "otlp")]
+#[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
+pub mod setup;
+
+pub use opentelemetry;
+pub use opentelemetry_sdk;
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub use tower_telemetry_metrics as metrics;
+pub use tower_telemetry_propagation as propagation;
+pub use tower_telemetry_trace as trace;
+
+#[cfg(feature = "metrics")]
+pub use metrics::{MetricsLayer, WithMetrics};
+pub use propagation::Propagator;
+pub use trace::{ClientTraceLayer, Protocol, RequestInfo, RpcConventions, TraceLayer};
