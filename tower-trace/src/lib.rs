@@ -200,6 +200,8 @@ pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
 pub use conventions::{Protocol, RpcConventions};
 pub use hooks::{RequestInfo, ResponseInfo};
 pub use server::{ServerObserver, ServerRecord, TraceLayer};
+#[doc(hidden)]
+pub use span::empty_globals_warnings;
 pub use tower_telemetry_propagation as propagation;
 
 /// The peer's socket address, for `network.peer.*` and `client.address`.

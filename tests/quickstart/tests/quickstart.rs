@@ -9,7 +9,11 @@ use std::time::{Duration, Instant};
 fn get(path: &str) -> Option<String> {
     let mut stream = TcpStream::connect("127.0.0.1:3000").ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:3000\r\nConnection: close\r\n\r\n").ok()?;
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:3000\r\nConnection: close\r\n\r\n"
+    )
+    .ok()?;
     let mut response = String::new();
     stream.read_to_string(&mut response).ok()?;
     Some(response)
@@ -28,7 +32,10 @@ fn the_quick_start_serves_a_span_a_metric_and_metrics() {
         if let Some(response) = get("/users/7") {
             break response;
         }
-        assert!(Instant::now() < deadline, "the quick start never listened on :3000");
+        assert!(
+            Instant::now() < deadline,
+            "the quick start never listened on :3000"
+        );
         std::thread::sleep(Duration::from_millis(50));
     };
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
@@ -50,11 +57,22 @@ fn the_quick_start_serves_a_span_a_metric_and_metrics() {
         if let Some(exit) = child.try_wait().expect("wait") {
             break exit;
         }
-        assert!(Instant::now() < deadline, "SIGTERM: still running after 10 s");
+        assert!(
+            Instant::now() < deadline,
+            "SIGTERM: still running after 10 s"
+        );
         std::thread::sleep(Duration::from_millis(20));
     };
     assert!(exit.success(), "{exit:?}");
     let mut stdout = String::new();
-    child.stdout.take().unwrap().read_to_string(&mut stdout).unwrap();
-    assert!(stdout.contains("GET /users/{id}"), "the span, flushed at shutdown:\n{stdout}");
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut stdout)
+        .unwrap();
+    assert!(
+        stdout.contains("GET /users/{id}"),
+        "the span, flushed at shutdown:\n{stdout}"
+    );
 }

@@ -60,7 +60,11 @@ impl ClientTraceLayer<BoxedTracer> {
     /// A client layer with the global tracer provider's tracer, read once, now. With no
     /// provider installed it makes no spans but still propagates the current context.
     pub fn client_from_global() -> Self {
-        Self::client(global::tracer("tower-telemetry"))
+        let layer = Self::client(global::tracer("tower-telemetry"));
+        if layer.config.settings.noop_tracer {
+            span::warn_empty_globals("ClientTraceLayer::client_from_global()");
+        }
+        layer
     }
 }
 

@@ -76,9 +76,14 @@ impl TraceLayer<BoxedTracer> {
     /// A server layer with the global tracer provider's tracer, read once, now.
     ///
     /// If no provider is installed yet, the global one is a no-op: the layer then disables
-    /// itself and costs nothing per request. Install the provider before building the layer.
+    /// itself and costs nothing per request, and warns once on stderr (see the crate docs on
+    /// two OpenTelemetry versions). Install the provider before building the layer.
     pub fn server_from_global() -> Self {
-        Self::server(global::tracer("tower-telemetry"))
+        let layer = Self::server(global::tracer("tower-telemetry"));
+        if layer.span.settings.noop_tracer {
+            span::warn_empty_globals("TraceLayer::server_from_global()");
+        }
+        layer
     }
 }
 

@@ -17,6 +17,34 @@ use crate::conventions::{Role, RpcConventions};
 use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
 use crate::lifecycle::{End, Outcome, RequestFacts, Timestamp};
 
+static EMPTY_GLOBALS_WARNED: std::sync::atomic::AtomicUsize =
+    std::sync::atomic::AtomicUsize::new(0);
+
+/// Warns once per process, on stderr, that a layer built from OpenTelemetry's globals found no
+/// tracer provider there: either none was installed yet, or (the classic trap) the provider was
+/// installed through another version of the `opentelemetry` crate than the one this crate uses.
+pub(crate) fn warn_empty_globals(layer: &str) {
+    use std::sync::atomic::Ordering;
+    if EMPTY_GLOBALS_WARNED
+        .compare_exchange(0, 1, Ordering::Relaxed, Ordering::Relaxed)
+        .is_ok()
+    {
+        eprintln!(
+            "tower-telemetry: {layer} found no tracer provider in OpenTelemetry's globals, so it \
+             makes no spans. Install one (opentelemetry::global::set_tracer_provider) before \
+             building the layer; if you did, two versions of the opentelemetry crate are in this \
+             build and the provider went to the other one: check `cargo tree -i opentelemetry` \
+             and depend on the version tower-telemetry re-exports."
+        );
+    }
+}
+
+/// How many times [`warn_empty_globals`] has warned in this process (0 or 1), for tests.
+#[doc(hidden)]
+pub fn empty_globals_warnings() -> usize {
+    EMPTY_GLOBALS_WARNED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
 /// A tracer that hands back the parent's span context for a suppressed parent is a no-op
 /// (OpenTelemetry's `NoopTracer`, the global default before a provider is installed): the SDK
 /// returns an invalid context for a suppressed parent instead, and records nothing. Checked
