@@ -13,10 +13,6 @@
 //! ordinary unbound call (the SDK's cardinality limit then applies as usual). Without the
 //! `bound-instruments` feature everything here is the unbound call.
 
-#[cfg(feature = "bound-instruments")]
-use std::collections::HashMap;
-#[cfg(feature = "bound-instruments")]
-use std::hash::{BuildHasherDefault, Hasher};
 use std::sync::Arc;
 #[cfg(feature = "bound-instruments")]
 use std::sync::RwLock;
@@ -59,41 +55,7 @@ pub(crate) struct SeriesKey {
 /// FxHash (rustc's hasher): the keys are a few machine words chosen by this crate from
 /// bounded sets, so a multiply-rotate per word is enough, and much cheaper than SipHash.
 #[cfg(feature = "bound-instruments")]
-#[derive(Default)]
-struct FxHasher(u64);
-
-#[cfg(feature = "bound-instruments")]
-impl Hasher for FxHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
-        }
-    }
-
-    #[inline]
-    fn write_u64(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
-    }
-
-    #[inline]
-    fn write_usize(&mut self, word: usize) {
-        self.write_u64(word as u64);
-    }
-
-    #[inline]
-    fn write_u32(&mut self, word: u32) {
-        self.write_u64(u64::from(word));
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-#[cfg(feature = "bound-instruments")]
-type Map<B> = RwLock<HashMap<SeriesKey, B, BuildHasherDefault<FxHasher>>>;
+type Map<B> = RwLock<rustc_hash::FxHashMap<SeriesKey, B>>;
 
 /// An instrument that can be bound to a label set.
 pub(crate) trait Bind {

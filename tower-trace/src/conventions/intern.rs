@@ -6,6 +6,8 @@
 //! buggy source of values cannot grow memory without limit.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
 /// Distinct values kept per interner.
@@ -16,7 +18,9 @@ pub const MAX_INTERNED: usize = 1000;
 /// from requests cannot grow memory or cardinality without limit.
 #[derive(Debug)]
 pub struct Interner {
-    values: RwLock<HashMap<Box<str>, Arc<str>>>,
+    /// FxHash, not SipHash: a few machine words per short label instead of ~100
+    /// instructions, and the map is bounded, so a flood of colliding keys can't grow it.
+    values: RwLock<FxHashMap<Box<str>, Arc<str>>>,
     capacity: usize,
 }
 

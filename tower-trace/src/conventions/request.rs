@@ -122,7 +122,9 @@ pub(crate) fn url_scheme(request: &RequestInfo<'_>, default: &'static str) -> &'
 /// `:authority`) > `Host` (the HTTP server span conventions, `server.address`).
 pub(crate) fn server_authority<'a>(request: &RequestInfo<'a>) -> Option<&'a str> {
     let header = |name: &HeaderName| request.headers().get(name).and_then(|v| v.to_str().ok());
+    // Proxies may append: `X-Forwarded-Host: a, b` names the first host the client used.
     header(&X_FORWARDED_HOST)
+        .map(|v| v.split(',').next().unwrap_or_default().trim())
         .or_else(|| request.uri().authority().map(http::uri::Authority::as_str))
         .or_else(|| header(&http::header::HOST))
 }
@@ -198,12 +200,29 @@ mod tests {
             ("[::1]:50051", None, (Some("::1"), Some(50051)), "IPv6, unbracketed"),
             ("[::1]", Some("http"), (Some("::1"), Some(80)), "IPv6 without port"),
             ("user:pw@h:1", None, (Some("h"), Some(1)), "user info dropped"),
-            ("a.example, b.example", None, (Some("a.example"), None), "first entry of a list"),
             ("h:notaport", None, (Some("h"), None), "a bad port is no port"),
             ("", Some("http"), (None, None), "empty: nothing"),
             ("::1", None, (Some("::1"), None), "bare IPv6 is not split"),
         ] {
             assert_eq!(host_port(authority, scheme), expected, "{why}");
+        }
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn server_authority_precedence() {
+        for (uri, headers, expected, why) in [
+            ("/p", &[("host", "h.example:8080")][..], Some("h.example:8080"), "Host"),
+            ("http://a.example/p", &[("host", "h.example")][..], Some("a.example"), "the URI's authority (HTTP/2 :authority) before Host"),
+            ("/p", &[("host", "h.example"), ("x-forwarded-host", "f.example:443, proxy.internal")][..], Some("f.example:443"), "the first X-Forwarded-Host entry wins"),
+            ("/p", &[][..], None, "nothing"),
+        ] {
+            let mut request = http::Request::builder().uri(uri);
+            for (k, v) in headers {
+                request = request.header(*k, *v);
+            }
+            let request = request.body(()).unwrap();
+            assert_eq!(server_authority(&RequestInfo::new(&request)), expected, "{why}");
         }
     }
 

@@ -92,7 +92,12 @@ pub(crate) fn name<N: MakeSpanName>(
             None => Cow::Borrowed("grpc"),
         };
     }
-    match facts.route(request) {
+    // HTTP client spans are named after the method alone (the HTTP client span conventions).
+    let route = match facts.role() {
+        Role::Client => None,
+        _ => facts.route(request),
+    };
+    match route {
         Some(route) => match intern::span_name(method, route) {
             Some(name) => Cow::Borrowed(name),
             None => Cow::Owned(format!("{method} {route}")),
