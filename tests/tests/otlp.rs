@@ -359,3 +359,120 @@ async fn validation_server_exports_while_it_runs() {
         server.stderr()
     );
 }
+
+/// A collector that accepts connections and never answers.
+async fn black_hole() -> SocketAddr {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
+/// On a current-thread runtime (whose one thread the OTLP/gRPC exporter needs), with the
+/// collector unreachable or a black hole, `shutdown().await` returns within its budget, for
+/// both protocols.
+#[tokio::test(flavor = "current_thread")]
+async fn shutdown_on_a_current_thread_runtime_stays_within_the_budget() {
+    let budget = Duration::from_millis(1500);
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let hole = black_hole().await;
+    for (protocol, target, what) in [
+        (OtlpProtocol::Grpc, closed, "unreachable"),
+        (OtlpProtocol::HttpProtobuf, closed, "unreachable"),
+        (OtlpProtocol::Grpc, hole, "black hole"),
+        (OtlpProtocol::HttpProtobuf, hole, "black hole"),
+    ] {
+        let telemetry = Telemetry::builder("current-thread")
+            .with_vars(|_| None)
+            .with_otlp_endpoint(format!("http://{target}"))
+            .with_otlp_protocol(protocol)
+            .with_shutdown_budget(budget)
+            .on_diagnostic(|_| {})
+            .build()
+            .unwrap();
+        let front = services(&telemetry).await;
+        for _ in 0..5 {
+            assert_eq!(integration_tests::get(front, "/", &[]).await.0, 200);
+        }
+        let started = Instant::now();
+        telemetry.shutdown().await;
+        let took = started.elapsed();
+        assert!(
+            took < budget + Duration::from_millis(500),
+            "{protocol:?}, {what}: shutdown took {took:?} (budget {budget:?})"
+        );
+    }
+}
+
+/// The validation server as users run it, its collector down: requests unaffected, the first
+/// export failure on stderr (once), SIGTERM exits 0 within the shutdown budget.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_with_its_collector_down_reports_once_and_stops_on_sigterm() {
+    let closed = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let endpoint = format!("http://{closed}");
+    let mut server = integration_tests::ExampleProcess::start(
+        "validation_server",
+        &[
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+            ("OTEL_BSP_SCHEDULE_DELAY", "50"),
+            ("OTEL_EXPORTER_OTLP_TIMEOUT", "500"),
+        ],
+    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        assert_eq!(
+            integration_tests::get(server.addr, "/users/1", &[]).await.0,
+            200
+        );
+        if server.stderr().contains("trace export over OTLP failed") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no failure reported: {}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    // More failures within the minute are counted, not printed.
+    for _ in 0..5 {
+        integration_tests::get(server.addr, "/users/1", &[]).await;
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        server
+            .stderr()
+            .matches("trace export over OTLP failed")
+            .count(),
+        1,
+        "{}",
+        server.stderr()
+    );
+    let stopping = Instant::now();
+    server.signal("TERM");
+    let status = server.wait_for_exit(Duration::from_secs(8));
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "SIGTERM: {status:?} after {:?}\n{}",
+        stopping.elapsed(),
+        server.stderr()
+    );
+    assert!(
+        stopping.elapsed() < Duration::from_secs(6),
+        "within the 5 s budget"
+    );
+}

@@ -89,8 +89,8 @@
 //!
 //! # Minimum supported Rust version
 //!
-//! 1.85 for the default features and `otlp` (edition 2024); 1.88 with `tonic` or `reqwest`,
-//! or when you use the layers with tonic (tonic 0.14 needs it).
+//! 1.85 for the default features and `prometheus` (edition 2024); 1.88 with `otlp`, `tls`,
+//! `gzip` (opentelemetry-otlp's tonic and reqwest), `tonic` or `reqwest`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
