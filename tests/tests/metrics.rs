@@ -622,3 +622,38 @@ async fn grpc_client_call_duration() {
         "from the trailers"
     );
 }
+
+#[tokio::test]
+async fn client_targets_are_capped() {
+    use tower_telemetry_metrics::MAX_SERVER_TARGETS;
+    let metrics = Metrics::new();
+    let mut client = tower::ServiceBuilder::new()
+        .layer(MetricsLayer::client(&metrics.meter()))
+        .service(http1_client());
+    // 5,000 distinct loopback targets chosen by "callers", below the ephemeral port range the
+    // other tests' listeners get theirs from: nothing listens there (refused at once),
+    // each call is still recorded, with `error.type=connect`.
+    let targets = 5_000u16;
+    for port in 0..targets {
+        let request = Request::get(format!("http://127.0.0.1:{}/", 20_000 + port))
+            .body(Full::<Bytes>::default())
+            .unwrap();
+        let _ = tower::Service::call(client.ready().await.unwrap(), request).await;
+    }
+    let points = metrics.histogram("http.client.request.duration");
+    assert_eq!(
+        points.len(),
+        MAX_SERVER_TARGETS + 1,
+        "the cap, then one overflow series"
+    );
+    let other = points
+        .iter()
+        .find(|p| p.attributes.get("server.address").map(String::as_str) == Some("_OTHER"))
+        .unwrap_or_else(|| panic!("{points:#?}"));
+    assert!(!other.attributes.contains_key("server.port"));
+    assert_eq!(other.count, u64::from(targets) - MAX_SERVER_TARGETS as u64);
+    assert_eq!(
+        points.iter().map(|p| p.count).sum::<u64>(),
+        u64::from(targets)
+    );
+}

@@ -10,7 +10,7 @@ use tower_telemetry_trace::hooks::{DefaultRoute, MakeRoute};
 use tower_telemetry_trace::lifecycle::{IntoObserveLayer, Observe, ObserveLayer};
 
 use crate::instruments::{Instruments, Options};
-use crate::observer::{Inner, Label, MetricsObserver};
+use crate::observer::{Inner, Label, MAX_SERVER_TARGETS, MetricsObserver, Targets};
 
 /// A Tower layer recording RED metrics (rate, errors, duration) for a server or a client.
 ///
@@ -22,6 +22,7 @@ pub struct MetricsLayer<R = DefaultRoute, F = (), L = ()> {
     options: Options,
     label: L,
     instruments: Arc<Instruments>,
+    max_targets: usize,
 }
 
 impl MetricsLayer {
@@ -85,6 +86,7 @@ impl MetricsLayer {
             meter: meter.clone(),
             options,
             label: (),
+            max_targets: MAX_SERVER_TARGETS,
         }
     }
 }
@@ -170,6 +172,7 @@ impl<R, F, L> MetricsLayer<R, F, L> {
             options: self.options,
             label: self.label,
             instruments: self.instruments,
+            max_targets: self.max_targets,
         }
     }
 
@@ -185,6 +188,7 @@ impl<R, F, L> MetricsLayer<R, F, L> {
             options: self.options,
             label: self.label,
             instruments: self.instruments,
+            max_targets: self.max_targets,
         }
     }
 
@@ -203,7 +207,16 @@ impl<R, F, L> MetricsLayer<R, F, L> {
             options: self.options,
             label: Label::new(opentelemetry::Key::from_static_str(key), value),
             instruments: self.instruments,
+            max_targets: self.max_targets,
         }
+    }
+
+    /// How many distinct `server.address`/`server.port` pairs a client layer labels
+    /// ([`MAX_SERVER_TARGETS`](crate::MAX_SERVER_TARGETS) by default); calls to later targets
+    /// are recorded with `server.address="_OTHER"` and no port.
+    pub fn with_max_server_targets(mut self, max: usize) -> Self {
+        self.max_targets = max;
+        self
     }
 
     /// The lifecycle's configuration.
@@ -217,6 +230,7 @@ impl<R, F, L> MetricsLayer<R, F, L> {
             instruments: self.instruments,
             count_filtered: self.options.count_filtered,
             label: self.label,
+            targets: Targets::new(self.max_targets),
         })
     }
 }
@@ -229,18 +243,19 @@ impl<R, F, L> IntoObserveLayer for MetricsLayer<R, F, L> {
     fn into_observe_layer(self) -> ObserveLayer<MetricsObserver<L>, R, F> {
         let MetricsLayer {
             conventions,
-            meter,
             options,
             label,
             instruments,
+            max_targets,
+            ..
         } = self;
-        let _ = meter;
         ObserveLayer::new(
             conventions,
             MetricsObserver::new(Inner {
                 instruments,
                 count_filtered: options.count_filtered,
                 label,
+                targets: Targets::new(max_targets),
             }),
         )
     }
@@ -254,6 +269,7 @@ impl<R: Clone, F: Clone, L: Clone> Clone for MetricsLayer<R, F, L> {
             options: self.options,
             label: self.label.clone(),
             instruments: Arc::clone(&self.instruments),
+            max_targets: self.max_targets,
         }
     }
 }

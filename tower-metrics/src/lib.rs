@@ -140,6 +140,8 @@ pub mod prometheus;
 
 pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
 pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};
-pub use observer::{Label, MAX_LABEL_VALUES, MetricLabel, MetricsObserver, MetricsRecord};
+pub use observer::{
+    Label, MAX_LABEL_VALUES, MAX_SERVER_TARGETS, MetricLabel, MetricsObserver, MetricsRecord,
+};
 pub use tower_telemetry_trace;
 pub use tower_telemetry_trace::conventions::MAX_INTERNED;

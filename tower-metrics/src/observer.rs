@@ -14,6 +14,51 @@ use crate::instruments::Instruments;
 /// Distinct values an extra label keeps per layer; later values are recorded as `_OTHER`.
 pub const MAX_LABEL_VALUES: usize = 100;
 
+/// Distinct `server.address`/`server.port` pairs a client metrics layer labels by default;
+/// calls to later targets are recorded with `server.address="_OTHER"` and no port, so a
+/// caller-chosen target can't grow `/metrics` without bound.
+pub const MAX_SERVER_TARGETS: usize = 100;
+
+/// The client targets seen so far, bounded.
+pub(crate) struct Targets {
+    seen: std::sync::RwLock<rustc_hash::FxHashSet<(usize, u16)>>,
+    cap: usize,
+    pub(crate) other: Arc<str>,
+}
+
+impl Targets {
+    pub(crate) fn new(cap: usize) -> Self {
+        Targets {
+            seen: std::sync::RwLock::default(),
+            cap,
+            other: Arc::from(attr::OTHER),
+        }
+    }
+
+    /// Whether `(address, port)` gets its own labels (seen before, or room for it).
+    fn admit(&self, address: Option<&Arc<str>>, port: Option<u16>) -> bool {
+        // Interned addresses live as long as the layer: the pointer names the text.
+        let key = (
+            address.map_or(0, |a| a.as_ptr() as usize),
+            port.unwrap_or(0),
+        );
+        if self.seen.read().is_ok_and(|seen| seen.contains(&key)) {
+            return true;
+        }
+        let Ok(mut seen) = self.seen.write() else {
+            return false;
+        };
+        if seen.contains(&key) {
+            return true;
+        }
+        if seen.len() >= self.cap {
+            return false;
+        }
+        seen.insert(key);
+        true
+    }
+}
+
 /// An extra metric label computed from the request: **bounded** by construction, because each
 /// distinct value is a new time series. The value is interned per layer, at most
 /// [`MAX_LABEL_VALUES`] distinct values, then `_OTHER`; a request without a value gets no
@@ -78,6 +123,7 @@ pub(crate) struct Inner<L> {
     pub(crate) instruments: Arc<Instruments>,
     pub(crate) count_filtered: bool,
     pub(crate) label: L,
+    pub(crate) targets: Targets,
 }
 
 /// The [`Observer`] behind [`MetricsLayer`](crate::MetricsLayer): records RED metrics on the
@@ -120,6 +166,8 @@ pub struct MetricsRecord {
     request_bytes: Option<u64>,
     response_bytes: u64,
     active: bool,
+    /// A client target past the cap: `server.address="_OTHER"`, no port.
+    overflow: Option<Arc<str>>,
 }
 
 impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
@@ -137,15 +185,25 @@ impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
         let info = RequestInfo::new(request);
         // The facts these metrics need, read now (once, shared with the span).
         facts.start();
+        let mut overflow = None;
+        if facts.role() == Role::Client {
+            let (address, port) = facts.server(&info);
+            if !inner.targets.admit(address, port) {
+                overflow = Some(Arc::clone(&inner.targets.other));
+            }
+        }
         let base = if facts.is_grpc() {
             facts.rpc_method(&info);
             None
         } else {
             Some(match facts.role() {
-                Role::Client => {
-                    let (address, port) = facts.server(&info);
-                    Base::client(facts.method(), address, port)
-                }
+                Role::Client => match &overflow {
+                    Some(other) => Base::client(facts.method(), Some(other), None),
+                    None => {
+                        let (address, port) = facts.server(&info);
+                        Base::client(facts.method(), address, port)
+                    }
+                },
                 _ => {
                     facts.route(&info);
                     Base::server(facts.method(), facts.scheme(&info))
@@ -158,6 +216,7 @@ impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
             request_bytes: None,
             response_bytes: 0,
             active: false,
+            overflow: overflow.clone(),
         };
         if inner.instruments.request_body_size.is_some() {
             record.request_bytes = content_length(info.headers());
@@ -211,12 +270,15 @@ impl<'a> Base<'a> {
         }
     }
 
-    fn of(facts: &'a Facts) -> Self {
+    fn of(facts: &'a Facts, overflow: Option<&'a Arc<str>>) -> Self {
         match facts.role() {
-            Role::Client => {
-                let (address, port) = facts.server();
-                Base::client(facts.method(), address, port)
-            }
+            Role::Client => match overflow {
+                Some(other) => Base::client(facts.method(), Some(other), None),
+                None => {
+                    let (address, port) = facts.server();
+                    Base::client(facts.method(), address, port)
+                }
+            },
             _ => Base::server(facts.method(), facts.scheme().unwrap_or("http")),
         }
     }
@@ -337,7 +399,7 @@ impl MetricsRecord {
     fn finish_http(&self, end: &End<'_>, seconds: f64) {
         let facts = end.facts();
         let verdict = end.verdict();
-        let base = Base::of(facts);
+        let base = Base::of(facts, self.overflow.as_ref());
         let mut key = base.key();
         // The in-flight count's attributes are the base ones.
         if self.active {
