@@ -190,6 +190,9 @@ pub mod hooks;
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod interceptor;
 pub mod lifecycle;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod logs;
 mod server;
 mod span;
 
@@ -199,7 +202,7 @@ pub use client::TraceMiddleware;
 pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
 pub use conventions::{Protocol, RpcConventions};
 pub use hooks::{RequestInfo, ResponseInfo};
-pub use server::{ServerObserver, ServerRecord, TraceLayer};
+pub use server::{ServerObserver, ServerRecord, TRACERESPONSE, TraceLayer, TraceResponse};
 pub use tower_telemetry_propagation as propagation;
 
 /// The peer's socket address, for `network.peer.*` and `client.address`.
