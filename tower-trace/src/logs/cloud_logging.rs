@@ -72,10 +72,13 @@ impl CloudLogging {
     /// The format for the project named by the `GOOGLE_CLOUD_PROJECT` environment variable,
     /// read now; `None` when it is unset or empty.
     pub fn from_env() -> Option<Self> {
-        std::env::var(PROJECT_VAR)
-            .ok()
-            .filter(|project| !project.trim().is_empty())
-            .map(|project| Self::new(project.trim()))
+        Self::from_project_var(std::env::var(PROJECT_VAR).ok())
+    }
+
+    fn from_project_var(value: Option<String>) -> Option<Self> {
+        let value = value?;
+        let project = value.trim();
+        (!project.is_empty()).then(|| Self::new(project))
     }
 }
 
@@ -386,6 +389,23 @@ mod tests {
             assert_eq!(out, json, "{input:?}");
             assert_eq!(serde_json::from_str::<String>(&out).unwrap(), input, "round trip");
         }
+    }
+
+    #[test]
+    fn the_project_comes_from_the_variable_when_set() {
+        let from = |value: Option<&str>| {
+            CloudLogging::from_project_var(value.map(str::to_owned)).map(|f| f.trace_prefix)
+        };
+        assert_eq!(
+            from(Some("my-project")).as_deref(),
+            Some("projects/my-project/traces/")
+        );
+        assert_eq!(
+            from(Some(" my-project\n")).as_deref(),
+            Some("projects/my-project/traces/")
+        );
+        assert_eq!(from(Some("  ")), None);
+        assert_eq!(from(None), None);
     }
 
     #[test]
