@@ -1,12 +1,24 @@
 //! Run with `cargo run --example cloud_run` (listens on `$PORT`, 8080 by default, as Cloud Run
 //! expects), then
-//! `curl -H 'X-Cloud-Trace-Context: 105445aa7843bc8bf206b12000100000/1;o=1' http://127.0.0.1:8080/`.
+//! `curl -i -H 'X-Cloud-Trace-Context: 105445aa7843bc8bf206b12000100000/1;o=1' http://127.0.0.1:8080/`.
 //!
-//! A service behind Google's front end: it accepts `X-Cloud-Trace-Context` (what Google's load
-//! balancers send) as well as `traceparent` (a valid `traceparent` always wins), and sends only
-//! W3C downstream: the **one-way** mode Google recommends. Spans go to the console here; on
-//! Cloud Run, point `OTEL_EXPORTER_OTLP_ENDPOINT` at a collector with the Google Cloud exporter.
-//! With a parent-based sampler, `o=1` from Google forces the trace to be sampled.
+//! A service behind Google's front end:
+//!
+//! - it accepts `X-Cloud-Trace-Context` (what Google's load balancers send) as well as
+//!   `traceparent` (a valid `traceparent` always wins), and sends only W3C downstream: the
+//!   **one-way** mode Google recommends. With a parent-based sampler, `o=1` from Google forces
+//!   the trace to be sampled;
+//! - its logs join their traces in Cloud Logging: each line is one JSON object on stdout (where
+//!   Cloud Run's logging agent reads) with `severity`, `message`,
+//!   `logging.googleapis.com/trace` (`projects/PROJECT_ID/traces/TRACE_ID`),
+//!   `logging.googleapis.com/spanId` and `logging.googleapis.com/trace_sampled`. The project id
+//!   comes from `GOOGLE_CLOUD_PROJECT`, which Cloud Run does not set: set it on the service
+//!   (`gcloud run deploy --set-env-vars GOOGLE_CLOUD_PROJECT=my-project`);
+//! - it answers with a `traceresponse` header naming the trace and its server span, to quote in
+//!   a support ticket.
+//!
+//! Spans go where the `OTEL_*` variables say (nowhere by default here; on Cloud Run, point
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` at a collector with the Google Cloud exporter).
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -14,20 +26,36 @@ use axum::Router;
 use axum::http::HeaderMap;
 use axum::routing::get;
 use opentelemetry::Context;
-use opentelemetry::trace::{TraceContextExt, TracerProvider as _};
-use opentelemetry_sdk::trace::SdkTracerProvider;
-use tower_telemetry_trace::TraceLayer;
+use tower_telemetry::setup::Telemetry;
+use tower_telemetry_trace::logs::CloudLogging;
 use tower_telemetry_trace::propagation::{HeaderPropagator, Propagator};
+use tower_telemetry_trace::{TraceLayer, TraceResponse};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::prelude::*;
 
 #[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error>> {
+async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let format = CloudLogging::from_env();
+    let project_set = format.is_some();
+    tracing_subscriber::registry()
+        .with(
+            format
+                .unwrap_or_else(|| CloudLogging::new("my-project"))
+                .layer(),
+        )
+        .with(LevelFilter::INFO)
+        .init();
+    if !project_set {
+        tracing::warn!("GOOGLE_CLOUD_PROJECT is not set: logging traces under project my-project");
+    }
+
     let port: u16 = std::env::var("PORT")
         .ok()
         .and_then(|p| p.parse().ok())
         .unwrap_or(8080);
-    let provider = SdkTracerProvider::builder()
-        .with_simple_exporter(opentelemetry_stdout::SpanExporter::default())
-        .build();
+    let telemetry = Telemetry::builder("cloud-run")
+        .with_vars(examples::local_first_vars)
+        .build()?;
     let propagator = Propagator::cloud_trace_one_way();
 
     let app = Router::new()
@@ -37,19 +65,24 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                 // What an outgoing call from here would carry: W3C only.
                 let mut outgoing = HeaderMap::new();
                 propagator.inject_headers(&Context::current(), &mut outgoing);
-                let trace_id = Context::current().span().span_context().trace_id();
-                // Cloud Logging correlation: `trace` and a hex `spanId`.
-                let span_id = Context::current().span().span_context().span_id();
-                format!(
-                    "trace {trace_id}\nlogging.googleapis.com/trace=projects/PROJECT/traces/{trace_id} spanId={span_id}\noutgoing headers: {outgoing:?}\n"
-                )
+                tracing::info!(?outgoing, "answering; this line joins the request's trace");
+                "hello from Cloud Run\n"
             }),
         )
-        .layer(TraceLayer::server(provider.tracer("cloud-run")).with_propagator(propagator));
+        .layer(
+            TraceLayer::server(telemetry.tracer("cloud-run"))
+                .with_propagator(propagator)
+                .with_trace_response(TraceResponse::ExceptPublicEndpoints),
+        );
 
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
-    println!("listening on http://{addr}");
-    axum::serve(listener, app).await?;
+    tracing::info!(%addr, "listening");
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    telemetry.shutdown().await;
     Ok(())
 }

@@ -3,7 +3,9 @@
 //! A frontend (axum) calls a backend (axum) over HTTP and a greeter (tonic) over gRPC, every
 //! service behind `tower-trace` and `tower-metrics`. A short scripted workload runs (successes,
 //! a 404, a 500, a slow call, a request carrying Google's `X-Cloud-Trace-Context`, a gRPC
-//! error), then each trace is printed as a waterfall and the RED metrics as a table.
+//! error), then each trace is printed as a waterfall with the log lines its requests wrote
+//! (each carries the trace id: the trace crate's `tracing` feature), and the RED metrics as a
+//! table.
 //!
 //! Nothing outside the process is needed. The standard `OTEL_*` variables send the same
 //! telemetry elsewhere, e.g. to an OpenTelemetry Collector:

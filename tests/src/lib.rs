@@ -504,3 +504,62 @@ impl Drop for ExampleProcess {
         let _ = self.child.wait();
     }
 }
+
+// === logs ===
+
+/// Log output captured in memory: a `tracing_subscriber::fmt::MakeWriter` whose lines the test
+/// reads back ([`LogCapture::lines`], [`LogCapture::json`]).
+#[derive(Debug, Clone, Default)]
+pub struct LogCapture(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+/// One writer of a [`LogCapture`].
+#[derive(Debug)]
+pub struct LogWriter(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().expect("log buffer").extend_from_slice(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogCapture {
+    type Writer = LogWriter;
+
+    fn make_writer(&'a self) -> LogWriter {
+        LogWriter(std::sync::Arc::clone(&self.0))
+    }
+}
+
+impl LogCapture {
+    /// A new, empty capture.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The lines written so far.
+    pub fn lines(&self) -> Vec<String> {
+        let bytes = self.0.lock().expect("log buffer").clone();
+        String::from_utf8(bytes)
+            .expect("UTF-8 logs")
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
+    /// The lines written so far, each parsed as a JSON object.
+    ///
+    /// # Panics
+    ///
+    /// When a line is not JSON.
+    pub fn json(&self) -> Vec<serde_json::Value> {
+        self.lines()
+            .iter()
+            .map(|line| serde_json::from_str(line).unwrap_or_else(|e| panic!("{e}: {line}")))
+            .collect()
+    }
+}

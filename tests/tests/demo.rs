@@ -47,9 +47,34 @@ async fn demo_prints_waterfalls_and_the_red_table() {
             .any(|r| r.starts_with("greeter  server     test.Echo/Say")),
         "{checkout}"
     );
-    // The request from Google's load balancer continues its trace id.
+    // Its log lines, from every service it went through, under its waterfall.
+    let logs: Vec<&str> = checkout
+        .split("logs, each with trace_id=")
+        .nth(1)
+        .expect("the checkout's logs")
+        .lines()
+        .skip(1)
+        .map(str::trim_start)
+        .collect();
+    for service in ["frontend", "backend ", "greeter "] {
+        assert!(
+            logs.iter()
+                .any(|l| l.starts_with(&format!("INFO  {service}"))),
+            "a line from {service}:\n{checkout}"
+        );
+    }
+    // The request from Google's load balancer continues its trace id, in its logs too.
     assert!(
         text.contains("trace 105445aa7843bc8bf206b12000100000"),
+        "{text}"
+    );
+    assert!(
+        text.contains("logs, each with trace_id=105445aa7843bc8bf206b12000100000:"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("  ERROR backend  item explode")),
         "{text}"
     );
     // Errors are marked.

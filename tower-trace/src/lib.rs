@@ -110,11 +110,58 @@
 //! | [`with_request_headers`](TraceLayer::with_request_headers), [`with_response_headers`](TraceLayer::with_response_headers) | none | allow-listed headers as attributes |
 //! | [`with_sensitive_query_params`](TraceLayer::with_sensitive_query_params) | the semconv list | query values replaced by `REDACTED` in `url.query` |
 //! | [`with_rpc_conventions`](TraceLayer::with_rpc_conventions) | current (≥ 1.39) | [`RpcConventions`]`::Classic` for `rpc.system`, `rpc.grpc.status_code` |
+//! | [`with_trace_response`](TraceLayer::with_trace_response) | off | a W3C `traceresponse` header naming the trace and the server span; never to a public endpoint's caller unless [`TraceResponse::Always`] |
+//! | `with_tracing_level` (feature `tracing`) | `INFO` | the level of the request's `tracing` span (see [Logs](#logs)) |
 //! | [`enabled`](TraceLayer::enabled) | on | off: requests pass through untouched |
 //!
 //! [`TraceLayer::server_from_global`] uses the global tracer provider. A no-op tracer (the global
 //! default until a provider is installed) is detected when the layer is built, and the layer
 //! then costs nothing per request: no allocation, no clock read.
+//!
+//! # Logs
+//!
+//! With the `tracing` feature every request, and every client call, also gets a `tracing`
+//! span (`request`, `client_request`) whose fields carry the OpenTelemetry span's `trace_id`,
+//! `span_id` and `trace_sampled`, with the method and the route. Our layers enter it while
+//! the handler runs **and while the response body streams**, so every log line written inside
+//! a request joins its trace, whatever the subscriber. Nothing else to configure:
+//!
+//! ```
+//! # #[cfg(feature = "tracing")]
+//! # fn setup(tracer: opentelemetry_sdk::trace::SdkTracer) -> axum::Router {
+//! // Cargo.toml: tower-telemetry-trace = { version = "0.1", features = ["tracing"] }
+//! use axum::{Router, routing::get};
+//! use tower_telemetry_trace::TraceLayer;
+//!
+//! tracing_subscriber::fmt().with_max_level(tracing::Level::INFO).init(); // or .json()
+//! Router::new()
+//!     .route("/users/{id}", get(|| async { tracing::info!("loading the user"); "hello" }))
+//!     .layer(TraceLayer::server(tracer))
+//! # }
+//! ```
+//!
+//! ```text
+//! INFO request{trace_id=4bf92f3577b34da6a3ce929d0e0e4736 span_id=5fb7d3f0c9a2e1d4 trace_sampled=true http.request.method="GET" http.route="/users/{id}"}: my_service: loading the user
+//! ```
+//!
+//! - **Google Cloud Logging** joins logs to traces through its own JSON fields:
+//!   [`logs::CloudLogging`] (feature `tracing-subscriber`) writes
+//!   `logging.googleapis.com/trace` (`projects/PROJECT_ID/traces/TRACE_ID`),
+//!   `logging.googleapis.com/spanId` and `logging.googleapis.com/trace_sampled` at the top of
+//!   each JSON line, with `severity` and `time`:
+//!   `tracing_subscriber::registry().with(CloudLogging::new("my-project").layer())`.
+//! - **`tracing-opentelemetry`** (for `#[instrument]` spans exported as OpenTelemetry spans):
+//!   give its layer the [`logs::SkipRequestSpans`] filter, or it exports each request twice.
+//!   Then `#[instrument]` spans in a handler are children of the server span, and a client
+//!   call made inside an `#[instrument]` span is that span's child.
+//! - **Coming from tower-http's `TraceLayer`**: drop its span (ours has the ids, method and
+//!   route); keep it only for its request logs, inside ours, with
+//!   `.make_span_with(|_: &Request<_>| tracing::Span::none())`.
+//!
+//! The [`logs`] module has the field names (stable), which requests get a span, the JSON
+//! shapes and the recommended subscriber setups. With nobody listening the span costs a
+//! cached callsite check and nothing is allocated; without the feature no `tracing` crate is
+//! compiled in.
 //!
 //! # When the span ends
 //!
@@ -190,6 +237,9 @@ pub mod hooks;
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod interceptor;
 pub mod lifecycle;
+#[cfg(feature = "tracing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+pub mod logs;
 mod server;
 mod span;
 
@@ -199,7 +249,7 @@ pub use client::TraceMiddleware;
 pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
 pub use conventions::{Protocol, RpcConventions};
 pub use hooks::{RequestInfo, ResponseInfo};
-pub use server::{ServerObserver, ServerRecord, TraceLayer};
+pub use server::{ServerObserver, ServerRecord, TRACERESPONSE, TraceLayer, TraceResponse};
 #[doc(hidden)]
 pub use span::empty_globals_warnings;
 pub use tower_telemetry_propagation as propagation;

@@ -121,3 +121,23 @@ fn filtered_costs_nothing_without_a_caller_and_one_context_with_one() {
         "the caller's context, passed through: one Context"
     );
 }
+
+/// With the `tracing` feature, a subscriber that does not listen to the request spans (here one
+/// at `WARN`, the spans being `INFO`) costs no allocation: `tracing` answers from its callsite
+/// cache and the layer carries `Span::none()`.
+#[cfg(feature = "tracing")]
+#[test]
+fn an_uninterested_subscriber_costs_nothing() {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let layer = TraceLayer::server(sdk_tracer());
+    let alone = cost(&rt, layer.layer(handler()), true);
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::WARN)
+        .with_writer(std::io::sink)
+        .finish();
+    let uninterested =
+        tracing::subscriber::with_default(subscriber, || cost(&rt, layer.layer(handler()), true));
+    assert_eq!(uninterested.allocs, alone.allocs);
+}

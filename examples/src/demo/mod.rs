@@ -1,12 +1,14 @@
 //! The demo behind `cargo run --example demo`: a frontend (axum) calling a backend (axum) over
 //! HTTP and a greeter (tonic) over gRPC, all behind the trace and metrics layers, driven by a
-//! short scripted workload; then each trace printed as a waterfall and a RED table per service
-//! and route.
+//! short scripted workload; then each trace printed as a waterfall, with the log lines written
+//! in its requests (matched on the `trace_id` the trace layers' `tracing` spans carry), and a
+//! RED table per service and route.
 //!
 //! Telemetry comes from [`tower_telemetry::setup`]: with no `OTEL_*` variables everything stays
 //! in the process; with `OTEL_EXPORTER_OTLP_ENDPOINT` set, spans and metrics also go to that
 //! collector.
 
+mod logs;
 mod render;
 
 use std::collections::HashMap;
@@ -29,6 +31,7 @@ use tower_telemetry::setup::{SetupError, Telemetry};
 use tower_telemetry_metrics::WithMetrics;
 use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
+pub use logs::{DemoLogs, LogLine};
 pub use render::{Style, render_red_table, render_waterfalls};
 
 use crate::grpc::{BytesCodec, EchoServer};
@@ -43,12 +46,14 @@ pub struct ServiceTelemetry {
     metrics: InMemoryMetricExporter,
 }
 
-/// The three services' telemetry, sharing one in-memory span store for the waterfalls.
+/// The three services' telemetry, sharing one in-memory span store for the waterfalls, and
+/// the process's log lines.
 #[derive(Debug)]
 pub struct DemoTelemetry {
     /// Frontend, backend, greeter.
     pub services: Vec<ServiceTelemetry>,
     spans: InMemorySpanExporter,
+    logs: DemoLogs,
 }
 
 /// [`crate::local_first_vars`], with propagation defaulting to W3C plus Google's
@@ -63,7 +68,8 @@ fn demo_vars(name: &str) -> Option<String> {
 }
 
 impl DemoTelemetry {
-    /// Builds the three services' providers from the environment.
+    /// Builds the three services' providers from the environment, and installs the
+    /// process's `tracing` subscriber (see [`DemoLogs::install`]).
     ///
     /// # Errors
     ///
@@ -91,7 +97,11 @@ impl DemoTelemetry {
                 metrics,
             });
         }
-        Ok(DemoTelemetry { services, spans })
+        Ok(DemoTelemetry {
+            services,
+            spans,
+            logs: DemoLogs::install(),
+        })
     }
 
     fn get(&self, name: &str) -> &ServiceTelemetry {
@@ -128,9 +138,18 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
     // The greeter: the gRPC echo service behind the server layer and server metrics.
     let greeter = telemetry.get("greeter");
     let (listener, greeter_addr) = bind().await?;
-    let layer = TraceLayer::server(greeter.telemetry.tracer("greeter"))
-        .with_propagator(greeter.telemetry.propagator())
-        .with_metrics(&greeter.telemetry.meter("greeter"));
+    let layer = ServiceBuilder::new()
+        .layer(
+            TraceLayer::server(greeter.telemetry.tracer("greeter"))
+                .with_propagator(greeter.telemetry.propagator())
+                .with_metrics(&greeter.telemetry.meter("greeter")),
+        )
+        .map_request(|request: http::Request<tonic::body::Body>| {
+            // Inside the request's span: the line carries its trace id.
+            tracing::info!(target: "greeter", "call to {}", request.uri().path());
+            request
+        })
+        .into_inner();
     let server = tonic::transport::Server::builder()
         .layer(layer)
         .add_service(EchoServer)
@@ -145,18 +164,21 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
             "/inventory/{id}",
             get(|Path(id): Path<String>| async move {
                 if id == "explode" {
+                    tracing::error!(target: "backend", "item {id}: the inventory exploded");
                     return (
                         StatusCode::INTERNAL_SERVER_ERROR,
                         "the inventory exploded".to_owned(),
                     );
                 }
                 tokio::time::sleep(Duration::from_millis(4)).await;
+                tracing::info!(target: "backend", "item {id}: 7 in stock");
                 (StatusCode::OK, format!("{{\"id\":{id:?},\"stock\":7}}"))
             }),
         )
         .route(
             "/slow",
             get(|| async {
+                tracing::info!(target: "backend", "slow on purpose: 150 ms");
                 tokio::time::sleep(Duration::from_millis(150)).await;
                 "finally"
             }),
@@ -291,6 +313,7 @@ impl Frontend {
 }
 
 async fn checkout(State(app): State<Frontend>, Path(id): Path<String>) -> (StatusCode, String) {
+    tracing::info!(target: "frontend", "checkout {id}: stock first, then a greeting");
     let item = match app.get(&format!("/inventory/{id}")).await {
         Ok((StatusCode::OK, body)) => body,
         Ok((status, _)) => return (StatusCode::BAD_GATEWAY, format!("inventory said {status}")),
@@ -304,14 +327,11 @@ async fn checkout(State(app): State<Frontend>, Path(id): Path<String>) -> (Statu
 
 async fn fail(State(app): State<Frontend>) -> (StatusCode, String) {
     match app.get("/inventory/explode").await {
-        Ok((status, body)) => (
-            if status.is_success() {
-                StatusCode::OK
-            } else {
-                StatusCode::INTERNAL_SERVER_ERROR
-            },
-            body,
-        ),
+        Ok((status, body)) if !status.is_success() => {
+            tracing::warn!(target: "frontend", "the inventory answered {status}");
+            (StatusCode::INTERNAL_SERVER_ERROR, body)
+        }
+        Ok((_, body)) => (StatusCode::OK, body),
         Err(e) => (StatusCode::BAD_GATEWAY, e),
     }
 }
@@ -326,10 +346,13 @@ async fn slow(State(app): State<Frontend>) -> (StatusCode, String) {
 async fn greet_error(State(app): State<Frontend>) -> (StatusCode, String) {
     match app.greet("fail:5").await {
         Ok(greeting) => (StatusCode::OK, greeting),
-        Err(status) => (
-            StatusCode::BAD_GATEWAY,
-            format!("greeter: {:?}", status.code()),
-        ),
+        Err(status) => {
+            tracing::warn!(target: "frontend", "the greeter answered {:?}", status.code());
+            (
+                StatusCode::BAD_GATEWAY,
+                format!("greeter: {:?}", status.code()),
+            )
+        }
     }
 }
 
@@ -428,11 +451,14 @@ pub async fn drive(
     Ok(())
 }
 
-/// What the demo recorded: the spans of every service and each service's histograms.
+/// What the demo recorded: the spans of every service, the log lines written in requests and
+/// each service's histograms.
 #[derive(Debug)]
 pub struct Recorded {
     /// Every span that ended.
     pub spans: Vec<opentelemetry_sdk::trace::SpanData>,
+    /// The log lines written inside requests, with their trace ids.
+    pub logs: Vec<LogLine>,
     /// Per service: the metrics it exported last.
     pub metrics: HashMap<&'static str, Vec<opentelemetry_sdk::metrics::data::ResourceMetrics>>,
 }
@@ -450,6 +476,7 @@ impl DemoTelemetry {
         }
         Recorded {
             spans: self.spans.get_finished_spans().unwrap_or_default(),
+            logs: self.logs.lines(),
             metrics,
         }
     }
@@ -481,7 +508,7 @@ pub async fn run(
     tokio::time::sleep(Duration::from_millis(50)).await;
     let recorded = telemetry.collect();
     writeln!(out)?;
-    render_waterfalls(&recorded.spans, out, style)?;
+    render_waterfalls(&recorded.spans, &recorded.logs, out, style)?;
     writeln!(out)?;
     render_red_table(&recorded.metrics, out, style)?;
     Ok(addresses)

@@ -9,6 +9,8 @@ use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::trace::SpanData;
 
+use super::logs::LogLine;
+
 /// Whether to colour the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Style {
@@ -105,12 +107,18 @@ fn fit(text: &str, width: usize) -> String {
     }
 }
 
-/// Prints every trace as a span tree with a time bar per span.
+/// Prints every trace as a span tree with a time bar per span, then the log lines written in
+/// its requests (matched on their `trace_id`).
 ///
 /// # Errors
 ///
 /// When writing fails.
-pub fn render_waterfalls(spans: &[SpanData], out: &mut impl Write, style: Style) -> io::Result<()> {
+pub fn render_waterfalls(
+    spans: &[SpanData],
+    logs: &[LogLine],
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
     let mut traces: BTreeMap<[u8; 16], Vec<&SpanData>> = BTreeMap::new();
     for span in spans {
         traces
@@ -192,6 +200,47 @@ pub fn render_waterfalls(spans: &[SpanData], out: &mut impl Write, style: Style)
                 }
             }
         }
+        render_logs(
+            &trace[0].span_context.trace_id().to_string(),
+            logs,
+            out,
+            style,
+        )?;
+    }
+    Ok(())
+}
+
+/// Level, service, message: the width left for the message.
+const MESSAGE: usize = 80 - 2 - 5 - 1 - SERVICE - 1;
+
+/// The log lines of one trace, in the order they were written.
+fn render_logs(
+    trace_id: &str,
+    logs: &[LogLine],
+    out: &mut impl Write,
+    style: Style,
+) -> io::Result<()> {
+    let mut lines = logs.iter().filter(|l| l.trace_id == trace_id).peekable();
+    if lines.peek().is_none() {
+        return Ok(());
+    }
+    writeln!(
+        out,
+        "  {}",
+        style.dim(&format!("logs, each with trace_id={trace_id}:"))
+    )?;
+    for line in lines {
+        let level = format!("{:<5}", line.level);
+        let level = match line.level.as_str() {
+            "ERROR" | "WARN" => style.red(&level),
+            _ => style.dim(&level),
+        };
+        writeln!(
+            out,
+            "  {level} {} {}",
+            style.service(&line.service, &fit(&line.service, SERVICE)),
+            fit(&line.message, MESSAGE).trim_end()
+        )?;
     }
     Ok(())
 }

@@ -40,6 +40,8 @@ impl<T: Tracer> ClientTraceLayer<T> {
                         .map(|s| Box::from(*s))
                         .collect(),
                     random_roots: true,
+                    #[cfg(feature = "tracing")]
+                    logs: crate::logs::span::LogSpans::default(),
                 },
             },
         }
@@ -126,6 +128,15 @@ impl<T, P, H> ClientTraceLayer<T, P, H> {
     /// default; see [`TraceLayer::with_random_trace_id_flag`](crate::TraceLayer::with_random_trace_id_flag).
     pub fn with_random_trace_id_flag(mut self, random: bool) -> Self {
         self.config.settings.random_roots = random;
+        self
+    }
+
+    /// The level of the call's `tracing` span (`INFO` by default); see the
+    /// [`logs`](crate::logs) module.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn with_tracing_level(mut self, level: tracing::Level) -> Self {
+        self.config.settings.logs.level = level;
         self
     }
 

@@ -39,6 +39,8 @@ pub(crate) struct ClientSettings {
     pub(crate) noop_tracer: bool,
     pub(crate) sensitive_query: Arc<[Box<str>]>,
     pub(crate) random_roots: bool,
+    #[cfg(feature = "tracing")]
+    pub(crate) logs: crate::logs::span::LogSpans,
 }
 
 /// The [`Observer`] behind [`ClientTraceLayer`](crate::ClientTraceLayer) and the reqwest
@@ -121,6 +123,12 @@ where
             attributes,
             placement,
         );
+        #[cfg(feature = "tracing")]
+        let log = {
+            let otel_span = span.cx.span();
+            let ids = wire.as_ref().unwrap_or_else(|| otel_span.span_context());
+            settings.logs.client(ids, &info, facts)
+        };
         let cx = &span.cx;
         // This client span's id goes on the wire, so N calls carry N parent ids.
         match wire {
@@ -129,7 +137,11 @@ where
                 .inject_headers(&cx.with_remote_span_context(sc), request.headers_mut()),
             None => config.propagator.inject_headers(cx, request.headers_mut()),
         }
-        Some(ClientRecord(span))
+        Some(ClientRecord {
+            span,
+            #[cfg(feature = "tracing")]
+            log,
+        })
     }
 }
 
@@ -191,15 +203,33 @@ fn request_attributes(
 
 /// The per-request state of a client span.
 #[derive(Debug)]
-pub struct ClientRecord(SpanState);
+pub struct ClientRecord {
+    span: SpanState,
+    /// The call's `tracing` span, for logs.
+    #[cfg(feature = "tracing")]
+    log: tracing::Span,
+}
 
 impl Record for ClientRecord {
     #[inline]
     fn context(&self) -> Option<&Context> {
-        Some(&self.0.cx)
+        Some(&self.span.cx)
+    }
+
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn tracing_span(&self) -> Option<&tracing::Span> {
+        Some(&self.log)
+    }
+
+    #[cfg(feature = "tracing")]
+    fn on_response(&mut self, _: &crate::hooks::ResponseInfo<'_>, facts: &crate::lifecycle::Facts) {
+        crate::logs::span::record_response(&self.log, facts);
     }
 
     fn finish(self, end: &End<'_>) {
-        self.0.end(end);
+        #[cfg(feature = "tracing")]
+        crate::logs::span::record_end(&self.log, end);
+        self.span.end(end);
     }
 }

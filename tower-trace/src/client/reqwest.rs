@@ -107,9 +107,20 @@ where
         *extensions = std::mem::take(lent.extensions_mut());
 
         let cx = guard.record().and_then(Record::context).cloned();
+        let call = next.run(request, extensions);
+        // The call's `tracing` span, entered while the call is polled (when anyone listens).
+        #[cfg(feature = "tracing")]
+        let call = tracing::Instrument::instrument(
+            call,
+            guard
+                .record()
+                .and_then(Record::tracing_span)
+                .cloned()
+                .unwrap_or_else(tracing::Span::none),
+        );
         let result = match cx {
-            Some(cx) => next.run(request, extensions).with_context(cx).await,
-            None => next.run(request, extensions).await,
+            Some(cx) => call.with_context(cx).await,
+            None => call.await,
         };
         match &result {
             Ok(response) => {

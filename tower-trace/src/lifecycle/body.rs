@@ -49,7 +49,7 @@ where
     ) -> Poll<Option<Result<Frame<Self::Data>, Self::Error>>> {
         let mut this = self.project();
         let frame = {
-            let _sentinel = this.guard.unwind_sentinel();
+            let _polling = this.guard.poll_body();
             ready!(this.inner.as_mut().poll_frame(cx))
         };
         if !this.guard.is_armed() {

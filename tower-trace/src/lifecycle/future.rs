@@ -12,7 +12,8 @@ use crate::hooks::ResponseInfo;
 
 pin_project! {
     /// The response future of [`Observe`](super::Observe): makes the record's context current
-    /// while the inner future runs, then moves the record into the [`ResponseBody`].
+    /// (and enters its `tracing` span) while the inner future runs, then moves the record into
+    /// the [`ResponseBody`].
     ///
     /// Dropped before completion, it finishes the record as [`Outcome::Cancelled`].
     pub struct ResponseFuture<F, R: Record> {
@@ -40,18 +41,14 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let result = {
-            let _current = this
-                .guard
-                .record()
-                .and_then(R::context)
-                .map(|c| c.clone().attach());
-            let _sentinel = this.guard.unwind_sentinel();
+            let _polling = this.guard.poll_future();
             ready!(this.inner.poll(cx))
         };
         match result {
-            Ok(response) => {
+            Ok(mut response) => {
                 let mut guard = this.guard.take();
                 if guard.is_armed() {
+                    guard.write_response_headers(response.headers_mut());
                     // An empty body may never be polled: it ends at the head.
                     let empty = response.body().is_end_stream();
                     guard.on_response(&ResponseInfo::new(&response), empty);

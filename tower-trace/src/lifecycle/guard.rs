@@ -2,6 +2,7 @@
 
 use http::HeaderMap;
 
+use super::scope::Scope;
 use super::{End, Facts, Now, Outcome, Record};
 use crate::hooks::ResponseInfo;
 
@@ -19,6 +20,13 @@ pub(crate) struct Guard<R: Record> {
 
 /// Marks its [`Guard`] as panicked if dropped while unwinding. Lives for one inner poll.
 pub(crate) struct UnwindSentinel<'a>(&'a mut bool);
+
+/// Held across one poll of the inner future or body: the request's [`Scope`] and the
+/// [`UnwindSentinel`].
+pub(crate) struct Polling<'a> {
+    _scope: Scope<'a>,
+    _sentinel: UnwindSentinel<'a>,
+}
 
 impl Drop for UnwindSentinel<'_> {
     #[inline]
@@ -46,10 +54,25 @@ impl<R: Record> Guard<R> {
         }
     }
 
-    /// Hold this across a poll of the inner future or body.
+    /// Hold this across a poll of the inner future: the record's scope (its context current,
+    /// its `tracing` span entered) and the unwind sentinel.
     #[inline]
-    pub(crate) fn unwind_sentinel(&mut self) -> UnwindSentinel<'_> {
-        UnwindSentinel(&mut self.panicked)
+    pub(crate) fn poll_future(&mut self) -> Polling<'_> {
+        let Guard { state, panicked } = self;
+        Polling {
+            _scope: Scope::enter(state.as_ref().map(|(record, _)| record)),
+            _sentinel: UnwindSentinel(panicked),
+        }
+    }
+
+    /// Hold this across a poll of the response body: see [`Scope::enter_body`].
+    #[inline]
+    pub(crate) fn poll_body(&mut self) -> Polling<'_> {
+        let Guard { state, panicked } = self;
+        Polling {
+            _scope: Scope::enter_body(state.as_ref().map(|(record, _)| record)),
+            _sentinel: UnwindSentinel(panicked),
+        }
     }
 
     #[inline]
@@ -74,6 +97,15 @@ impl<R: Record> Guard<R> {
     /// The response head: read once into the facts, shown to the record; finishes right here
     /// when the head is where the request ends (see [`Facts::ends_at_head`]) or the body is
     /// already empty (it may never be polled).
+    /// The response head as produced, before the lifecycle reads it: the record may write
+    /// headers.
+    #[inline]
+    pub(crate) fn write_response_headers(&mut self, headers: &mut HeaderMap) {
+        if let Some((record, _)) = &mut self.state {
+            record.write_response_headers(headers);
+        }
+    }
+
     #[inline]
     pub(crate) fn on_response(&mut self, response: &ResponseInfo<'_>, body_is_empty: bool) {
         if let Some((record, facts)) = &mut self.state {

@@ -14,8 +14,18 @@
 //! | the future or the body is dropped first (client disconnect, caller cancelled) | [`Outcome::Cancelled`] |
 //! | … while a panic unwinds (a handler panicked below us) | [`Outcome::Panicked`] |
 //!
-//! The layer never invents an error, never changes the response, and forwards `poll_ready`,
-//! `is_end_stream` and `size_hint` verbatim.
+//! The layer never invents an error, never changes the response (except for the response
+//! headers an observer writes when asked to, such as the server's opt-in `traceresponse`),
+//! and forwards `poll_ready`, `is_end_stream` and `size_hint` verbatim.
+//!
+//! # What is current while the request's code runs
+//!
+//! Around the inner service's `call` and every poll of its future, the record's
+//! [`Context`](Record::context) is current, so `Context::current()` in a handler is the
+//! request's. With the `tracing` feature the record's [`tracing` span](Record::tracing_span)
+//! is entered there too, **and** around every poll of the response body (with the context),
+//! so a log line written while a streamed body is produced belongs to its request. The body is
+//! entered only when a subscriber enabled the span: with nobody listening it costs nothing.
 //!
 //! # Plugging in
 //!
@@ -84,6 +94,7 @@ mod future;
 pub(crate) mod guard;
 mod layer;
 mod pair;
+mod scope;
 pub(crate) mod service;
 #[cfg(test)]
 mod tests;
@@ -141,6 +152,26 @@ pub trait Record: Sized {
     #[inline]
     fn context(&self) -> Option<&Context> {
         None
+    }
+
+    /// A `tracing` span to enter while the inner service's `call`, its future and (when a
+    /// subscriber enabled the span) the response body run, so the log lines written there
+    /// are in the request's span. The span layers return theirs (see the
+    /// [`logs`](crate::logs) module); in a pair, the first observer's wins.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    #[inline]
+    fn tracing_span(&self) -> Option<&tracing::Span> {
+        None
+    }
+
+    /// The response head arrived, before anything else sees it: the one place a record may
+    /// change the response, by writing headers (the server layer's opt-in `traceresponse`).
+    /// [`on_response`](Record::on_response) follows. Not called for a reqwest response (it
+    /// has been received, not produced).
+    #[inline]
+    fn write_response_headers(&mut self, headers: &mut HeaderMap) {
+        let _ = headers;
     }
 
     /// The response head arrived; `facts` already holds its status, version and any

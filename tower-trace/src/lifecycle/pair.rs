@@ -50,6 +50,25 @@ impl<A: Record, B: Record> Record for Both<A, B> {
             .or_else(|| self.b.as_ref().and_then(B::context))
     }
 
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn tracing_span(&self) -> Option<&tracing::Span> {
+        self.a
+            .as_ref()
+            .and_then(A::tracing_span)
+            .or_else(|| self.b.as_ref().and_then(B::tracing_span))
+    }
+
+    #[inline]
+    fn write_response_headers(&mut self, headers: &mut HeaderMap) {
+        if let Some(a) = &mut self.a {
+            a.write_response_headers(headers);
+        }
+        if let Some(b) = &mut self.b {
+            b.write_response_headers(headers);
+        }
+    }
+
     #[inline]
     fn on_response(&mut self, response: &ResponseInfo<'_>, facts: &Facts) {
         if let Some(a) = &mut self.a {

@@ -6,9 +6,9 @@ use tower_service::Service;
 
 use super::facts::Lazy;
 use super::guard::Guard;
+use super::scope::Scope;
 use super::{
-    Facts, ObserveLayer, ObservedError, Observer, Record, RequestFacts, ResponseBody,
-    ResponseFuture,
+    Facts, ObserveLayer, ObservedError, Observer, RequestFacts, ResponseBody, ResponseFuture,
 };
 use crate::conventions::Conventions;
 use crate::hooks::{DefaultRoute, MakeRoute, RequestInfo, RequestPredicate};
@@ -108,14 +108,11 @@ where
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
         let guard = start(&self.conventions, &self.observer, &mut request);
-        let inner = match guard.record().and_then(Record::context) {
-            Some(cx) => {
-                // Current while the inner service builds its future (axum runs extractors
-                // lazily, but other services do work in `call`).
-                let _current = cx.clone().attach();
-                self.inner.call(request)
-            }
-            None => self.inner.call(request),
+        let inner = {
+            // Current while the inner service builds its future (axum runs extractors lazily,
+            // but other services do work in `call`).
+            let _scope = Scope::enter(guard.record());
+            self.inner.call(request)
         };
         ResponseFuture::new(inner, guard)
     }

@@ -9,6 +9,7 @@ use tower_layer::Layer;
 use tower_telemetry_propagation::{HeaderPropagator, Propagator};
 
 use super::observer::{ServerObserver, Settings, SpanConfig};
+use super::trace_response::TraceResponse;
 use crate::conventions::{Conventions, DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};
 use crate::hooks::{
     DefaultRoute, MakeRoute, RequestInfo, RequestPredicate, ResponseAttributes, ResponseHooks,
@@ -54,6 +55,9 @@ impl<T: Tracer> TraceLayer<T> {
                         .map(|s| Box::from(*s))
                         .collect(),
                     random_roots: true,
+                    trace_response: TraceResponse::Off,
+                    #[cfg(feature = "tracing")]
+                    logs: crate::logs::span::LogSpans::default(),
                 },
             },
             response_headers: Arc::from([]),
@@ -271,6 +275,35 @@ impl<T, P, R, F, E, H> TraceLayer<T, P, R, F, E, H> {
     /// generator is random. Turn it off with an id generator that is not.
     pub fn with_random_trace_id_flag(mut self, random: bool) -> Self {
         self.span.settings.random_roots = random;
+        self
+    }
+
+    /// Answers with a W3C `traceresponse` header (`00-{trace id}-{server span id}-{flags}`),
+    /// for callers and support tickets: off by default, and never to a request
+    /// [`public_endpoint_if`](Self::public_endpoint_if) marks as public unless
+    /// [`TraceResponse::Always`]. Skipped requests have no span of ours and get none.
+    ///
+    /// ```
+    /// use opentelemetry::trace::noop::NoopTracer;
+    /// use tower_telemetry_trace::{TraceLayer, TraceResponse};
+    ///
+    /// let layer = TraceLayer::server(NoopTracer::new())
+    ///     .public_endpoint_if(|req| req.uri().path().starts_with("/public/"))
+    ///     .with_trace_response(TraceResponse::ExceptPublicEndpoints);
+    /// # let _ = layer;
+    /// ```
+    pub fn with_trace_response(mut self, trace_response: TraceResponse) -> Self {
+        self.span.settings.trace_response = trace_response;
+        self
+    }
+
+    /// The level of the request's `tracing` span (`INFO` by default); see the
+    /// [`logs`](crate::logs) module. Keep your filter at or below it for
+    /// `tower_telemetry_trace`, or the span, and the correlation, are off.
+    #[cfg(feature = "tracing")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
+    pub fn with_tracing_level(mut self, level: tracing::Level) -> Self {
+        self.span.settings.logs.level = level;
         self
     }
 

@@ -3,7 +3,9 @@
 mod attributes;
 mod layer;
 mod observer;
+mod trace_response;
 
 pub use layer::TraceLayer;
 pub(crate) use observer::push_headers;
 pub use observer::{ServerObserver, ServerRecord};
+pub use trace_response::{TRACERESPONSE, TraceResponse};

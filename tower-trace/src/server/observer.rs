@@ -1,11 +1,12 @@
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, Request};
-use opentelemetry::trace::{SpanKind, TraceContextExt, Tracer};
+use opentelemetry::trace::{SpanKind, TraceContextExt, TraceFlags, Tracer};
 use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
 use tower_telemetry_propagation::HeaderPropagator;
 
 use super::attributes::request_attributes;
+use super::trace_response::{self, TraceResponse};
 use crate::hooks::{
     MakeSpanName, RequestAttributes, RequestInfo, RequestPredicate, ResponseAttributes,
     ResponseInfo, SpanHooks,
@@ -34,6 +35,9 @@ pub(crate) struct Settings {
     pub(crate) response: Option<Arc<dyn ResponseAttributes + Send + Sync>>,
     pub(crate) sensitive_query: Arc<[Box<str>]>,
     pub(crate) random_roots: bool,
+    pub(crate) trace_response: TraceResponse,
+    #[cfg(feature = "tracing")]
+    pub(crate) logs: crate::logs::span::LogSpans,
 }
 
 impl<T, P: Clone, E: Clone, H: Clone> Clone for SpanConfig<T, P, E, H> {
@@ -79,13 +83,18 @@ impl<T, P, E, H> std::fmt::Debug for ServerObserver<T, P, E, H> {
 }
 
 /// The per-request state of a server span.
-pub struct ServerRecord(State);
+pub struct ServerRecord {
+    state: State,
+    /// The request's `tracing` span, for logs.
+    #[cfg(feature = "tracing")]
+    log: tracing::Span,
+}
 
 impl std::fmt::Debug for ServerRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match &self.0 {
+        match &self.state {
             State::PassThrough(_) => f.write_str("ServerRecord(PassThrough)"),
-            State::Span(state, _) => f.debug_tuple("ServerRecord").field(state).finish(),
+            State::Span { span, .. } => f.debug_tuple("ServerRecord").field(span).finish(),
         }
     }
 }
@@ -93,7 +102,13 @@ impl std::fmt::Debug for ServerRecord {
 enum State {
     /// Skipped: only the caller's context, made current for the handler.
     PassThrough(Context),
-    Span(SpanState, Option<Arc<dyn ResponseAttributes + Send + Sync>>),
+    Span {
+        span: SpanState,
+        /// The response hooks, for a recorded span.
+        response: Option<Arc<dyn ResponseAttributes + Send + Sync>>,
+        /// The flags of a `traceresponse` to write, when one is asked for.
+        trace_response: Option<TraceFlags>,
+    },
 }
 
 impl<B, T, P, E, N, Q> Observer<B> for ServerObserver<T, P, E, SpanHooks<N, Q>>
@@ -124,9 +139,19 @@ where
             .extract_headers(request.headers(), &Context::new());
         if facts.is_filtered() {
             // No span; the caller's context still passes through.
-            return caller
-                .has_active_span()
-                .then(|| ServerRecord(State::PassThrough(caller)));
+            if !caller.has_active_span() {
+                return None;
+            }
+            return Some(ServerRecord {
+                // The caller's ids: the request's logs still join its trace.
+                #[cfg(feature = "tracing")]
+                log: settings.logs.server(
+                    caller.span().span_context(),
+                    &RequestInfo::new(request),
+                    facts,
+                ),
+                state: State::PassThrough(caller),
+            });
         }
 
         let info = RequestInfo::new(request);
@@ -146,7 +171,7 @@ where
             random_roots: settings.random_roots,
         };
         let attributes = request_attributes(&info, facts, settings);
-        let (span, _) = span::start(
+        let (span, wire) = span::start(
             &*config.tracer,
             &config.hooks,
             &info,
@@ -154,13 +179,30 @@ where
             attributes,
             placement,
         );
+        // The span's ids with the flags it carries on the wire (the `random` flag put right).
+        let otel_span = span.cx.span();
+        let ids = wire.as_ref().unwrap_or_else(|| otel_span.span_context());
+        let trace_response = settings
+            .trace_response
+            .applies(public)
+            .then(|| ids.trace_flags());
+        #[cfg(feature = "tracing")]
+        let log = settings.logs.server(ids, &info, facts);
         request.extensions_mut().insert(span.cx.clone());
         let response = settings
             .response
             .as_ref()
             .filter(|_| span.recording)
             .map(Arc::clone);
-        Some(ServerRecord(State::Span(span, response)))
+        Some(ServerRecord {
+            state: State::Span {
+                span,
+                response,
+                trace_response,
+            },
+            #[cfg(feature = "tracing")]
+            log,
+        })
     }
 }
 
@@ -193,23 +235,51 @@ pub(crate) fn push_headers(
 impl Record for ServerRecord {
     #[inline]
     fn context(&self) -> Option<&Context> {
-        match &self.0 {
+        match &self.state {
             State::PassThrough(cx) => Some(cx),
-            State::Span(state, _) => Some(&state.cx),
+            State::Span { span, .. } => Some(&span.cx),
         }
     }
 
-    fn on_response(&mut self, response: &ResponseInfo<'_>, _: &Facts) {
-        if let State::Span(state, Some(hooks)) = &self.0 {
+    #[cfg(feature = "tracing")]
+    #[inline]
+    fn tracing_span(&self) -> Option<&tracing::Span> {
+        Some(&self.log)
+    }
+
+    #[inline]
+    fn write_response_headers(&mut self, headers: &mut HeaderMap) {
+        if let State::Span {
+            span,
+            trace_response: Some(flags),
+            ..
+        } = &self.state
+        {
+            trace_response::write(headers, span.cx.span().span_context(), *flags);
+        }
+    }
+
+    fn on_response(&mut self, response: &ResponseInfo<'_>, facts: &Facts) {
+        #[cfg(feature = "tracing")]
+        crate::logs::span::record_response(&self.log, facts);
+        let _ = facts;
+        if let State::Span {
+            span,
+            response: Some(hooks),
+            ..
+        } = &self.state
+        {
             let mut attrs = Vec::new();
             hooks.response_attributes(response, &mut attrs);
-            state.cx.span().set_attributes(attrs);
+            span.cx.span().set_attributes(attrs);
         }
     }
 
     fn finish(self, end: &End<'_>) {
-        if let State::Span(state, _) = self.0 {
-            state.end(end);
+        #[cfg(feature = "tracing")]
+        crate::logs::span::record_end(&self.log, end);
+        if let State::Span { span, .. } = self.state {
+            span.end(end);
         }
     }
 }
