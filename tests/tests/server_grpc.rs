@@ -4,9 +4,10 @@
 use std::net::SocketAddr;
 
 use integration_tests::grpc::{EchoServer, channel, say, stream};
-use integration_tests::{Tracing, attr, attr_i64, attr_str, serve_tonic};
+use integration_tests::{Metrics, Tracing, attr, attr_i64, attr_str, serve_tonic};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use tonic::Code;
+use tower_telemetry_metrics::WithMetrics;
 use tower_telemetry_trace::{RpcConventions, TraceLayer};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
@@ -52,7 +53,7 @@ async fn ok_call_continues_the_trace_with_rpc_attributes() {
         "58: fully qualified"
     );
     assert_eq!(
-        attr_str(span, "rpc.response.status_code").as_deref(),
+        attr_str(span, "rpc.status_code").as_deref(),
         Some("OK"),
         "58: a string"
     );
@@ -106,7 +107,7 @@ async fn trailers_only_errors_follow_the_server_table() {
         let upper = tower_telemetry_trace::conventions::grpc::Code::from_i32(*code as i32).as_str();
         let span = spans
             .iter()
-            .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some(upper))
+            .find(|s| attr_str(s, "rpc.status_code").as_deref() == Some(upper))
             .unwrap_or_else(|| panic!("no span for {name}"));
         assert_eq!(
             matches!(span.status, Status::Error { .. }),
@@ -135,7 +136,7 @@ async fn error_in_trailers_ends_the_span_at_the_trailers() {
     let spans = tracing.wait_for(2).await;
     let failed = spans
         .iter()
-        .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some("DATA_LOSS"))
+        .find(|s| attr_str(s, "rpc.status_code").as_deref() == Some("DATA_LOSS"))
         .unwrap();
     assert_eq!(failed.name, "test.Echo/Stream");
     assert!(
@@ -145,32 +146,114 @@ async fn error_in_trailers_ends_the_span_at_the_trailers() {
     assert_eq!(attr_str(failed, "error.type").as_deref(), Some("DATA_LOSS"));
     let ok = spans
         .iter()
-        .find(|s| attr_str(s, "rpc.response.status_code").as_deref() == Some("OK"))
+        .find(|s| attr_str(s, "rpc.status_code").as_deref() == Some("OK"))
         .unwrap();
     assert_eq!(ok.status, Status::Unset);
 }
 
-#[tokio::test]
-async fn unknown_method_is_unimplemented() {
-    let tracing = Tracing::new();
-    let addr = serve(&tracing, RpcConventions::Current).await;
+/// Calls `path` on `addr` with an empty message; the status.
+async fn call_path(addr: SocketAddr, path: &'static str) -> tonic::Status {
     let mut grpc = tonic::client::Grpc::new(channel(addr).await);
     grpc.ready().await.unwrap();
-    let path = http::uri::PathAndQuery::from_static("/test.Echo/Nope");
-    let status = grpc
-        .unary(
-            tonic::Request::new(bytes::Bytes::new()),
-            path,
-            integration_tests::grpc::BytesCodec,
-        )
-        .await
-        .unwrap_err();
-    assert_eq!(status.code(), Code::Unimplemented);
-    let span = &tracing.wait_for(1).await[0];
-    assert_eq!(span.name, "test.Echo/Nope");
+    grpc.unary(
+        tonic::Request::new(bytes::Bytes::new()),
+        http::uri::PathAndQuery::from_static(path),
+        integration_tests::grpc::BytesCodec,
+    )
+    .await
+    .unwrap_err()
+}
+
+/// 62: a method the server does not implement is `_OTHER`, the span is named
+/// `{rpc.system.name}`, and the method as called is on the span only ("RPC spans" page,
+/// Name, and `rpc.method`, semconv 1.45.0).
+#[tokio::test]
+async fn unknown_method_is_other_and_named_grpc() {
+    let tracing = Tracing::new();
+    let metrics = Metrics::new();
+    let layer = TraceLayer::server(tracing.tracer()).with_metrics(&metrics.meter());
+    let addr = serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await;
     assert_eq!(
-        attr_str(span, "error.type").as_deref(),
-        Some("UNIMPLEMENTED")
+        call_path(addr, "/test.Echo/Nope").await.code(),
+        Code::Unimplemented
+    );
+    assert_eq!(
+        call_path(addr, "/no.Such/Service").await.code(),
+        Code::Unimplemented
+    );
+    let spans = tracing.wait_for(2).await;
+    for (span, original) in spans.iter().zip(["test.Echo/Nope", "no.Such/Service"]) {
+        assert_eq!(span.name, "grpc", "{original}: named {{rpc.system.name}}");
+        assert_eq!(attr_str(span, "rpc.method").as_deref(), Some("_OTHER"));
+        assert_eq!(
+            attr_str(span, "rpc.method_original").as_deref(),
+            Some(original)
+        );
+        assert_eq!(
+            attr_str(span, "rpc.status_code").as_deref(),
+            Some("UNIMPLEMENTED")
+        );
+        assert_eq!(
+            attr_str(span, "error.type").as_deref(),
+            Some("UNIMPLEMENTED")
+        );
+        assert!(
+            matches!(span.status, Status::Error { .. }),
+            "a server error"
+        );
+        assert_eq!(
+            span.attributes
+                .iter()
+                .filter(|kv| kv.key.as_str() == "rpc.method")
+                .count(),
+            1,
+            "one rpc.method, never two values"
+        );
+    }
+    let points = metrics.histogram("rpc.server.call.duration");
+    assert_eq!(
+        points.len(),
+        1,
+        "one series for every unimplemented method: {points:#?}"
+    );
+    let point = &points[0];
+    assert_eq!(point.count, 2);
+    assert_eq!(
+        point.attributes,
+        [
+            ("error.type", "UNIMPLEMENTED"),
+            ("rpc.method", "_OTHER"),
+            ("rpc.status_code", "UNIMPLEMENTED"),
+            ("rpc.system.name", "grpc"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect(),
+        "no raw method, no rpc.method_original on metrics"
+    );
+}
+
+/// A method that is implemented keeps its name and gets `rpc.method` once, at the end.
+#[tokio::test]
+async fn implemented_method_is_named_once() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing, RpcConventions::Current).await;
+    say(channel(addr).await, "hi", &[]).await.unwrap();
+    let span = &tracing.wait_for(1).await[0];
+    assert_eq!(span.name, "test.Echo/Say");
+    assert_eq!(attr(span, "rpc.method_original"), None);
+    assert_eq!(
+        span.attributes
+            .iter()
+            .filter(|kv| kv.key.as_str() == "rpc.method")
+            .count(),
+        1
     );
 }
 
@@ -193,7 +276,7 @@ async fn classic_conventions_behind_the_switch() {
     );
     assert_eq!(attr_str(ok, "rpc.method").as_deref(), Some("Say"));
     assert_eq!(attr(ok, "rpc.system.name"), None);
-    assert_eq!(attr(ok, "rpc.response.status_code"), None);
+    assert_eq!(attr(ok, "rpc.status_code"), None);
     let failed = spans
         .iter()
         .find(|s| attr_i64(s, "rpc.grpc.status_code") == Some(4))
@@ -213,4 +296,37 @@ fn bounds() {
     let _axum: axum::Router = axum::Router::new()
         .route("/", axum::routing::get(|| async { "" }))
         .layer(layer.skip_if(|_| false));
+}
+
+/// `RpcConventions::Both` (`rpc/dup`): both generations' attributes, each key once;
+/// `rpc.method` holds the current, fully qualified value.
+#[tokio::test]
+async fn both_conventions_on_one_span() {
+    let tracing = Tracing::new();
+    let addr = serve(&tracing, RpcConventions::Both).await;
+    say(channel(addr).await, "fail:5", &[]).await.unwrap_err();
+    let span = &tracing.wait_for(1).await[0];
+    assert_eq!(span.name, "test.Echo/Say");
+    assert_eq!(attr_str(span, "rpc.system").as_deref(), Some("grpc"));
+    assert_eq!(attr_str(span, "rpc.system.name").as_deref(), Some("grpc"));
+    assert_eq!(attr_str(span, "rpc.service").as_deref(), Some("test.Echo"));
+    assert_eq!(
+        attr_str(span, "rpc.method").as_deref(),
+        Some("test.Echo/Say")
+    );
+    assert_eq!(attr_i64(span, "rpc.grpc.status_code"), Some(5));
+    assert_eq!(
+        attr_str(span, "rpc.status_code").as_deref(),
+        Some("NOT_FOUND")
+    );
+    assert_eq!(
+        span.status,
+        Status::Unset,
+        "NOT_FOUND is not a server error"
+    );
+    let mut keys: Vec<&str> = span.attributes.iter().map(|kv| kv.key.as_str()).collect();
+    let all = keys.len();
+    keys.sort_unstable();
+    keys.dedup();
+    assert_eq!(keys.len(), all, "no key twice: {keys:?}");
 }

@@ -12,10 +12,25 @@
 //! | panic below the layer | `error.type` = `panic` | `panic` |
 //! | gRPC status | `UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS` are errors | every code but `OK` |
 //! | gRPC, cancelled | `CANCELLED`, not an error | no status, not an error |
+//! | gRPC, cancelled at or after the `grpc-timeout` deadline | `DEADLINE_EXCEEDED`, an error | `DEADLINE_EXCEEDED`, an error |
 //! | gRPC, no `grpc-status` | — | inferred from the HTTP status (404 → `UNIMPLEMENTED`, …) |
 //! | gRPC, transport error | `UNKNOWN` | `DEADLINE_EXCEEDED` for a timeout, `UNAVAILABLE` for a connection failure, else `UNKNOWN` |
 //!
 //! For gRPC, `error.type` is the status code's name.
+//!
+//! **Deadlines.** A gRPC call carries its deadline as `grpc-timeout` ("gRPC over HTTP2",
+//! `grpc/grpc:doc/PROTOCOL-HTTP2.md`). When it passes, a server is not told with a status it
+//! could read: tonic's server drops the service's future (its timer sits outside the layers
+//! added with `Server::builder().layer`) and answers `CANCELLED` itself; hyper drops the
+//! response body when the client resets a stream it gave up on. So a call that ends
+//! **cancelled at or after its deadline** is judged `DEADLINE_EXCEEDED` (what gRPC servers
+//! report for it, and a server error in the gRPC table), on both sides; one cancelled earlier
+//! is `CANCELLED` on a server (not an error) and no status on a client (the caller gave up).
+//! The deadline is measured from the request's arrival at the layer, less
+//! [`DEADLINE_SLACK`]: the timer that fires it started a moment before the layer saw the
+//! request.
+
+use std::time::Duration;
 
 use super::grpc::Code;
 use super::request::status_code_str;
@@ -30,7 +45,29 @@ pub struct Verdict {
     pub error_type: Option<&'static str>,
     /// The gRPC status code to record (gRPC only).
     pub grpc_code: Option<Code>,
+    /// gRPC: whether the method is one the other side recognises, so `rpc.method` names it;
+    /// otherwise it is `_OTHER` (with `rpc.method_original` on spans). Not recognised: a
+    /// path that is not `/pkg.Service/Method`, a layer that has seen too many distinct
+    /// methods (see [`MAX_INTERNED`](super::MAX_INTERNED)), or, on a server, a call answered
+    /// `UNIMPLEMENTED` (the server does not implement it). A client's method comes from its
+    /// stub, so its status does not change it.
+    pub rpc_method_recognized: bool,
 }
+
+/// How long before its `grpc-timeout` deadline a cancelled gRPC call still counts as having
+/// hit it.
+///
+/// A gRPC call carries its deadline as `grpc-timeout` ("gRPC over HTTP2",
+/// `grpc/grpc:doc/PROTOCOL-HTTP2.md`). When it passes, the server's service is not told with
+/// a status: tonic's server drops the service's future (its timer sits outside the layers
+/// added with `Server::builder().layer`) and answers `CANCELLED` itself, and hyper drops the
+/// response body of a stream the client resets. So the lifecycle judges a call that ends
+/// cancelled at or after its deadline, measured from its arrival at the layer, as
+/// `DEADLINE_EXCEEDED` (an error, for servers and clients alike), and one cancelled earlier as
+/// `CANCELLED` on a server (not an error) and without a status on a client (its caller gave
+/// up). The timer that fires the deadline started a moment before the layer saw the request,
+/// hence this slack.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(5);
 
 /// Judges an HTTP request from its status code (if a response came) and its outcome.
 pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Verdict {
@@ -54,18 +91,21 @@ pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Ve
     Verdict {
         error_type,
         grpc_code: None,
+        rpc_method_recognized: false,
     }
 }
 
-/// Judges a gRPC call from its `grpc-status` (head or trailers), the HTTP status and the
-/// outcome.
+/// Judges a gRPC call from its `grpc-status` (head or trailers), the HTTP status, the
+/// outcome, and whether its deadline had passed when it ended.
 pub(crate) fn grpc(
     role: Role,
     grpc_status: Option<Code>,
     http_status: Option<u16>,
     outcome: &Outcome<'_>,
+    deadline_passed: bool,
 ) -> Verdict {
     let code = match (outcome, role) {
+        (Outcome::Cancelled, _) if deadline_passed => Some(Code::DeadlineExceeded),
         (Outcome::Complete, Role::Server) => grpc_status,
         (Outcome::Complete, Role::Client) => {
             Some(grpc_status.unwrap_or_else(|| Code::from_http_status(http_status.unwrap_or(200))))
@@ -90,14 +130,33 @@ pub(crate) fn grpc(
     Verdict {
         error_type: code.filter(|c| is_error(*c)).map(Code::as_str),
         grpc_code: code,
+        rpc_method_recognized: false,
     }
 }
 
-/// The one judgement of a request, from its facts and outcome.
-pub(crate) fn judge(facts: &Facts, outcome: &Outcome<'_>) -> Verdict {
-    if facts.is_grpc() {
-        grpc(facts.role(), facts.grpc_status(), facts.status(), outcome)
-    } else {
-        http(facts.role(), facts.status(), outcome)
+/// The one judgement of a request, from its facts, its outcome and, for a gRPC call with a
+/// deadline that was cancelled, the time it took (`elapsed`, read only then).
+pub(crate) fn judge(
+    facts: &Facts,
+    outcome: &Outcome<'_>,
+    elapsed: impl FnOnce() -> Duration,
+) -> Verdict {
+    if !facts.is_grpc() {
+        return http(facts.role(), facts.status(), outcome);
     }
+    let deadline_passed = matches!(outcome, Outcome::Cancelled)
+        && facts
+            .grpc_timeout()
+            .is_some_and(|timeout| elapsed() + DEADLINE_SLACK >= timeout);
+    let mut verdict = grpc(
+        facts.role(),
+        facts.grpc_status(),
+        facts.status(),
+        outcome,
+        deadline_passed,
+    );
+    let unimplemented =
+        facts.role() == Role::Server && verdict.grpc_code == Some(Code::Unimplemented);
+    verdict.rpc_method_recognized = facts.rpc_method().is_some() && !unimplemented;
+    verdict
 }
