@@ -2,6 +2,7 @@
 //! 127.0.0.1 (semconv: "RPC spans" and "gRPC" pages).
 
 use std::net::SocketAddr;
+use std::time::Duration;
 
 use integration_tests::grpc::{EchoServer, channel, say, stream};
 use integration_tests::{Metrics, Tracing, attr, attr_i64, attr_str, serve_tonic};
@@ -329,4 +330,156 @@ async fn both_conventions_on_one_span() {
     keys.sort_unstable();
     keys.dedup();
     assert_eq!(keys.len(), all, "no key twice: {keys:?}");
+}
+
+/// `Say` on a plain tonic server, with the client's deadline `timeout` (tonic's channel
+/// enforces it too).
+async fn say_within(addr: SocketAddr, message: &str, timeout: Duration) -> tonic::Status {
+    let mut grpc = tonic::client::Grpc::new(channel(addr).await);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(bytes::Bytes::from(message.to_owned()));
+    request.set_timeout(timeout);
+    grpc.unary(
+        request,
+        http::uri::PathAndQuery::from_static("/test.Echo/Say"),
+        integration_tests::grpc::BytesCodec,
+    )
+    .await
+    .unwrap_err()
+}
+
+/// `Say` with `grpc-timeout: {timeout}` from a bare HTTP/2 client that does not enforce it:
+/// only the server acts on the deadline. The `grpc-status` and `grpc-message` it answers.
+async fn say_with_grpc_timeout(addr: SocketAddr, message: &str, timeout: &str) -> (String, String) {
+    use http_body_util::BodyExt;
+    let mut body = vec![0];
+    body.extend(u32::try_from(message.len()).unwrap().to_be_bytes());
+    body.extend(message.as_bytes());
+    let request = http::Request::post(format!("http://{addr}/test.Echo/Say"))
+        .header("content-type", "application/grpc")
+        .header("te", "trailers")
+        .header("grpc-timeout", timeout)
+        .body(http_body_util::Full::new(bytes::Bytes::from(body)))
+        .unwrap();
+    let response = integration_tests::http2_client()
+        .request(request)
+        .await
+        .unwrap();
+    let head = response.headers().clone();
+    let collected = response.into_body().collect().await.unwrap();
+    let all = collected.trailers().cloned().unwrap_or(head);
+    let get = |k: &str| {
+        all.get(k)
+            .map(|v| v.to_str().unwrap().to_owned())
+            .unwrap_or_default()
+    };
+    (get("grpc-status"), get("grpc-message"))
+}
+
+async fn fused_echo_server(tracing: &Tracing, metrics: &Metrics) -> SocketAddr {
+    let layer = TraceLayer::server(tracing.tracer()).with_metrics(&metrics.meter());
+    serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await
+}
+
+/// What a tonic server does when a call's `grpc-timeout` elapses: its own timer (outside the
+/// layers added with `Server::builder().layer`) drops the service's future and answers
+/// `CANCELLED` ("Timeout expired"). The layer sees only the drop, at the deadline, and
+/// records `DEADLINE_EXCEEDED` (63): promptly, once, an error.
+#[tokio::test]
+async fn a_tonic_server_drops_the_call_when_its_grpc_timeout_elapses() {
+    let tracing = Tracing::new();
+    let metrics = Metrics::new();
+    let addr = fused_echo_server(&tracing, &metrics).await;
+    let started = std::time::Instant::now();
+    let (status, message) = say_with_grpc_timeout(addr, "sleep:3000", "200m").await;
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(
+        (status.as_str(), message.as_str()),
+        ("1", "Timeout%20expired"),
+        "tonic answers CANCELLED itself"
+    );
+    let span = &tracing.wait_for(1).await[0];
+    assert_eq!(
+        attr_str(span, "rpc.status_code").as_deref(),
+        Some("DEADLINE_EXCEEDED")
+    );
+    assert_eq!(
+        attr_str(span, "error.type").as_deref(),
+        Some("DEADLINE_EXCEEDED")
+    );
+    assert!(matches!(span.status, Status::Error { .. }));
+    let took = span.end_time.duration_since(span.start_time).unwrap();
+    assert!(
+        took >= Duration::from_millis(200) && took < Duration::from_secs(2),
+        "{took:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(tracing.spans().len(), 1, "once");
+    let points = metrics.histogram("rpc.server.call.duration");
+    assert_eq!(points.len(), 1);
+    assert_eq!(points[0].count, 1);
+    assert_eq!(
+        points[0]
+            .attributes
+            .get("rpc.status_code")
+            .map(String::as_str),
+        Some("DEADLINE_EXCEEDED")
+    );
+}
+
+/// A tonic client enforces its deadline too and resets the stream: the server's span ends
+/// then, once, as `DEADLINE_EXCEEDED` (or `CANCELLED` when the reset outruns the server's
+/// clock by more than `DEADLINE_SLACK`, as on a loaded machine), never OK; a call cancelled
+/// well before its deadline is `CANCELLED`, not an error.
+#[tokio::test]
+async fn a_clients_deadline_or_cancel_ends_the_server_span_once() {
+    let tracing = Tracing::new();
+    let metrics = Metrics::new();
+    let addr = fused_echo_server(&tracing, &metrics).await;
+    let status = say_within(addr, "sleep:3000", Duration::from_millis(200)).await;
+    assert_eq!(
+        status.code(),
+        Code::Cancelled,
+        "tonic's channel: {status:?}"
+    );
+    let span = &tracing.wait_for(1).await[0];
+    let code = attr_str(span, "rpc.status_code");
+    assert!(
+        matches!(code.as_deref(), Some("DEADLINE_EXCEEDED" | "CANCELLED")),
+        "{code:?}"
+    );
+    let took = span.end_time.duration_since(span.start_time).unwrap();
+    assert!(took < Duration::from_secs(2), "promptly: {took:?}");
+
+    let call = say_within(addr, "sleep:3000", Duration::from_secs(20));
+    assert!(
+        tokio::time::timeout(Duration::from_millis(150), call)
+            .await
+            .is_err()
+    );
+    let spans = tracing.wait_for(2).await;
+    let cancelled = spans
+        .iter()
+        .find(|s| s.span_context.span_id() != span.span_context.span_id())
+        .unwrap();
+    assert_eq!(
+        attr_str(cancelled, "rpc.status_code").as_deref(),
+        Some("CANCELLED")
+    );
+    assert_eq!(cancelled.status, Status::Unset);
+    assert_eq!(attr(cancelled, "error.type"), None);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(tracing.spans().len(), 2, "once each");
+    let count: u64 = metrics
+        .histogram("rpc.server.call.duration")
+        .iter()
+        .map(|p| p.count)
+        .sum();
+    assert_eq!(count, 2);
 }

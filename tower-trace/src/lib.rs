@@ -101,7 +101,7 @@
 //!
 //! | setter | default | |
 //! |---|---|---|
-//! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context | `tower_telemetry_propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, or any `TextMapPropagator` via `TextMapAdapter` |
+//! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context; servers also read OpenCensus `grpc-trace-bin`, below it | `tower_telemetry_propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, `.with_grpc_trace_bin_injection()` (clients), or any `TextMapPropagator` via `TextMapAdapter` |
 //! | [`with_route`](TraceLayer::with_route) | axum `MatchedPath` | a function giving the route template |
 //! | [`skip_if`](TraceLayer::skip_if) | trace everything | no span and, fused, no metrics (health checks); the caller's context still passes through |
 //! | [`with_span_name`](TraceLayer::with_span_name) | the conventions' name | a name of yours (low-cardinality) |

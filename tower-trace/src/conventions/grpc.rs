@@ -145,8 +145,17 @@ pub(crate) fn status_in(headers: &HeaderMap) -> Option<Code> {
 /// The call's `grpc-timeout`, if it has a valid one: at most 8 ASCII digits and a unit, `H`,
 /// `M`, `S`, `m`, `u` or `n` ("gRPC over HTTP2", `grpc/grpc:doc/PROTOCOL-HTTP2.md`,
 /// Requests: `Timeout → "grpc-timeout" TimeoutValue TimeoutUnit`). Anything else is no
-/// timeout, as a malformed value gives the call no deadline.
-pub(crate) fn timeout_in(headers: &HeaderMap) -> Option<Duration> {
+/// timeout: a malformed value gives the call no deadline.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_telemetry_trace::conventions::grpc::timeout_in;
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("grpc-timeout", "250m".parse().unwrap());
+/// assert_eq!(timeout_in(&headers), Some(Duration::from_millis(250)));
+/// ```
+pub fn timeout_in(headers: &HeaderMap) -> Option<Duration> {
     parse_timeout(headers.get(GRPC_TIMEOUT)?.as_bytes())
 }
 
