@@ -225,3 +225,54 @@ async fn client_span_attributes_per_mode() {
         );
     }
 }
+
+/// 63: a bidirectional stream's spans and metrics, on both sides, end after the last message
+/// of both directions, at the trailers: they cover the client's stream too.
+#[tokio::test]
+async fn bidirectional_stream_ends_after_the_last_message() {
+    use integration_tests::Metrics;
+    use integration_tests::grpc::chat;
+    use tower_telemetry_metrics::WithMetrics;
+    let tracing = Tracing::new();
+    let (server_metrics, client_metrics) = (Metrics::new(), Metrics::new());
+    let layer = TraceLayer::server(tracing.tracer()).with_metrics(&server_metrics.meter());
+    let addr = serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(
+            ClientTraceLayer::client_grpc(tracing.tracer()).with_metrics(&client_metrics.meter()),
+        )
+        .service(channel(addr).await);
+    let (answers, result) = chat(client, &["a", "b", "c"], Duration::from_millis(100)).await;
+    assert_eq!(answers, ["a", "b", "c"]);
+    assert!(result.is_ok());
+    let spans = tracing.wait_for(2).await;
+    let (client, server) = pair(&spans);
+    assert_eq!(client.name, "test.Echo/Chat");
+    assert_eq!(server.name, "test.Echo/Chat");
+    for (span, metrics, instrument) in [
+        (client, &client_metrics, "rpc.client.call.duration"),
+        (server, &server_metrics, "rpc.server.call.duration"),
+    ] {
+        let took = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap()
+            .as_secs_f64();
+        assert!(
+            took >= 0.3,
+            "{}: the client's stream lasts 300 ms: {took}",
+            span.name
+        );
+        assert_eq!(attr_str(span, "rpc.status_code").as_deref(), Some("OK"));
+        let points = metrics.histogram(instrument);
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].count, 1);
+        assert_eq!(points[0].sum, took, "{instrument}: the span's duration");
+    }
+}
