@@ -14,6 +14,7 @@ use opentelemetry::{Context, KeyValue, StringValue};
 
 use crate::conventions::Role;
 use crate::conventions::attributes as attr;
+use crate::conventions::grpc::Code;
 use crate::conventions::intern;
 use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
 use crate::lifecycle::{End, Outcome, RequestFacts, Timestamp};
@@ -229,7 +230,7 @@ impl SpanState {
             }
             if let Some(error_type) = verdict.error_type {
                 attrs[5] = Some(KeyValue::new(attr::ERROR_TYPE, error_type));
-                span.set_status(Status::error(description(end.outcome())));
+                span.set_status(Status::error(description(end)));
             }
             span.set_attributes(attrs.into_iter().flatten());
         }
@@ -238,8 +239,18 @@ impl SpanState {
 }
 
 /// The span status description: the error's message for errors without a status code
-/// (inferable ones get none, as the conventions ask).
-fn description(outcome: &Outcome<'_>) -> Cow<'static, str> {
+/// (inferable ones get none, as the conventions ask), and why a call that ended without a
+/// status of its own is `DEADLINE_EXCEEDED`.
+fn description(end: &End<'_>) -> Cow<'static, str> {
+    let outcome = end.outcome();
+    let facts = end.facts();
+    if end.verdict().grpc_code == Some(Code::DeadlineExceeded)
+        && facts.grpc_timeout().is_some()
+        && facts.grpc_status().is_none()
+        && !matches!(outcome, Outcome::Complete)
+    {
+        return Cow::Borrowed("the call's deadline (grpc-timeout) passed before it ended");
+    }
     match outcome {
         Outcome::ServiceError(e) | Outcome::BodyError(e) => Cow::Owned(e.to_string()),
         Outcome::Cancelled => Cow::Borrowed("the other side went away before the response ended"),
