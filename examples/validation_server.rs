@@ -2,7 +2,8 @@
 //!
 //! An axum service behind the server layer that calls out through the client layer: the
 //! service the W3C trace-context test suite and other tools test against. Its routes are in
-//! `src/validation_server.rs` and must not change.
+//! `src/validation_server.rs` and must not change. On the same port, gRPC requests go to the
+//! `validation.v1.Relay` service of `proto/relay.proto` (`src/relay.rs`; see the README).
 //!
 //! It listens on `127.0.0.1:$PORT` (8080 by default) until Ctrl-C, with its RED metrics at
 //! `GET /metrics` for Prometheus. The standard `OTEL_*` variables export its spans and metrics,

@@ -1,10 +1,11 @@
-//! A gRPC service over raw-bytes messages (no `protoc`): `test.Echo/Say` (unary) and
-//! `test.Echo/Stream` (server streaming).
+//! A gRPC service over raw-bytes messages (no `protoc`): `test.Echo/Say` (unary),
+//! `test.Echo/Stream` (server streaming) and `test.Echo/Chat` (bidirectional streaming).
 //!
 //! `Say` answers the message back, or fails with the status code named by a message
 //! `fail:<code>` (a Trailers-Only response); `sleep:<ms>` answers after a delay;
 //! `whoami` answers `<trace id>-<span id>` of a `Context` in the request's extensions. `Stream` sends the messages `0..n` for a
-//! message `n[:code]`, then ends with `code` in the trailers (OK by default).
+//! message `n[:code]`, then ends with `code` in the trailers (OK by default). `Chat` answers
+//! each message as it comes, and ends (OK) when the client ends its stream.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -118,6 +119,17 @@ impl tonic::server::ServerStreamingService<Bytes> for Streamer {
     }
 }
 
+struct Chat;
+impl tonic::server::StreamingService<Bytes> for Chat {
+    type Response = Bytes;
+    // The client's messages, answered as they come.
+    type ResponseStream = tonic::Streaming<Bytes>;
+    type Future = BoxFuture<Result<tonic::Response<Self::ResponseStream>, Status>>;
+    fn call(&mut self, request: tonic::Request<tonic::Streaming<Bytes>>) -> Self::Future {
+        Box::pin(async move { Ok(tonic::Response::new(request.into_inner())) })
+    }
+}
+
 struct IterStream<I>(I);
 impl<I: Iterator + Unpin> futures_core::Stream for IterStream<I> {
     type Item = I::Item;
@@ -155,6 +167,11 @@ where
             "/test.Echo/Stream" => Box::pin(async move {
                 Ok(tonic::server::Grpc::new(BytesCodec)
                     .server_streaming(Streamer, request)
+                    .await)
+            }),
+            "/test.Echo/Chat" => Box::pin(async move {
+                Ok(tonic::server::Grpc::new(BytesCodec)
+                    .streaming(Chat, request)
                     .await)
             }),
             _ => Box::pin(async move { Ok(Status::unimplemented("no such method").into_http()) }),
@@ -230,6 +247,71 @@ where
     let path = http::uri::PathAndQuery::from_static("/test.Echo/Stream");
     let request = tonic::Request::new(Bytes::from(message.to_owned()));
     let mut stream = match grpc.server_streaming(request, path, BytesCodec).await {
+        Ok(response) => response.into_inner(),
+        Err(status) => return (Vec::new(), Err(status)),
+    };
+    let mut got = Vec::new();
+    loop {
+        match stream.message().await {
+            Ok(Some(m)) => got.push(m),
+            Ok(None) => return (got, Ok(())),
+            Err(status) => return (got, Err(status)),
+        }
+    }
+}
+
+/// The messages of a client stream, as a task sends them.
+struct Outgoing(tokio::sync::mpsc::Receiver<Bytes>);
+
+impl futures_core::Stream for Outgoing {
+    type Item = Bytes;
+    fn poll_next(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Bytes>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+/// Calls `Chat`, sending `messages` `interval` apart (and ending the client's stream
+/// `interval` after the last); returns the answers received and the final status.
+///
+/// # Panics
+///
+/// Never in practice: the path is static.
+pub async fn chat<T>(
+    client: T,
+    messages: &[&str],
+    interval: Duration,
+) -> (Vec<Bytes>, Result<(), Status>)
+where
+    T: tonic::client::GrpcService<tonic::body::Body>,
+    T::ResponseBody: http_body::Body<Data = Bytes> + Send + 'static,
+    <T::ResponseBody as http_body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    T::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let mut grpc = tonic::client::Grpc::new(client);
+    if let Err(e) = grpc.ready().await {
+        return (Vec::new(), Err(Status::unknown(e.into().to_string())));
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(1);
+    let messages: Vec<Bytes> = messages
+        .iter()
+        .map(|m| Bytes::from((*m).to_owned()))
+        .collect();
+    tokio::spawn(async move {
+        for message in messages {
+            if tx.send(message).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(interval).await;
+        }
+    });
+    let path = http::uri::PathAndQuery::from_static("/test.Echo/Chat");
+    let mut stream = match grpc
+        .streaming(tonic::Request::new(Outgoing(rx)), path, BytesCodec)
+        .await
+    {
         Ok(response) => response.into_inner(),
         Err(status) => return (Vec::new(), Err(status)),
     };

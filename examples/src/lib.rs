@@ -2,6 +2,7 @@
 //! see `README.md` here for the list). They live in a library so the end-to-end tests in
 //! `tests/` run exactly what the examples run.
 
+pub mod relay;
 pub mod validation_server;
 
 pub mod demo;

@@ -19,6 +19,12 @@
 //!
 //! Propagation: W3C Trace Context and Google Cloud Trace are both extracted (a valid
 //! `traceparent` wins) and both injected.
+//!
+//! **gRPC** on the same port: requests with `content-type: application/grpc` (or
+//! `application/grpc+proto`, …) go to service `validation.v1.Relay` (see [`crate::relay`]),
+//! behind its own fused server layer (spans and `rpc.server.call.duration`), which also
+//! extracts OpenCensus `grpc-trace-bin`, below `traceparent` and `X-Cloud-Trace-Context`.
+//! Everything else is the HTTP contract above, unchanged.
 
 use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
@@ -43,6 +49,8 @@ use tower_telemetry_propagation::Propagator;
 use tower_telemetry_trace::lifecycle::Observe;
 use tower_telemetry_trace::{ClientObserver, ClientTraceLayer, TraceLayer};
 
+use crate::relay::{self, GrpcOrHttp, RelayServer};
+
 /// The per-call timeout.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(5);
 /// Every request is answered within this.
@@ -53,7 +61,9 @@ pub type TracedClient<T> =
     Observe<Client<HttpConnector, Full<Bytes>>, (ClientObserver<T, Propagator>, MetricsObserver)>;
 
 /// The validation server's router, with spans from `provider`, RED metrics from `meter`, and
-/// `GET /metrics` served by `metrics` (see [`tower_telemetry_metrics::prometheus::exporter`]).
+/// `GET /metrics` served by `metrics` (see [`tower_telemetry_metrics::prometheus::exporter`]);
+/// gRPC requests go to `validation.v1.Relay` (serve it with HTTP/2 allowed, as
+/// [`serve`] does).
 pub fn app<P>(provider: &P, meter: &Meter, metrics: MetricsService) -> Router
 where
     P: TracerProvider,
@@ -84,7 +94,16 @@ where
                 .with_metrics(meter),
         );
     // The scrape endpoint itself is neither traced nor counted.
-    traced.route_service("/metrics", metrics)
+    let http = traced.route_service("/metrics", metrics);
+    let grpc = TraceLayer::server_grpc(provider.tracer("validation-server"))
+        .with_propagator(relay::SERVER_PROPAGATOR)
+        .with_metrics(meter)
+        .layer(RelayServer::new(
+            provider.tracer("validation-server"),
+            meter,
+        ));
+    // One port: gRPC by its content type, the HTTP routes for the rest.
+    Router::new().fallback_service(GrpcOrHttp::new(grpc, http))
 }
 
 /// The validation server's telemetry from the `OTEL_*` variables `vars` reads (see

@@ -58,10 +58,7 @@ async fn ok_call_joins_client_and_server() {
         attr_str(client, "rpc.method").as_deref(),
         Some("test.Echo/Say")
     );
-    assert_eq!(
-        attr_str(client, "rpc.response.status_code").as_deref(),
-        Some("OK")
-    );
+    assert_eq!(attr_str(client, "rpc.status_code").as_deref(), Some("OK"));
     assert_eq!(
         attr_str(client, "server.address").as_deref(),
         Some("127.0.0.1")
@@ -87,7 +84,7 @@ async fn trailers_only_error_is_a_client_error() {
     let spans = tracing.wait_for(2).await;
     let (client, server) = pair(&spans);
     assert_eq!(
-        attr_str(client, "rpc.response.status_code").as_deref(),
+        attr_str(client, "rpc.status_code").as_deref(),
         Some("NOT_FOUND")
     );
     assert!(
@@ -112,7 +109,7 @@ async fn error_in_trailers_ends_the_client_span_at_the_trailers() {
     let (client, _) = pair(&spans);
     assert_eq!(client.name, "test.Echo/Stream");
     assert_eq!(
-        attr_str(client, "rpc.response.status_code").as_deref(),
+        attr_str(client, "rpc.status_code").as_deref(),
         Some("DATA_LOSS"),
         "57/59: from the trailers"
     );
@@ -148,7 +145,7 @@ async fn deadline_exceeded() {
     assert_eq!(clients.len(), 2);
     for client in clients {
         assert_eq!(
-            attr_str(client, "rpc.response.status_code").as_deref(),
+            attr_str(client, "rpc.status_code").as_deref(),
             Some("DEADLINE_EXCEEDED")
         );
         assert_eq!(
@@ -180,8 +177,102 @@ async fn cancelled_call_is_not_an_error() {
     assert_eq!(client.status, Status::Unset);
     assert_eq!(attr(client, "error.type"), None);
     assert_eq!(
-        attr(client, "rpc.response.status_code"),
+        attr(client, "rpc.status_code"),
         None,
         "no status was received"
     );
+}
+
+/// The client span in each RPC conventions mode: the attribute names it carries.
+#[tokio::test]
+async fn client_span_attributes_per_mode() {
+    use tower_telemetry_trace::RpcConventions;
+    #[rustfmt::skip]
+    let modes: [(RpcConventions, &[&str]); 3] = [
+        (RpcConventions::Current, &["error.type", "rpc.method", "rpc.status_code", "rpc.system.name", "server.address", "server.port"]),
+        (RpcConventions::Classic, &["error.type", "rpc.grpc.status_code", "rpc.method", "rpc.service", "rpc.system", "server.address", "server.port"]),
+        (RpcConventions::Both, &["error.type", "rpc.grpc.status_code", "rpc.method", "rpc.service", "rpc.status_code", "rpc.system", "rpc.system.name", "server.address", "server.port"]),
+    ];
+    for (mode, expected) in modes {
+        let tracing = Tracing::new();
+        let addr = serve(&tracing).await;
+        let client = ServiceBuilder::new()
+            .layer(
+                ClientTraceLayer::client_grpc(tracing.tracer())
+                    .with_rpc_conventions(mode)
+                    .with_server_address(addr.to_string()),
+            )
+            .service(channel(addr).await);
+        say(client, "fail:9", &[]).await.unwrap_err();
+        let spans = tracing.wait_for(2).await;
+        let (client, _) = pair(&spans);
+        let mut keys: Vec<&str> = client.attributes.iter().map(|kv| kv.key.as_str()).collect();
+        keys.sort_unstable();
+        assert_eq!(keys, expected, "{mode:?}");
+        let method = if mode == RpcConventions::Classic {
+            "Say"
+        } else {
+            "test.Echo/Say"
+        };
+        assert_eq!(
+            attr_str(client, "rpc.method").as_deref(),
+            Some(method),
+            "{mode:?}"
+        );
+        assert_eq!(
+            attr_str(client, "error.type").as_deref(),
+            Some("FAILED_PRECONDITION")
+        );
+    }
+}
+
+/// 63: a bidirectional stream's spans and metrics, on both sides, end after the last message
+/// of both directions, at the trailers: they cover the client's stream too.
+#[tokio::test]
+async fn bidirectional_stream_ends_after_the_last_message() {
+    use integration_tests::Metrics;
+    use integration_tests::grpc::chat;
+    use tower_telemetry_metrics::WithMetrics;
+    let tracing = Tracing::new();
+    let (server_metrics, client_metrics) = (Metrics::new(), Metrics::new());
+    let layer = TraceLayer::server(tracing.tracer()).with_metrics(&server_metrics.meter());
+    let addr = serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let client = ServiceBuilder::new()
+        .layer(
+            ClientTraceLayer::client_grpc(tracing.tracer()).with_metrics(&client_metrics.meter()),
+        )
+        .service(channel(addr).await);
+    let (answers, result) = chat(client, &["a", "b", "c"], Duration::from_millis(100)).await;
+    assert_eq!(answers, ["a", "b", "c"]);
+    assert!(result.is_ok());
+    let spans = tracing.wait_for(2).await;
+    let (client, server) = pair(&spans);
+    assert_eq!(client.name, "test.Echo/Chat");
+    assert_eq!(server.name, "test.Echo/Chat");
+    for (span, metrics, instrument) in [
+        (client, &client_metrics, "rpc.client.call.duration"),
+        (server, &server_metrics, "rpc.server.call.duration"),
+    ] {
+        let took = span
+            .end_time
+            .duration_since(span.start_time)
+            .unwrap()
+            .as_secs_f64();
+        assert!(
+            took >= 0.3,
+            "{}: the client's stream lasts 300 ms: {took}",
+            span.name
+        );
+        assert_eq!(attr_str(span, "rpc.status_code").as_deref(), Some("OK"));
+        let points = metrics.histogram(instrument);
+        assert_eq!(points.len(), 1);
+        assert_eq!(points[0].count, 1);
+        assert_eq!(points[0].sum, took, "{instrument}: the span's duration");
+    }
 }

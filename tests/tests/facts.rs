@@ -251,12 +251,9 @@ async fn a_grpc_call_answered_by_plain_http_has_one_duration_and_one_code() {
             seconds(span),
             "{status}: the span's duration is the histogram's value"
         );
-        assert_eq!(
-            attr_str(span, "rpc.response.status_code").as_deref(),
-            Some(code)
-        );
+        assert_eq!(attr_str(span, "rpc.status_code").as_deref(), Some(code));
         assert_eq!(attr_str(span, "error.type").as_deref(), Some(code));
-        assert_eq!(label(point, "rpc.response.status_code"), Some(code));
+        assert_eq!(label(point, "rpc.status_code"), Some(code));
         assert_eq!(label(point, "error.type"), Some(code));
         assert!(matches!(span.status, Status::Error { .. }));
     }

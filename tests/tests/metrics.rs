@@ -340,10 +340,7 @@ async fn grpc_server_call_duration_with_status_from_trailers() {
     assert_eq!(
         point(
             &points,
-            &with(&[
-                ("rpc.method", "test.Echo/Say"),
-                ("rpc.response.status_code", "OK")
-            ])
+            &with(&[("rpc.method", "test.Echo/Say"), ("rpc.status_code", "OK")])
         )
         .count,
         1
@@ -353,7 +350,7 @@ async fn grpc_server_call_duration_with_status_from_trailers() {
             &points,
             &with(&[
                 ("rpc.method", "test.Echo/Say"),
-                ("rpc.response.status_code", "NOT_FOUND")
+                ("rpc.status_code", "NOT_FOUND")
             ])
         )
         .count,
@@ -365,7 +362,7 @@ async fn grpc_server_call_duration_with_status_from_trailers() {
             &points,
             &with(&[
                 ("rpc.method", "test.Echo/Say"),
-                ("rpc.response.status_code", "INTERNAL"),
+                ("rpc.status_code", "INTERNAL"),
                 ("error.type", "INTERNAL")
             ])
         )
@@ -376,7 +373,7 @@ async fn grpc_server_call_duration_with_status_from_trailers() {
         &points,
         &with(&[
             ("rpc.method", "test.Echo/Stream"),
-            ("rpc.response.status_code", "DATA_LOSS"),
+            ("rpc.status_code", "DATA_LOSS"),
             ("error.type", "DATA_LOSS"),
         ]),
     );
@@ -587,10 +584,7 @@ async fn grpc_client_call_duration() {
     assert_eq!(
         point(
             &points,
-            &with(&[
-                ("rpc.method", "test.Echo/Say"),
-                ("rpc.response.status_code", "OK")
-            ])
+            &with(&[("rpc.method", "test.Echo/Say"), ("rpc.status_code", "OK")])
         )
         .count,
         1
@@ -600,7 +594,7 @@ async fn grpc_client_call_duration() {
             &points,
             &with(&[
                 ("rpc.method", "test.Echo/Say"),
-                ("rpc.response.status_code", "NOT_FOUND"),
+                ("rpc.status_code", "NOT_FOUND"),
                 ("error.type", "NOT_FOUND")
             ])
         )
@@ -613,7 +607,7 @@ async fn grpc_client_call_duration() {
             &points,
             &with(&[
                 ("rpc.method", "test.Echo/Stream"),
-                ("rpc.response.status_code", "UNAVAILABLE"),
+                ("rpc.status_code", "UNAVAILABLE"),
                 ("error.type", "UNAVAILABLE")
             ])
         )
@@ -656,4 +650,102 @@ async fn client_targets_are_capped() {
         points.iter().map(|p| p.count).sum::<u64>(),
         u64::from(targets)
     );
+}
+
+/// `rpc.client.call.duration` names the server: `server.address` and `server.port` are
+/// conditionally required there ("RPC metrics" page, semconv 1.45.0), and opt-in on the
+/// server's duration, which has neither.
+#[tokio::test]
+async fn grpc_client_call_duration_names_the_server() {
+    let server_metrics = Metrics::new();
+    let addr = grpc_server(&server_metrics, RpcConventions::Current).await;
+    let metrics = Metrics::new();
+    let client = tower::ServiceBuilder::new()
+        .layer(MetricsLayer::client(&metrics.meter()).with_server_address(addr.to_string()))
+        .service(channel(addr).await);
+    say(client, "fail:3", &[]).await.unwrap_err();
+    let port = addr.port().to_string();
+    let points = metrics.histogram("rpc.client.call.duration");
+    assert_eq!(
+        point(
+            &points,
+            &[
+                ("rpc.system.name", "grpc"),
+                ("rpc.method", "test.Echo/Say"),
+                ("rpc.status_code", "INVALID_ARGUMENT"),
+                ("error.type", "INVALID_ARGUMENT"),
+                ("server.address", "127.0.0.1"),
+                ("server.port", &port),
+            ]
+        )
+        .count,
+        1,
+        "any code but OK is a client error"
+    );
+    let server = server_metrics.histogram("rpc.server.call.duration");
+    assert_eq!(
+        point(
+            &server,
+            &[
+                ("rpc.system.name", "grpc"),
+                ("rpc.method", "test.Echo/Say"),
+                ("rpc.status_code", "INVALID_ARGUMENT"),
+            ]
+        )
+        .count,
+        1,
+        "not a server error; no server.* on the server's metric"
+    );
+}
+
+/// `RpcConventions::Both` (`rpc/dup`): both instruments, each with its own generation's
+/// attributes, one recording each per call.
+#[tokio::test]
+async fn grpc_both_conventions_record_both_instruments() {
+    let metrics = Metrics::new();
+    let addr = grpc_server(&metrics, RpcConventions::Both).await;
+    say(channel(addr).await, "sleep:20", &[]).await.unwrap();
+    say(channel(addr).await, "fail:13", &[]).await.unwrap_err();
+    assert_eq!(
+        metrics.unit("rpc.server.call.duration").as_deref(),
+        Some("s")
+    );
+    assert_eq!(metrics.unit("rpc.server.duration").as_deref(), Some("ms"));
+    let current = metrics.histogram("rpc.server.call.duration");
+    let ok = point(
+        &current,
+        &[
+            ("rpc.system.name", "grpc"),
+            ("rpc.method", "test.Echo/Say"),
+            ("rpc.status_code", "OK"),
+        ],
+    );
+    point(
+        &current,
+        &[
+            ("rpc.system.name", "grpc"),
+            ("rpc.method", "test.Echo/Say"),
+            ("rpc.status_code", "INTERNAL"),
+            ("error.type", "INTERNAL"),
+        ],
+    );
+    let classic = metrics.histogram("rpc.server.duration");
+    let classic_ok = point(
+        &classic,
+        &[
+            ("rpc.system", "grpc"),
+            ("rpc.service", "test.Echo"),
+            ("rpc.method", "Say"),
+            ("rpc.grpc.status_code", "0"),
+        ],
+    );
+    assert_eq!((ok.count, classic_ok.count), (1, 1));
+    assert!(ok.sum >= 0.020, "seconds: {}", ok.sum);
+    assert!(
+        (classic_ok.sum - ok.sum * 1000.0).abs() < 1e-6,
+        "one measurement in two units: {} ms, {} s",
+        classic_ok.sum,
+        ok.sum
+    );
+    assert_eq!(classic.len(), 2);
 }

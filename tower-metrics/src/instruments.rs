@@ -39,9 +39,11 @@ pub(crate) struct Instruments {
     pub(crate) http_active: Option<Cached<UpDownCounter<i64>>>,
     pub(crate) request_body_size: Option<Cached<Histogram<u64>>>,
     pub(crate) response_body_size: Option<Cached<Histogram<u64>>>,
-    pub(crate) rpc_duration: Cached<Histogram<f64>>,
-    /// Classic RPC durations are in milliseconds.
-    pub(crate) rpc_in_ms: bool,
+    /// `rpc.{server,client}.call.duration` (seconds), unless the conventions are classic.
+    pub(crate) rpc_call_duration: Option<Cached<Histogram<f64>>>,
+    /// The classic `rpc.{server,client}.duration` (milliseconds), with classic conventions or
+    /// both.
+    pub(crate) rpc_classic_duration: Option<Cached<Histogram<f64>>>,
 }
 
 impl Instruments {
@@ -81,33 +83,39 @@ impl Instruments {
         let response_body_size = options
             .body_sizes
             .then(|| size("response", "Size of HTTP response bodies."));
-        let (rpc_duration, rpc_in_ms) = match rpc {
-            RpcConventions::Classic => (
-                meter
-                    .f64_histogram(format!("rpc.{side}.duration"))
-                    .with_unit("ms")
-                    .with_description("Measures the duration of inbound or outbound RPCs.")
-                    .with_boundaries(DURATION_BUCKETS_MS.to_vec())
-                    .build(),
-                true,
-            ),
-            _ => (
-                meter
-                    .f64_histogram(format!("rpc.{side}.call.duration"))
-                    .with_unit("s")
-                    .with_description("Measures the duration of RPCs.")
-                    .with_boundaries(DURATION_BUCKETS.to_vec())
-                    .build(),
-                false,
-            ),
-        };
+        // "RPC metrics" page: semconv 1.45.0 for the current instrument, 1.37.0 for the
+        // classic one; `RpcConventions::Both` records both.
+        let rpc_call_duration = rpc.emits_current().then(|| {
+            meter
+                .f64_histogram(format!("rpc.{side}.call.duration"))
+                .with_unit("s")
+                .with_description(match role {
+                    Role::Client => {
+                        "Measures the duration of an outgoing Remote Procedure Call (RPC)."
+                    }
+                    _ => "Measures the duration of an incoming Remote Procedure Call (RPC).",
+                })
+                .with_boundaries(DURATION_BUCKETS.to_vec())
+                .build()
+        });
+        let rpc_classic_duration = rpc.emits_classic().then(|| {
+            meter
+                .f64_histogram(format!("rpc.{side}.duration"))
+                .with_unit("ms")
+                .with_description(match role {
+                    Role::Client => "Measures the duration of outbound RPC.",
+                    _ => "Measures the duration of inbound RPC.",
+                })
+                .with_boundaries(DURATION_BUCKETS_MS.to_vec())
+                .build()
+        });
         Instruments {
             http_duration: Cached::new(http_duration),
             http_active: http_active.map(Cached::new),
             request_body_size: request_body_size.map(Cached::new),
             response_body_size: response_body_size.map(Cached::new),
-            rpc_duration: Cached::new(rpc_duration),
-            rpc_in_ms,
+            rpc_call_duration: rpc_call_duration.map(Cached::new),
+            rpc_classic_duration: rpc_classic_duration.map(Cached::new),
         }
     }
 }

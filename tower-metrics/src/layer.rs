@@ -125,7 +125,8 @@ impl<R, F, L> MetricsLayer<R, F, L> {
     }
 
     /// Selects the RPC conventions: `RpcConventions::Classic` records `rpc.*.duration` in
-    /// milliseconds with `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`.
+    /// milliseconds with `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`;
+    /// `RpcConventions::Both` records it and `rpc.*.call.duration`.
     pub fn with_rpc_conventions(mut self, conventions: RpcConventions) -> Self {
         self.conventions = self.conventions.with_rpc_conventions(conventions);
         self.rebuilt()

@@ -65,7 +65,7 @@
 //! # Instruments
 //!
 //! Created once per layer, never per request; the units and buckets of the OpenTelemetry
-//! semantic conventions (HTTP stable, RPC 1.39+ or classic).
+//! semantic conventions (HTTP stable, RPC 1.45 or classic, or both).
 //!
 //! | instrument | type, unit | when | attributes |
 //! |---|---|---|---|
@@ -74,8 +74,9 @@
 //! | `http.server.request.body.size`, `http.server.response.body.size` | histogram, `By` | opt-in (`with_body_sizes`) | as the duration |
 //! | `http.client.request.duration` | histogram, `s` | every HTTP call | `http.request.method`, `server.address`, `server.port`, `http.response.status_code`, `network.protocol.version`, `error.type` |
 //! | `http.client.active_requests` | up-down counter, `{request}` | opt-in | `http.request.method`, `server.address`, `server.port` |
-//! | `rpc.server.call.duration`, `rpc.client.call.duration` | histogram, `s` | every gRPC call | `rpc.system.name`, `rpc.method` (`pkg.Service/Method`, `_OTHER` when unimplemented), `rpc.response.status_code`, `error.type` |
-//! | `rpc.server.duration`, `rpc.client.duration` (classic) | histogram, `ms` | with `RpcConventions::Classic` | `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code` |
+//! | `rpc.server.call.duration` | histogram, `s`, buckets 5 ms … 10 s | every gRPC call (semconv 1.45) | `rpc.system.name`, `rpc.method` (`pkg.Service/Method`, `_OTHER` when the server does not implement it), `rpc.status_code`, `error.type` (on error) |
+//! | `rpc.client.call.duration` | histogram, `s` | every gRPC call (semconv 1.45) | as the server's, and `server.address`, `server.port` (when known) |
+//! | `rpc.server.duration`, `rpc.client.duration` (classic, semconv 1.37) | histogram, `ms` | with `RpcConventions::Classic` or `::Both` | `rpc.system`, `rpc.service`, `rpc.method`, `rpc.grpc.status_code`, `error.type` |
 //!
 //! **When it is measured**: from the request to the true end of the response (last body frame
 //! or trailers) for servers and gRPC clients, to the response head for HTTP clients (as their

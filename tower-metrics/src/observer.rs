@@ -1,10 +1,10 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::Request;
 use opentelemetry::{Key, KeyValue, StringValue};
 use tower_telemetry_trace::conventions::attributes as attr;
-use tower_telemetry_trace::conventions::grpc::Code;
-use tower_telemetry_trace::conventions::{Interner, Role, RpcConventions};
+use tower_telemetry_trace::conventions::{Interner, Role};
 use tower_telemetry_trace::lifecycle::{End, Facts, Observer, Record, RequestFacts};
 use tower_telemetry_trace::{RequestInfo, ResponseInfo};
 
@@ -194,6 +194,9 @@ impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
         }
         let base = if facts.is_grpc() {
             facts.rpc_method(&info);
+            if facts.role() == Role::Client {
+                facts.server(&info);
+            }
             None
         } else {
             Some(match facts.role() {
@@ -338,14 +341,15 @@ impl MetricsRecord {
             .map_or(Atom::NONE, |(_, v)| Atom::of_interned(v))
     }
 
-    fn finish_rpc(&self, end: &End<'_>, rpc: RpcConventions, value: f64) {
+    /// The gRPC duration: `rpc.*.call.duration` in seconds with the current attributes,
+    /// and/or the classic `rpc.*.duration` in milliseconds ("RPC metrics" page, semconv
+    /// 1.45.0 and 1.37.0).
+    fn finish_rpc(&self, end: &End<'_>, elapsed: Duration) {
         let facts = end.facts();
         let verdict = end.verdict();
-        // Methods the server does not implement are `_OTHER` (bounded cardinality).
-        let method = facts
-            .rpc_method()
-            .filter(|_| verdict.grpc_code != Some(Code::Unimplemented));
-        let histogram = &self.instruments.rpc_duration;
+        // `_OTHER` when not recognised (a server's `UNIMPLEMENTED`): bounded cardinality, and
+        // never the method as called.
+        let method = end.rpc_method();
         let with_end = |mut attrs: Attrs| {
             if let Some(error_type) = verdict.error_type {
                 attrs.push(KeyValue::new(attr::ERROR_TYPE, error_type));
@@ -353,47 +357,64 @@ impl MetricsRecord {
             self.push_label(&mut attrs);
             attrs
         };
-        match rpc {
-            RpcConventions::Classic => {
-                // Service and method are split per call (owned): recorded unbound.
-                let mut attrs = Attrs::new();
-                attrs.push(KeyValue::new(attr::RPC_SYSTEM, "grpc"));
-                if let Some((service, name)) = method.and_then(|m| m.split_once('/')) {
-                    attrs.push(KeyValue::new(attr::RPC_SERVICE, service.to_owned()));
-                    attrs.push(KeyValue::new(attr::RPC_METHOD, name.to_owned()));
-                }
-                if let Some(code) = verdict.grpc_code {
-                    attrs.push(KeyValue::new(
-                        attr::RPC_GRPC_STATUS_CODE,
-                        i64::from(code.as_i32()),
-                    ));
-                }
-                histogram.record_unbound(value, with_end(attrs).as_slice());
+        if let Some(histogram) = &self.instruments.rpc_classic_duration {
+            // Service and method are split per call (owned): recorded unbound.
+            let mut attrs = Attrs::new();
+            attrs.push(KeyValue::new(attr::RPC_SYSTEM, "grpc"));
+            if let Some((service, name)) = method.and_then(|m| m.split_once('/')) {
+                attrs.push(KeyValue::new(attr::RPC_SERVICE, service.to_owned()));
+                attrs.push(KeyValue::new(attr::RPC_METHOD, name.to_owned()));
             }
-            _ => {
-                let mut key = SeriesKey::default();
-                key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_interned);
-                key.atoms[1] = verdict
-                    .grpc_code
-                    .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
-                key.atoms[2] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
-                key.atoms[5] = self.label_atom();
-                histogram.record(&key, value, || {
-                    let mut attrs = Attrs::new();
-                    attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
-                    attrs.push(KeyValue::new(
-                        attr::RPC_METHOD,
-                        method.map_or(StringValue::from(attr::OTHER), |m| {
-                            StringValue::from(Arc::clone(m))
-                        }),
-                    ));
-                    if let Some(code) = verdict.grpc_code {
-                        attrs.push(KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code.as_str()));
-                    }
-                    with_end(attrs)
-                });
+            if let Some(code) = verdict.grpc_code {
+                attrs.push(KeyValue::new(
+                    attr::RPC_GRPC_STATUS_CODE,
+                    i64::from(code.as_i32()),
+                ));
             }
+            let ms = elapsed.as_secs_f64() * 1000.0;
+            histogram.record_unbound(ms, with_end(attrs).as_slice());
         }
+        let Some(histogram) = &self.instruments.rpc_call_duration else {
+            return;
+        };
+        // `server.address` and `server.port` are conditionally required on the client's
+        // duration and opt-in on the server's.
+        let (address, port) = match facts.role() {
+            Role::Client => facts.server(),
+            _ => (None, None),
+        };
+        let mut key = SeriesKey::default();
+        key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_interned);
+        key.atoms[1] = verdict
+            .grpc_code
+            .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
+        key.atoms[2] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
+        key.atoms[3] = address.map_or(Atom::NONE, Atom::of_interned);
+        key.atoms[5] = self.label_atom();
+        key.numbers[1] = number(port);
+        histogram.record(&key, elapsed.as_secs_f64(), || {
+            let mut attrs = Attrs::new();
+            attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
+            attrs.push(KeyValue::new(
+                attr::RPC_METHOD,
+                method.map_or(StringValue::from(attr::OTHER), |m| {
+                    StringValue::from(Arc::clone(m))
+                }),
+            ));
+            if let Some(code) = verdict.grpc_code {
+                attrs.push(KeyValue::new(attr::RPC_STATUS_CODE, code.as_str()));
+            }
+            if let Some(address) = address {
+                attrs.push(KeyValue::new(
+                    attr::SERVER_ADDRESS,
+                    StringValue::from(Arc::clone(address)),
+                ));
+                if let Some(port) = port {
+                    attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
+                }
+            }
+            with_end(attrs)
+        });
     }
 
     fn finish_http(&self, end: &End<'_>, seconds: f64) {
@@ -471,16 +492,10 @@ impl Record for MetricsRecord {
 
     fn finish(self, end: &End<'_>) {
         let elapsed = end.elapsed();
-        match end.facts().rpc() {
-            Some(rpc) => {
-                let value = if self.instruments.rpc_in_ms {
-                    elapsed.as_secs_f64() * 1000.0
-                } else {
-                    elapsed.as_secs_f64()
-                };
-                self.finish_rpc(end, rpc, value);
-            }
-            None => self.finish_http(end, elapsed.as_secs_f64()),
+        if end.facts().is_grpc() {
+            self.finish_rpc(end, elapsed);
+        } else {
+            self.finish_http(end, elapsed.as_secs_f64());
         }
     }
 }

@@ -83,8 +83,8 @@
 //!   Unsampled or disabled, the layer still injects the propagated context.
 //! - Attributes: `http.request.method`, `server.address`, `server.port`, `url.full` (credentials
 //!   become `REDACTED:REDACTED`, signature query values `REDACTED`), `http.response.status_code`,
-//!   `network.protocol.version`; for gRPC `rpc.system.name`, `rpc.method`,
-//!   `rpc.response.status_code`.
+//!   `network.protocol.version`; for gRPC `rpc.system.name`, `rpc.method`, `rpc.status_code`,
+//!   `server.address`, `server.port`.
 //! - Status: HTTP 4xx and 5xx are errors (`error.type` = the code); transport errors get
 //!   `error.type` `connect`, `timeout` or the error's type; a call cancelled by the caller is
 //!   **not** an error. gRPC: any code but `OK` is an error; without `grpc-status` the HTTP status
@@ -101,7 +101,7 @@
 //!
 //! | setter | default | |
 //! |---|---|---|
-//! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context | `tower_telemetry_propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, or any `TextMapPropagator` via `TextMapAdapter` |
+//! | [`with_propagator`](TraceLayer::with_propagator) | W3C Trace Context; servers also read OpenCensus `grpc-trace-bin`, below it | `tower_telemetry_propagation::Propagator::w3c_and_cloud_trace()`, `cloud_trace_one_way()`, `.with_baggage()`, `.with_grpc_trace_bin_injection()` (clients), or any `TextMapPropagator` via `TextMapAdapter` |
 //! | [`with_route`](TraceLayer::with_route) | axum `MatchedPath` | a function giving the route template |
 //! | [`skip_if`](TraceLayer::skip_if) | trace everything | no span and, fused, no metrics (health checks); the caller's context still passes through |
 //! | [`with_span_name`](TraceLayer::with_span_name) | the conventions' name | a name of yours (low-cardinality) |
@@ -109,7 +109,7 @@
 //! | [`public_endpoint_if`](TraceLayer::public_endpoint_if) | trust callers | a new trace per request, linked to the caller's |
 //! | [`with_request_headers`](TraceLayer::with_request_headers), [`with_response_headers`](TraceLayer::with_response_headers) | none | allow-listed headers as attributes |
 //! | [`with_sensitive_query_params`](TraceLayer::with_sensitive_query_params) | the semconv list | query values replaced by `REDACTED` in `url.query` |
-//! | [`with_rpc_conventions`](TraceLayer::with_rpc_conventions) | current (≥ 1.39) | [`RpcConventions`]`::Classic` for `rpc.system`, `rpc.grpc.status_code` |
+//! | [`with_rpc_conventions`](TraceLayer::with_rpc_conventions) | current (semconv 1.45) | [`RpcConventions`]`::Classic` for `rpc.system`, `rpc.grpc.status_code`; `::Both` for both ([`RpcConventions::from_opt_in`] reads `OTEL_SEMCONV_STABILITY_OPT_IN`) |
 //! | [`with_trace_response`](TraceLayer::with_trace_response) | off | a W3C `traceresponse` header naming the trace and the server span; never to a public endpoint's caller unless [`TraceResponse::Always`] |
 //! | `with_tracing_level` (feature `tracing`) | `INFO` | the level of the request's `tracing` span (see [Logs](#logs)) |
 //! | [`enabled`](TraceLayer::enabled) | on | off: requests pass through untouched |
@@ -173,10 +173,10 @@
 //!
 //! | ending | HTTP span | gRPC span |
 //! |---|---|---|
-//! | complete | `http.response.status_code`; 5xx: status Error, `error.type` = the code | `rpc.response.status_code` from the trailers or a Trailers-Only head; server error codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`): Error, `error.type` = the code name |
+//! | complete | `http.response.status_code`; 5xx: status Error, `error.type` = the code | `rpc.status_code` from the trailers or a Trailers-Only head; server error codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`): Error, `error.type` = the code name |
 //! | inner service error | Error, `error.type` = the error's type | as complete, or `UNKNOWN` |
 //! | body error | Error, `error.type` = the error's type | as complete, or `UNKNOWN` |
-//! | client went away (future or body dropped) | Error, `error.type` = `cancelled` | `CANCELLED`, not an error (the RPC table) |
+//! | client went away (future or body dropped) | Error, `error.type` = `cancelled` | `CANCELLED`, not an error (the RPC table); at or after the call's `grpc-timeout` deadline, `DEADLINE_EXCEEDED`, an error |
 //! | a handler panicked below the layer | Error, `error.type` = `panic` | `UNKNOWN` |
 //!
 //! 4xx responses are not server errors. The span's end time is its start plus the monotonic
@@ -184,7 +184,7 @@
 //!
 //! # Attributes recorded
 //!
-//! Per the OpenTelemetry semantic conventions (HTTP stable; RPC 1.39+ or classic). The
+//! Per the OpenTelemetry semantic conventions (HTTP stable; RPC 1.45 or classic). The
 //! request's attributes are given at span start, before the sampling decision, so a sampler
 //! (`opentelemetry_sdk::trace::ShouldSample`) can decide on them, e.g. drop `url.path` =
 //! `/healthz`; the SDK keeps them as they are for a sampled span.
@@ -203,12 +203,19 @@
 //! | `http.request.header.<name>`, `http.response.header.<name>` | allow-listed only; never `authorization`, `proxy-authorization`, `cookie`, `set-cookie` or sensitive values |
 //! | `http.response.status_code`, `error.type` | at the end |
 //!
-//! | gRPC server span | current | classic |
+//! | gRPC server span | current (semconv 1.45) | classic (semconv 1.37) |
 //! |---|---|---|
+//! | name | `pkg.Service/Method`; `grpc` when the method is `_OTHER` | `pkg.Service/Method` |
 //! | system | `rpc.system.name = "grpc"` | `rpc.system = "grpc"` |
-//! | method | `rpc.method = "pkg.Service/Method"` | `rpc.service`, `rpc.method` |
-//! | status | `rpc.response.status_code = "NOT_FOUND"` | `rpc.grpc.status_code = 5` |
-//! | also | `server.address`, `server.port`, `network.peer.*`, `error.type` | the same |
+//! | method | `rpc.method = "pkg.Service/Method"`, or `_OTHER` with `rpc.method_original` for a method the server does not implement (it answered `UNIMPLEMENTED`) or a path of another shape | `rpc.service`, `rpc.method` |
+//! | status | `rpc.status_code = "NOT_FOUND"` | `rpc.grpc.status_code = 5` |
+//! | also | `server.address`, `server.port` (from `:authority`), `network.peer.*`, `error.type` | the same |
+//!
+//! A server learns whether it implements a method from its own answer, so on a server span
+//! `rpc.method` is set when the call ends (an attribute set twice is kept twice, not
+//! replaced) and the span is renamed `grpc` then if the method turns out to be `_OTHER`; a
+//! sampler sees the method in the span's name. [`RpcConventions::Both`] records both
+//! columns; `rpc.method`, the one key they share, holds the current value.
 //!
 //! # Cost
 //!

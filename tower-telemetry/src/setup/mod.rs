@@ -694,9 +694,8 @@ fn rpc_conventions(env: &Env<'_>) -> Result<RpcConventions, SetupError> {
     let mut rpc = RpcConventions::Current;
     for item in value.split(',').map(str::trim) {
         match item {
-            // `rpc/dup` (both generations at once) is the current conventions until the
-            // layers can emit both.
-            "rpc" | "rpc/dup" => rpc = RpcConventions::Current,
+            "rpc" => rpc = RpcConventions::Current,
+            "rpc/dup" => rpc = RpcConventions::Both,
             "rpc/old" => rpc = RpcConventions::Classic,
             other if other.starts_with("rpc") => {
                 return env.reject(

@@ -6,8 +6,8 @@ use opentelemetry::{Context, KeyValue, StringValue};
 use tower_telemetry_propagation::HeaderPropagator;
 
 use crate::conventions::attributes as attr;
+use crate::conventions::grpc;
 use crate::conventions::redact::url_full;
-use crate::conventions::{RpcConventions, grpc};
 use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
 use crate::lifecycle::{End, Observer, Record, RequestFacts};
 use crate::span::{self, Placement, SpanState};
@@ -164,21 +164,36 @@ fn request_attributes(
         attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
     }
     match facts.rpc() {
-        Some(RpcConventions::Classic) => {
-            attrs.push(KeyValue::new(attr::RPC_SYSTEM, "grpc"));
-            if let Some((_, service, m)) = grpc::split_path(request.uri().path()) {
-                attrs.push(KeyValue::new(attr::RPC_SERVICE, service.to_owned()));
-                attrs.push(KeyValue::new(attr::RPC_METHOD, m.to_owned()));
+        Some(rpc) => {
+            let path = request.uri().path();
+            if rpc.emits_classic() {
+                attrs.push(KeyValue::new(attr::RPC_SYSTEM, "grpc"));
+                if let Some((_, service, m)) = grpc::split_path(path) {
+                    attrs.push(KeyValue::new(attr::RPC_SERVICE, service.to_owned()));
+                    // With both generations, `rpc.method` holds the current value.
+                    if !rpc.emits_current() {
+                        attrs.push(KeyValue::new(attr::RPC_METHOD, m.to_owned()));
+                    }
+                }
             }
-        }
-        Some(_) => {
-            attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
-            let m = facts
-                .rpc_method(request)
-                .map_or(StringValue::from(attr::OTHER), |m| {
-                    StringValue::from(Arc::clone(m))
-                });
-            attrs.push(KeyValue::new(attr::RPC_METHOD, m));
+            if rpc.emits_current() {
+                attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
+                // A client's method comes from its stub: recognised unless it can't be named
+                // (see `Verdict::rpc_method_recognized`), whatever the server answers.
+                match facts.rpc_method(request) {
+                    Some(m) => attrs.push(KeyValue::new(
+                        attr::RPC_METHOD,
+                        StringValue::from(Arc::clone(m)),
+                    )),
+                    None => {
+                        attrs.push(KeyValue::new(attr::RPC_METHOD, attr::OTHER));
+                        attrs.push(KeyValue::new(
+                            attr::RPC_METHOD_ORIGINAL,
+                            grpc::method_as_called(path).to_owned(),
+                        ));
+                    }
+                }
+            }
         }
         None => {
             attrs.push(KeyValue::new(attr::HTTP_REQUEST_METHOD, facts.method()));

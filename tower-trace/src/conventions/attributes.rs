@@ -1,7 +1,9 @@
 //! OpenTelemetry semantic-convention attribute names: HTTP from the stable HTTP conventions
 //! (semconv 1.26+, "HTTP spans" and "HTTP metrics" pages), RPC from the RPC conventions
-//! ("RPC spans", "RPC metrics", "gRPC" pages; current names since 1.39, classic ones up to
-//! 1.37). Values are `&'static str` so building attributes allocates nothing for them.
+//! ("RPC spans", "RPC metrics", "gRPC" pages): the current names of semconv 1.45.0, where
+//! `rpc.response.status_code` became `rpc.status_code` (semantic-conventions PR #3921), and
+//! the classic ones of 1.37.0 and before. Values are `&'static str` so building attributes
+//! allocates nothing for them.
 
 /// `http.request.method`
 pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
@@ -45,8 +47,12 @@ pub const RPC_SYSTEM: &str = "rpc.system";
 pub const RPC_METHOD: &str = "rpc.method";
 /// `rpc.service` (classic)
 pub const RPC_SERVICE: &str = "rpc.service";
-/// `rpc.response.status_code` (current; a string such as `"NOT_FOUND"`)
-pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+/// `rpc.method_original` (current): the method as called, when `rpc.method` is `_OTHER`
+/// (spans only, never a metric label).
+pub const RPC_METHOD_ORIGINAL: &str = "rpc.method_original";
+/// `rpc.status_code` (current, semconv 1.45; a string such as `"NOT_FOUND"`). Named
+/// `rpc.response.status_code` in semconv 1.39 to 1.44.
+pub const RPC_STATUS_CODE: &str = "rpc.status_code";
 /// `rpc.grpc.status_code` (classic; an integer)
 pub const RPC_GRPC_STATUS_CODE: &str = "rpc.grpc.status_code";
 

@@ -12,10 +12,26 @@
 //! | panic below the layer | `error.type` = `panic` | `panic` |
 //! | gRPC status | `UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS` are errors | every code but `OK` |
 //! | gRPC, cancelled | `CANCELLED`, not an error | no status, not an error |
+//! | gRPC, cancelled or failed without a status at or after the `grpc-timeout` deadline | `DEADLINE_EXCEEDED`, an error | `DEADLINE_EXCEEDED`, an error |
 //! | gRPC, no `grpc-status` | — | inferred from the HTTP status (404 → `UNIMPLEMENTED`, …) |
 //! | gRPC, transport error | `UNKNOWN` | `DEADLINE_EXCEEDED` for a timeout, `UNAVAILABLE` for a connection failure, else `UNKNOWN` |
 //!
 //! For gRPC, `error.type` is the status code's name.
+//!
+//! **Deadlines.** A gRPC call carries its deadline as `grpc-timeout` ("gRPC over HTTP2",
+//! `grpc/grpc:doc/PROTOCOL-HTTP2.md`). When it passes, a server is not told with a status it
+//! could read: tonic's server drops the service's future (its timer sits outside the layers
+//! added with `Server::builder().layer`) and answers `CANCELLED` itself; hyper drops the
+//! response body when the client resets a stream it gave up on; a client's transport (tonic's
+//! `Channel`) fails the call with an error of its own. So a call that ends **without a
+//! `grpc-status`, cancelled or failed, at or after its deadline** is judged
+//! `DEADLINE_EXCEEDED` (what gRPC reports for it, and a server error in the gRPC table), on
+//! both sides; one cancelled earlier is `CANCELLED` on a server (not an error) and has no
+//! status on a client (the caller gave up). The deadline is measured from the request's
+//! arrival at the layer, less [`DEADLINE_SLACK`] for a client's reset that travels ahead of
+//! the server's clock.
+
+use std::time::Duration;
 
 use super::grpc::Code;
 use super::request::status_code_str;
@@ -30,7 +46,37 @@ pub struct Verdict {
     pub error_type: Option<&'static str>,
     /// The gRPC status code to record (gRPC only).
     pub grpc_code: Option<Code>,
+    /// gRPC: whether the method is one the other side recognises, so `rpc.method` names it;
+    /// otherwise it is `_OTHER` (with `rpc.method_original` on spans). Not recognised: a
+    /// path that is not `/pkg.Service/Method`, a layer that has seen too many distinct
+    /// methods (see [`MAX_INTERNED`](super::MAX_INTERNED)), or, on a server, a call answered
+    /// `UNIMPLEMENTED` (the server does not implement it; a handler that answers
+    /// `UNIMPLEMENTED` itself looks the same from outside, and is recorded the same way). A
+    /// client's method comes from its stub, so its status does not change it.
+    pub rpc_method_recognized: bool,
 }
+
+/// How long before its `grpc-timeout` deadline a cancelled gRPC call still counts as having
+/// hit it.
+///
+/// A gRPC call carries its deadline as `grpc-timeout` ("gRPC over HTTP2",
+/// `grpc/grpc:doc/PROTOCOL-HTTP2.md`). When it passes, the server's service is not told with
+/// a status: tonic's server drops the service's future (its timer sits outside the layers
+/// added with `Server::builder().layer`) and answers `CANCELLED` itself, hyper drops the
+/// response body of a stream the client resets, and tonic's `Channel` fails the client's call
+/// with a transport error. So the lifecycle judges a call that ends without a `grpc-status`,
+/// cancelled or failed, at or after its deadline (measured from its arrival at the layer) as
+/// `DEADLINE_EXCEEDED` (an error, for servers and clients alike), and one cancelled earlier as
+/// `CANCELLED` on a server (not an error) and without a status on a client (its caller gave
+/// up).
+///
+/// Measured from the arrival, a server's own timer (tonic's starts just after the layer
+/// sees the request) fires at or after the deadline. A client that enforces the deadline
+/// itself resets the stream when *its* clock says so, which the server sees earlier by the
+/// request's transit time: this slack absorbs that on a fast path; a reset that comes
+/// earlier still is judged `CANCELLED`, as gRPC servers that race their own timer against
+/// the reset do.
+pub const DEADLINE_SLACK: Duration = Duration::from_millis(5);
 
 /// Judges an HTTP request from its status code (if a response came) and its outcome.
 pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Verdict {
@@ -54,18 +100,25 @@ pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Ve
     Verdict {
         error_type,
         grpc_code: None,
+        rpc_method_recognized: false,
     }
 }
 
-/// Judges a gRPC call from its `grpc-status` (head or trailers), the HTTP status and the
-/// outcome.
+/// Judges a gRPC call from its `grpc-status` (head or trailers), the HTTP status, the
+/// outcome, and whether its deadline had passed when it ended.
 pub(crate) fn grpc(
     role: Role,
     grpc_status: Option<Code>,
     http_status: Option<u16>,
     outcome: &Outcome<'_>,
+    deadline_passed: bool,
 ) -> Verdict {
     let code = match (outcome, role) {
+        (Outcome::Cancelled | Outcome::ServiceError(_) | Outcome::BodyError(_), _)
+            if deadline_passed && grpc_status.is_none() =>
+        {
+            Some(Code::DeadlineExceeded)
+        }
         (Outcome::Complete, Role::Server) => grpc_status,
         (Outcome::Complete, Role::Client) => {
             Some(grpc_status.unwrap_or_else(|| Code::from_http_status(http_status.unwrap_or(200))))
@@ -90,14 +143,68 @@ pub(crate) fn grpc(
     Verdict {
         error_type: code.filter(|c| is_error(*c)).map(Code::as_str),
         grpc_code: code,
+        rpc_method_recognized: false,
     }
 }
 
-/// The one judgement of a request, from its facts and outcome.
-pub(crate) fn judge(facts: &Facts, outcome: &Outcome<'_>) -> Verdict {
-    if facts.is_grpc() {
-        grpc(facts.role(), facts.grpc_status(), facts.status(), outcome)
-    } else {
-        http(facts.role(), facts.status(), outcome)
+/// The one judgement of a request, from its facts, its outcome and, for a gRPC call with a
+/// deadline that was cancelled, the time it took (`elapsed`, read only then).
+pub(crate) fn judge(
+    facts: &Facts,
+    outcome: &Outcome<'_>,
+    elapsed: impl FnOnce() -> Duration,
+) -> Verdict {
+    if !facts.is_grpc() {
+        return http(facts.role(), facts.status(), outcome);
+    }
+    let deadline_passed = matches!(
+        outcome,
+        Outcome::Cancelled | Outcome::ServiceError(_) | Outcome::BodyError(_)
+    ) && facts
+        .grpc_timeout()
+        .is_some_and(|timeout| elapsed() + DEADLINE_SLACK >= timeout);
+    let mut verdict = grpc(
+        facts.role(),
+        facts.grpc_status(),
+        facts.status(),
+        outcome,
+        deadline_passed,
+    );
+    let unimplemented =
+        facts.role() == Role::Server && verdict.grpc_code == Some(Code::Unimplemented);
+    verdict.rpc_method_recognized = facts.rpc_method().is_some() && !unimplemented;
+    verdict
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::lifecycle::ErrorRef;
+
+    #[rustfmt::skip]
+    #[test]
+    fn grpc_table() {
+        let io = std::io::Error::other("transport error");
+        let failed = Outcome::ServiceError(ErrorRef::new(&io));
+        let (server, client) = (Role::Server, Role::Client);
+        let (ok, not_found, internal) = (Some(Code::Ok), Some(Code::NotFound), Some(Code::Internal));
+        for (role, status, outcome, past, code, error, why) in [
+            (server, ok,        Outcome::Complete,  false, ok, None, "OK"),
+            (server, not_found, Outcome::Complete,  false, not_found, None, "the caller's mistake"),
+            (client, not_found, Outcome::Complete,  false, not_found, Some("NOT_FOUND"), "any code but OK, for a client"),
+            (server, internal,  Outcome::Complete,  false, internal, Some("INTERNAL"), "a server error"),
+            (server, internal,  Outcome::Complete,  true,  internal, Some("INTERNAL"), "a status of its own wins over the deadline"),
+            (server, None,      Outcome::Cancelled, false, Some(Code::Cancelled), None, "the client went away"),
+            (server, None,      Outcome::Cancelled, true,  Some(Code::DeadlineExceeded), Some("DEADLINE_EXCEEDED"), "dropped at its deadline"),
+            (client, None,      Outcome::Cancelled, false, None, None, "the caller gave up"),
+            (client, None,      Outcome::Cancelled, true,  Some(Code::DeadlineExceeded), Some("DEADLINE_EXCEEDED"), "the caller's deadline"),
+            (client, None,      failed,             false, Some(Code::Unknown), Some("UNKNOWN"), "a transport error"),
+            (client, None,      failed,             true,  Some(Code::DeadlineExceeded), Some("DEADLINE_EXCEEDED"), "a transport error at the deadline"),
+            (server, None,      failed,             true,  Some(Code::DeadlineExceeded), Some("DEADLINE_EXCEEDED"), "a timeout below the layer"),
+            (server, None,      Outcome::Panicked,  true,  Some(Code::Unknown), Some("UNKNOWN"), "a panic is a panic"),
+        ] {
+            let verdict = grpc(role, status, Some(200), &outcome, past);
+            assert_eq!((verdict.grpc_code, verdict.error_type), (code, error), "{role:?}: {why}");
+        }
     }
 }

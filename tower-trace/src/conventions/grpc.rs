@@ -1,9 +1,13 @@
 //! gRPC status codes, where to find them, and how the conventions classify them.
 
+use std::time::Duration;
+
 use http::{HeaderMap, HeaderName};
 
 /// `grpc-status`
 pub(crate) const GRPC_STATUS: HeaderName = HeaderName::from_static("grpc-status");
+/// `grpc-timeout`
+pub(crate) const GRPC_TIMEOUT: HeaderName = HeaderName::from_static("grpc-timeout");
 
 /// A gRPC status code (`grpc/grpc:doc/statuscodes.md`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -73,7 +77,7 @@ impl Code {
         self as i32
     }
 
-    /// The name used by `rpc.response.status_code` and `error.type`, e.g. `"NOT_FOUND"`.
+    /// The name used by `rpc.status_code` and `error.type`, e.g. `"NOT_FOUND"`.
     pub fn as_str(self) -> &'static str {
         match self {
             Code::Ok => "OK",
@@ -138,6 +142,42 @@ pub(crate) fn status_in(headers: &HeaderMap) -> Option<Code> {
         .and_then(|v| Code::from_header(v.as_bytes()))
 }
 
+/// The call's `grpc-timeout`, if it has a valid one: at most 8 ASCII digits and a unit, `H`,
+/// `M`, `S`, `m`, `u` or `n` ("gRPC over HTTP2", `grpc/grpc:doc/PROTOCOL-HTTP2.md`,
+/// Requests: `Timeout → "grpc-timeout" TimeoutValue TimeoutUnit`). Anything else is no
+/// timeout: a malformed value gives the call no deadline.
+///
+/// ```
+/// use std::time::Duration;
+/// use tower_telemetry_trace::conventions::grpc::timeout_in;
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("grpc-timeout", "250m".parse().unwrap());
+/// assert_eq!(timeout_in(&headers), Some(Duration::from_millis(250)));
+/// ```
+pub fn timeout_in(headers: &HeaderMap) -> Option<Duration> {
+    parse_timeout(headers.get(GRPC_TIMEOUT)?.as_bytes())
+}
+
+fn parse_timeout(value: &[u8]) -> Option<Duration> {
+    let (&unit, digits) = value.split_last()?;
+    if digits.is_empty() || digits.len() > 8 || !digits.iter().all(u8::is_ascii_digit) {
+        return None;
+    }
+    let n = digits
+        .iter()
+        .fold(0u64, |n, d| n * 10 + u64::from(d - b'0'));
+    Some(match unit {
+        b'H' => Duration::from_secs(n * 3600),
+        b'M' => Duration::from_secs(n * 60),
+        b'S' => Duration::from_secs(n),
+        b'm' => Duration::from_millis(n),
+        b'u' => Duration::from_micros(n),
+        b'n' => Duration::from_nanos(n),
+        _ => return None,
+    })
+}
+
 /// True if `content-type` says gRPC (`application/grpc`, `application/grpc+proto`, …).
 pub(crate) fn is_grpc(headers: &HeaderMap) -> bool {
     headers
@@ -154,6 +194,11 @@ pub(crate) fn split_path(path: &str) -> Option<(&str, &str, &str)> {
         return None;
     }
     Some((full, service, method))
+}
+
+/// The method as called, for `rpc.method_original`: the path without its leading `/`.
+pub(crate) fn method_as_called(path: &str) -> &str {
+    path.strip_prefix('/').unwrap_or(path)
 }
 
 #[cfg(test)]
@@ -190,6 +235,30 @@ mod tests {
             (500, Code::Unknown),
         ] {
             assert_eq!(Code::from_http_status(status), code, "{status}");
+        }
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn timeouts() {
+        for (value, expected, why) in [
+            ("1H", Some(Duration::from_secs(3600)), "hours"),
+            ("2M", Some(Duration::from_secs(120)), "minutes"),
+            ("3S", Some(Duration::from_secs(3)), "seconds"),
+            ("250m", Some(Duration::from_millis(250)), "milliseconds"),
+            ("99999999u", Some(Duration::from_micros(99_999_999)), "8 digits, microseconds"),
+            ("7n", Some(Duration::from_nanos(7)), "nanoseconds"),
+            ("0m", Some(Duration::ZERO), "zero: already past"),
+            ("100000000m", None, "9 digits"),
+            ("100", None, "no unit"),
+            ("m", None, "no value"),
+            ("", None, "empty"),
+            ("10s", None, "units are case-sensitive"),
+            ("1.5S", None, "not an integer"),
+            ("-1S", None, "not positive"),
+            (" 1S", None, "no spaces"),
+        ] {
+            assert_eq!(parse_timeout(value.as_bytes()), expected, "{value:?}: {why}");
         }
     }
 

@@ -20,7 +20,7 @@ use std::sync::Arc;
 
 use crate::hooks::{DefaultRoute, MakeRoute, RequestInfo, RequestPredicate};
 
-pub use classify::Verdict;
+pub use classify::{DEADLINE_SLACK, Verdict};
 pub use intern::{Interner, MAX_INTERNED};
 pub use redact::DEFAULT_SENSITIVE_QUERY_PARAMS;
 
@@ -38,18 +38,83 @@ pub enum Protocol {
 }
 
 /// Which generation of the RPC semantic conventions gRPC spans and metrics follow.
+///
+/// | | spans | metrics |
+/// |---|---|---|
+/// | `Current` | `rpc.system.name`, `rpc.method` (`pkg.Service/Method` or `_OTHER`), `rpc.method_original` (with `_OTHER`), `rpc.status_code` (`"NOT_FOUND"`), `error.type` | `rpc.{server,client}.call.duration` (s) |
+/// | `Classic` | `rpc.system`, `rpc.service`, `rpc.method` (`Method`), `rpc.grpc.status_code` (`5`), `error.type` | `rpc.{server,client}.duration` (ms) |
+/// | `Both` | the union; the one key both generations use, `rpc.method`, carries the current value | both instruments, each with its own attributes |
+///
+/// `OTEL_SEMCONV_STABILITY_OPT_IN` selects one, as the RPC conventions' migration note says:
+/// see [`from_opt_in`](Self::from_opt_in).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum RpcConventions {
-    /// semconv ≥ 1.39 (the RPC conventions page, Release Candidate since 1.40):
-    /// `rpc.system.name`, a fully qualified `rpc.method`, the status code by name,
-    /// `rpc.{server,client}.call.duration` in seconds.
+    /// The RPC conventions of semconv 1.45.0 ("RPC spans", "RPC metrics" and "gRPC" pages;
+    /// the names introduced from 1.39 on, with `rpc.status_code` from semantic-conventions
+    /// PR #3921): `rpc.system.name`, a fully qualified `rpc.method`, the status code by
+    /// name, `rpc.{server,client}.call.duration` in seconds. `rpc` in
+    /// `OTEL_SEMCONV_STABILITY_OPT_IN`.
     #[default]
     Current,
     /// semconv ≤ 1.37, what most dashboards still expect: `rpc.system`, `rpc.service` +
     /// `rpc.method`, `rpc.grpc.status_code` as an integer, `rpc.{server,client}.duration` in
-    /// milliseconds.
+    /// milliseconds. `rpc/old` in `OTEL_SEMCONV_STABILITY_OPT_IN`.
     Classic,
+    /// Both generations at once, for a phased migration: the attributes of both on spans
+    /// (`rpc.method` holds the current, fully qualified value: one key cannot hold two) and
+    /// both duration histograms. `rpc/dup` in `OTEL_SEMCONV_STABILITY_OPT_IN`.
+    Both,
+}
+
+impl RpcConventions {
+    /// The RPC conventions an `OTEL_SEMCONV_STABILITY_OPT_IN` value asks for, `None` when it
+    /// names none (then keep the default).
+    ///
+    /// The value is a comma-separated list of categories (the RPC conventions' migration
+    /// note, semconv 1.45.0 `docs/rpc/README.md`); entries are trimmed and compared without
+    /// regard to case, and entries of other categories (`http`, `database`, …) are ignored.
+    /// `rpc/dup` wins over `rpc` (the note's rule) and over `rpc/old` (nothing is lost), and
+    /// `rpc` wins over `rpc/old`.
+    ///
+    /// ```
+    /// use tower_telemetry_trace::RpcConventions;
+    ///
+    /// assert_eq!(RpcConventions::from_opt_in("http,rpc"), Some(RpcConventions::Current));
+    /// assert_eq!(RpcConventions::from_opt_in("rpc, rpc/dup"), Some(RpcConventions::Both));
+    /// assert_eq!(RpcConventions::from_opt_in(" RPC/OLD "), Some(RpcConventions::Classic));
+    /// assert_eq!(RpcConventions::from_opt_in("http/dup"), None);
+    /// ```
+    pub fn from_opt_in(value: &str) -> Option<Self> {
+        let (mut current, mut classic, mut both) = (false, false, false);
+        for entry in value.split(',').map(str::trim) {
+            if entry.eq_ignore_ascii_case("rpc/dup") {
+                both = true;
+            } else if entry.eq_ignore_ascii_case("rpc") {
+                current = true;
+            } else if entry.eq_ignore_ascii_case("rpc/old") {
+                classic = true;
+            }
+        }
+        match (both, current, classic) {
+            (true, _, _) => Some(RpcConventions::Both),
+            (false, true, _) => Some(RpcConventions::Current),
+            (false, false, true) => Some(RpcConventions::Classic),
+            (false, false, false) => None,
+        }
+    }
+
+    /// Whether the current names are emitted (`Current` and `Both`).
+    #[inline]
+    pub fn emits_current(self) -> bool {
+        matches!(self, RpcConventions::Current | RpcConventions::Both)
+    }
+
+    /// Whether the classic names are emitted (`Classic` and `Both`).
+    #[inline]
+    pub fn emits_classic(self) -> bool {
+        matches!(self, RpcConventions::Classic | RpcConventions::Both)
+    }
 }
 
 /// Which side of the call a lifecycle is on; the conventions judge errors differently, and
@@ -213,5 +278,40 @@ impl<R, F> std::fmt::Debug for Conventions<R, F> {
             .field("default_scheme", &self.default_scheme)
             .field("server_authority", &self.server_authority)
             .finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::RpcConventions::{self, Both, Classic, Current};
+
+    #[rustfmt::skip]
+    #[test]
+    fn stability_opt_in() {
+        for (value, expected, why) in [
+            ("rpc",                Some(Current), "the current conventions"),
+            ("rpc/dup",            Some(Both),    "both generations"),
+            ("rpc/old",            Some(Classic), "the classic conventions"),
+            ("",                   None,          "empty is unset"),
+            ("http,database",      None,          "other categories only"),
+            ("http/dup",           None,          "another category's dup"),
+            ("rpc,rpc/dup",        Some(Both),    "rpc/dup wins over rpc (the migration note)"),
+            ("rpc/dup,rpc",        Some(Both),    "whatever the order"),
+            ("rpc/old, rpc/dup",   Some(Both),    "rpc/dup wins over rpc/old: nothing is lost"),
+            ("rpc/old,rpc",        Some(Current), "rpc wins over rpc/old"),
+            ("  RPC/Dup  ",        Some(Both),    "trimmed, case-insensitive"),
+            ("http, rpc ,database", Some(Current), "among other categories"),
+            ("rpc/", None,                        "not a value"),
+            ("rpcx,rpc/dupx",      None,          "prefixes are not values"),
+        ] {
+            assert_eq!(RpcConventions::from_opt_in(value), expected, "{value:?}: {why}");
+        }
+    }
+
+    #[test]
+    fn what_each_mode_emits() {
+        assert!(Current.emits_current() && !Current.emits_classic());
+        assert!(!Classic.emits_current() && Classic.emits_classic());
+        assert!(Both.emits_current() && Both.emits_classic());
     }
 }

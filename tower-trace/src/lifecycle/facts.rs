@@ -4,6 +4,7 @@
 use std::cell::OnceCell;
 use std::ops::Deref;
 use std::sync::Arc;
+use std::time::Duration;
 
 use http::HeaderMap;
 
@@ -35,6 +36,7 @@ pub struct Facts {
     scheme: Option<&'static str>,
     server: (Option<Arc<str>>, Option<u16>),
     rpc_method: Option<Arc<str>>,
+    grpc_timeout: Option<Duration>,
     status: Option<u16>,
     response_version: Option<&'static str>,
     grpc_status: Option<Code>,
@@ -64,6 +66,11 @@ impl Facts {
             scheme: None,
             server: (None, None),
             rpc_method: None,
+            grpc_timeout: if grpc {
+                grpc::timeout_in(request.headers())
+            } else {
+                None
+            },
             status: None,
             response_version: None,
             grpc_status: None,
@@ -136,6 +143,14 @@ impl Facts {
     #[inline]
     pub fn rpc_method(&self) -> Option<&Arc<str>> {
         self.rpc_method.as_ref()
+    }
+
+    /// The call's deadline as its `grpc-timeout` says, from its arrival (gRPC only; `None`
+    /// without a valid one). A call cancelled at or after it (less
+    /// [`DEADLINE_SLACK`](crate::conventions::DEADLINE_SLACK)) is judged `DEADLINE_EXCEEDED`.
+    #[inline]
+    pub fn grpc_timeout(&self) -> Option<Duration> {
+        self.grpc_timeout
     }
 
     /// Keeps what the observers computed while the request arrived.

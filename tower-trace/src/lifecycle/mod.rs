@@ -101,6 +101,7 @@ mod tests;
 
 use std::any::Any;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, Request};
@@ -210,10 +211,11 @@ pub struct End<'a> {
 
 impl<'a> End<'a> {
     pub(crate) fn new(facts: &'a Facts, outcome: Outcome<'a>, now: &'a Now) -> Self {
+        let elapsed = || elapsed(facts, now);
         End {
             facts,
             outcome,
-            verdict: crate::conventions::classify::judge(facts, &outcome),
+            verdict: crate::conventions::classify::judge(facts, &outcome, elapsed),
             now,
         }
     }
@@ -245,10 +247,24 @@ impl<'a> End<'a> {
     /// The time from the request's arrival to its end (zero if nobody read the start).
     #[inline]
     pub fn elapsed(&self) -> Duration {
-        self.facts
-            .start()
-            .map_or(Duration::ZERO, |start| self.now().duration_since(&start))
+        elapsed(self.facts, self.now)
     }
+
+    /// The gRPC method as the conventions' `rpc.method` names it: the fully qualified method
+    /// (`pkg.Service/Method`, interned) when it is recognised (see
+    /// [`Verdict::rpc_method_recognized`]), `None` when `rpc.method` is `_OTHER` (or for HTTP).
+    #[inline]
+    pub fn rpc_method(&self) -> Option<&'a Arc<str>> {
+        self.facts
+            .rpc_method()
+            .filter(|_| self.verdict.rpc_method_recognized)
+    }
+}
+
+fn elapsed(facts: &Facts, now: &Now) -> Duration {
+    facts
+        .start()
+        .map_or(Duration::ZERO, |start| now.get().duration_since(&start))
 }
 
 /// How a request ended. See the table in the [module docs](self).

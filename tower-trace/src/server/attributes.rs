@@ -6,7 +6,6 @@ use std::sync::Arc;
 use opentelemetry::{KeyValue, StringValue};
 
 use super::observer::{Settings, push_headers};
-use crate::conventions::RpcConventions;
 use crate::conventions::attributes as attr;
 use crate::conventions::grpc;
 use crate::conventions::redact::redact_query;
@@ -28,20 +27,29 @@ pub(crate) fn request_attributes(
     let (address, port) = facts.server(request);
 
     if let Some(rpc) = facts.rpc() {
-        match rpc {
-            RpcConventions::Classic => {
-                attrs.push(KeyValue::new(attr::RPC_SYSTEM, "grpc"));
-                if let Some((_, service, method)) = grpc::split_path(request.uri().path()) {
-                    attrs.push(KeyValue::new(attr::RPC_SERVICE, service.to_owned()));
+        let path = request.uri().path();
+        if rpc.emits_classic() {
+            attrs.push(KeyValue::new(attr::RPC_SYSTEM, "grpc"));
+            if let Some((_, service, method)) = grpc::split_path(path) {
+                attrs.push(KeyValue::new(attr::RPC_SERVICE, service.to_owned()));
+                // With both generations, `rpc.method` holds the current value.
+                if !rpc.emits_current() {
                     attrs.push(KeyValue::new(attr::RPC_METHOD, method.to_owned()));
                 }
             }
-            _ => {
-                attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
-                let method = facts
-                    .rpc_method(request)
-                    .map_or(StringValue::from(attr::OTHER), shared);
-                attrs.push(KeyValue::new(attr::RPC_METHOD, method));
+        }
+        if rpc.emits_current() {
+            attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
+            // Whether the server implements a well-formed method is known only from its
+            // answer (`UNIMPLEMENTED`), so `rpc.method` is recorded at the end (an attribute
+            // cannot be replaced: OpenTelemetry keeps both values); the span's name carries
+            // the method for samplers now. A method that can't be named is `_OTHER` already.
+            if facts.rpc_method(request).is_none() {
+                attrs.push(KeyValue::new(attr::RPC_METHOD, attr::OTHER));
+                attrs.push(KeyValue::new(
+                    attr::RPC_METHOD_ORIGINAL,
+                    grpc::method_as_called(path).to_owned(),
+                ));
             }
         }
         push_server_address(&mut attrs, address, port);

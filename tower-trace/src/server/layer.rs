@@ -34,6 +34,11 @@ pub struct TraceLayer<T, P = Propagator, R = DefaultRoute, F = (), E = (), H = S
 impl<T: Tracer> TraceLayer<T> {
     /// A server layer with `tracer`, W3C propagation and automatic HTTP/gRPC detection.
     ///
+    /// The caller's context comes from `traceparent` and `tracestate`, else from OpenCensus
+    /// `grpc-trace-bin` (the binary metadata of OpenCensus and gRPC's census plugins, gRFC
+    /// A72), so a trace started by such a gRPC client continues here; it is only ever read,
+    /// and a valid `traceparent` wins. [`with_propagator`](Self::with_propagator) changes it.
+    ///
     /// A no-op tracer (the global default before a provider is installed) is detected here,
     /// once, and turns the layer off.
     pub fn server(tracer: T) -> Self {
@@ -42,7 +47,7 @@ impl<T: Tracer> TraceLayer<T> {
             conventions: Conventions::server(),
             span: SpanConfig {
                 tracer: Arc::new(tracer),
-                propagator: Propagator::w3c(),
+                propagator: Propagator::w3c().with_grpc_trace_bin(),
                 public: (),
                 hooks: SpanHooks::default(),
                 settings: Settings {
@@ -112,9 +117,10 @@ impl<T, P, R, F, E, H> TraceLayer<T, P, R, F, E, H> {
     }
 
     /// Uses `propagator` to read the caller's context: any of the propagation crate's
-    /// propagators (W3C only is the default; `Propagator::w3c_and_cloud_trace()`,
-    /// `Propagator::cloud_trace_one_way()`), or any OpenTelemetry `TextMapPropagator` through
-    /// `TextMapAdapter`.
+    /// propagators (the default is W3C with `grpc-trace-bin` below it,
+    /// `Propagator::w3c().with_grpc_trace_bin()`; others are `Propagator::w3c()`,
+    /// `Propagator::w3c_and_cloud_trace()`, `Propagator::cloud_trace_one_way()`), or any
+    /// OpenTelemetry `TextMapPropagator` through `TextMapAdapter`.
     pub fn with_propagator<P2: HeaderPropagator>(
         self,
         propagator: P2,

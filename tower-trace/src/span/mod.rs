@@ -5,15 +5,17 @@
 pub(crate) mod random_flag;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use opentelemetry::trace::{
     Link, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer,
 };
-use opentelemetry::{Context, KeyValue};
+use opentelemetry::{Context, KeyValue, StringValue};
 
+use crate::conventions::Role;
 use crate::conventions::attributes as attr;
+use crate::conventions::grpc::Code;
 use crate::conventions::intern;
-use crate::conventions::{Role, RpcConventions};
 use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
 use crate::lifecycle::{End, Outcome, RequestFacts, Timestamp};
 
@@ -45,6 +47,9 @@ pub fn empty_globals_warnings() -> usize {
     EMPTY_GLOBALS_WARNED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
+/// `{rpc.system.name}` of gRPC: the span name of a call whose method is `_OTHER`.
+pub(crate) const RPC_SYSTEM_NAME_GRPC: &str = "grpc";
+
 /// A tracer that hands back the parent's span context for a suppressed parent is a no-op
 /// (OpenTelemetry's `NoopTracer`, the global default before a provider is installed): the SDK
 /// returns an invalid context for a suppressed parent instead, and records nothing. Checked
@@ -67,17 +72,24 @@ pub(crate) fn is_noop<T: Tracer>(tracer: &T) -> bool {
     noop
 }
 
-/// The span name: the hook's, else the conventions' — `pkg.Service/Method` for gRPC (`grpc`
-/// when the path has no such shape), `{method} {route}` for HTTP with a route (interned, so
-/// it allocates once), else `{method}` (`HTTP` for an `_OTHER` method).
+/// The span name: the hook's, else the conventions' — `{rpc.method}`, i.e.
+/// `pkg.Service/Method`, for gRPC (`{rpc.system.name}`, i.e. `grpc`, when the method is
+/// `_OTHER`: the "RPC spans" page, Name, semconv 1.45.0), `{method} {route}` for HTTP with a
+/// route (interned, so it allocates once), else `{method}` (`HTTP` for an `_OTHER` method).
+/// Also says whether the name is the conventions' (a server renames its span `grpc` at the
+/// end when it turns out not to implement the method).
 pub(crate) fn name<N: MakeSpanName>(
     hook: &N,
     request: &RequestInfo<'_>,
     facts: &RequestFacts<'_>,
-) -> Cow<'static, str> {
-    if let Some(name) = hook.span_name(request, facts) {
-        return name;
+) -> (Cow<'static, str>, bool) {
+    match hook.span_name(request, facts) {
+        Some(name) => (name, false),
+        None => (conventional_name(request, facts), true),
     }
+}
+
+fn conventional_name(request: &RequestInfo<'_>, facts: &RequestFacts<'_>) -> Cow<'static, str> {
     let method = if facts.is_known_method() {
         facts.method()
     } else {
@@ -89,7 +101,7 @@ pub(crate) fn name<N: MakeSpanName>(
                 Some(name) => Cow::Borrowed(name),
                 None => Cow::Owned(full.to_string()),
             },
-            None => Cow::Borrowed("grpc"),
+            None => Cow::Borrowed(RPC_SYSTEM_NAME_GRPC),
         };
     }
     // HTTP client spans are named after the method alone (the HTTP client span conventions).
@@ -143,8 +155,9 @@ where
     } = placement;
     hooks.request.request_attributes(request, &mut attributes);
     let start = facts.start();
+    let (name, conventional_name) = name(&hooks.name, request, facts);
     let mut builder = tracer
-        .span_builder(name(&hooks.name, request, facts))
+        .span_builder(name)
         .with_kind(kind)
         .with_start_time(start.system)
         .with_attributes(attributes);
@@ -173,6 +186,7 @@ where
         cx,
         start,
         recording,
+        conventional_name,
     };
     (state, wire)
 }
@@ -184,6 +198,8 @@ pub(crate) struct SpanState {
     pub(crate) start: Timestamp,
     /// Sampled: end attributes are set only then.
     pub(crate) recording: bool,
+    /// Named by the conventions, not by a hook.
+    pub(crate) conventional_name: bool,
 }
 
 impl SpanState {
@@ -194,15 +210,44 @@ impl SpanState {
         if self.recording {
             let facts = end.facts();
             let verdict = end.verdict();
-            let mut attrs: [Option<KeyValue>; 3] = [None, None, None];
+            let mut attrs: [Option<KeyValue>; 6] = Default::default();
             match facts.rpc() {
                 Some(rpc) => {
-                    attrs[0] = verdict.grpc_code.map(|code| match rpc {
-                        RpcConventions::Classic => {
-                            KeyValue::new(attr::RPC_GRPC_STATUS_CODE, i64::from(code.as_i32()))
+                    if let Some(code) = verdict.grpc_code {
+                        if rpc.emits_classic() {
+                            attrs[0] = Some(KeyValue::new(
+                                attr::RPC_GRPC_STATUS_CODE,
+                                i64::from(code.as_i32()),
+                            ));
                         }
-                        _ => KeyValue::new(attr::RPC_RESPONSE_STATUS_CODE, code.as_str()),
-                    });
+                        if rpc.emits_current() {
+                            attrs[1] = Some(KeyValue::new(attr::RPC_STATUS_CODE, code.as_str()));
+                        }
+                    }
+                    // A server knows whether it implements the method only now; a method
+                    // known to be `_OTHER` at the start was recorded then.
+                    if let (true, Role::Server, Some(full)) =
+                        (rpc.emits_current(), facts.role(), facts.rpc_method())
+                    {
+                        match end.rpc_method() {
+                            Some(method) => {
+                                attrs[3] = Some(KeyValue::new(
+                                    attr::RPC_METHOD,
+                                    StringValue::from(Arc::clone(method)),
+                                ));
+                            }
+                            None => {
+                                attrs[3] = Some(KeyValue::new(attr::RPC_METHOD, attr::OTHER));
+                                attrs[4] = Some(KeyValue::new(
+                                    attr::RPC_METHOD_ORIGINAL,
+                                    StringValue::from(Arc::clone(full)),
+                                ));
+                                if self.conventional_name {
+                                    span.update_name(RPC_SYSTEM_NAME_GRPC);
+                                }
+                            }
+                        }
+                    }
                 }
                 None => {
                     attrs[0] = facts.status().map(|code| {
@@ -210,15 +255,15 @@ impl SpanState {
                     });
                     // A server span has the request's version from its start.
                     if facts.role() == Role::Client {
-                        attrs[1] = facts
+                        attrs[3] = facts
                             .protocol_version()
                             .map(|v| KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, v));
                     }
                 }
             }
             if let Some(error_type) = verdict.error_type {
-                attrs[2] = Some(KeyValue::new(attr::ERROR_TYPE, error_type));
-                span.set_status(Status::error(description(end.outcome())));
+                attrs[5] = Some(KeyValue::new(attr::ERROR_TYPE, error_type));
+                span.set_status(Status::error(description(end)));
             }
             span.set_attributes(attrs.into_iter().flatten());
         }
@@ -227,8 +272,18 @@ impl SpanState {
 }
 
 /// The span status description: the error's message for errors without a status code
-/// (inferable ones get none, as the conventions ask).
-fn description(outcome: &Outcome<'_>) -> Cow<'static, str> {
+/// (inferable ones get none, as the conventions ask), and why a call that ended without a
+/// status of its own is `DEADLINE_EXCEEDED`.
+fn description(end: &End<'_>) -> Cow<'static, str> {
+    let outcome = end.outcome();
+    let facts = end.facts();
+    if end.verdict().grpc_code == Some(Code::DeadlineExceeded)
+        && facts.grpc_timeout().is_some()
+        && facts.grpc_status().is_none()
+        && !matches!(outcome, Outcome::Complete)
+    {
+        return Cow::Borrowed("the call's deadline (grpc-timeout) passed before it ended");
+    }
     match outcome {
         Outcome::ServiceError(e) | Outcome::BodyError(e) => Cow::Owned(e.to_string()),
         Outcome::Cancelled => Cow::Borrowed("the other side went away before the response ended"),
