@@ -110,15 +110,19 @@
 //!   `tracing_opentelemetry::OpenTelemetrySpanExt`); the client layers take a `Context` from
 //!   the extensions first.
 //!
-//! ```ignore
+//! ```
+//! # #[cfg(feature = "tracing-subscriber")]
+//! # fn setup(tracer: opentelemetry_sdk::trace::SdkTracer) {
+//! use tracing_subscriber::filter::LevelFilter;
 //! use tracing_subscriber::prelude::*;
 //! use tower_telemetry_trace::logs::SkipRequestSpans;
 //!
 //! tracing_subscriber::registry()
 //!     .with(tracing_subscriber::fmt::layer()) // or CloudLogging
 //!     .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(SkipRequestSpans))
-//!     .with(tracing_subscriber::EnvFilter::from_default_env())
+//!     .with(LevelFilter::INFO)
 //!     .init();
+//! # }
 //! ```
 //!
 //! Without the filter, `tracing-opentelemetry` would export a second, internal `request` span
