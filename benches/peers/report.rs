@@ -33,7 +33,7 @@ fn main() {
     let command = args.next().unwrap_or_default();
 
     let mut groups: BTreeMap<String, BTreeMap<String, Result>> = BTreeMap::new();
-    for group in ["server", "client", "sdk", "load"] {
+    for group in ["server", "client", "sdk", "load", "tracing_bridge"] {
         let Ok(entries) = std::fs::read_dir(home.join(group)) else { continue };
         for entry in entries.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
@@ -55,7 +55,11 @@ fn main() {
          2-core VM, so timings vary by ±20% between runs (allocation counts do not).\n"
     );
     for (group, results) in &groups {
-        let bare = results.get("bare").map(|r| r.median_ns);
+        // The `tracing` bridge's rows are measured against the layer built without it.
+        let bare = results
+            .get("bare")
+            .or_else(|| results.get("feature_off"))
+            .map(|r| r.median_ns);
         let floor = groups.get("sdk").and_then(|s| s.get("floor")).map(|r| r.median_ns);
         let _ = writeln!(md, "## {group}\n");
         let _ = writeln!(md, "| variant | median | overhead over bare | allocs/req | bytes/req |");
@@ -65,12 +69,20 @@ fn main() {
         for name in names {
             let r = &results[name];
             let overhead = match (bare, group.as_str()) {
-                (Some(b), "server" | "client") => fmt_ns(r.median_ns - b),
+                (Some(b), "server" | "client" | "tracing_bridge") => fmt_ns(r.median_ns - b),
                 _ => "-".to_owned(),
             };
             let allocs = r.allocs.map_or("-".to_owned(), |a| format!("{a:.1}"));
             let bytes = r.bytes.map_or("-".to_owned(), |b| format!("{b:.0}"));
             let _ = writeln!(md, "| {name} | {} | {overhead} | {allocs} | {bytes} |", fmt_ns(r.median_ns));
+        }
+        if group == "tracing_bridge" {
+            let _ = writeln!(
+                md,
+                "\nThe trace layer (sampled) built without the `tracing` feature (`feature_off`, the \"bare\" of this group), \
+                 with it and no subscriber listening, and with a `fmt` subscriber formatting the request spans into a sink \
+                 (`tower-metrics/benches/layers.rs`, run once per build)."
+            );
         }
         if group == "server" {
             if let (Some(bare), Some(ours)) = (bare, results.get("ours_fused")) {

@@ -405,6 +405,53 @@ async fn grpc_requests_log_their_rpc_method() {
     assert!(request.get("http.route").is_none(), "{request}");
 }
 
+/// A reqwest middleware below ours that logs (as a retry or auth middleware would).
+fn log_sending<'a>(
+    request: reqwest::Request,
+    extensions: &'a mut http::Extensions,
+    next: reqwest_middleware::Next<'a>,
+) -> Pin<
+    Box<
+        dyn std::future::Future<Output = reqwest_middleware::Result<reqwest::Response>> + Send + 'a,
+    >,
+> {
+    Box::pin(async move {
+        tracing::info!("reqwest sending");
+        next.run(request, extensions).await
+    })
+}
+
+#[tokio::test]
+async fn reqwest_call_lines_are_in_the_call_span() {
+    use tower_telemetry_trace::TraceMiddleware;
+
+    let tracing = Tracing::new();
+    let logs = LogCapture::new();
+    let _subscriber = tracing::subscriber::set_default(json_logs(&logs));
+    let backend = backend().await;
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(TraceMiddleware::new(tracing.tracer()))
+        .with(log_sending)
+        .build();
+    let stock = client
+        .get(format!("http://{backend}/stock"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(stock, "7");
+
+    let call = only(&tracing.wait_for(1).await, &SpanKind::Client).clone();
+    let lines = logs.json();
+    let span =
+        span_in(line(&lines, "reqwest sending"), logs::CLIENT_SPAN).expect("in the call's span");
+    assert_eq!(span["trace_id"], hex_trace_id(&call));
+    assert_eq!(span["span_id"], hex_span_id(&call));
+    assert_eq!(span["http.request.method"], "GET");
+}
+
 // === Google Cloud Logging ===
 
 #[tokio::test]

@@ -14,9 +14,60 @@ use harness::ours::{client, sdk_floor, server};
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
 
+/// The trace crate's `tracing` bridge (a `tracing` span per request, for logs): what it costs
+/// when nobody listens, next to the same layer built without it. The row is named after the
+/// build, so run the group twice:
+///
+/// ```text
+/// cargo bench -p tower-telemetry-metrics --bench layers -- tracing_bridge
+/// cargo bench -p tower-telemetry-metrics --bench layers --features tracing -- tracing_bridge
+/// ```
+///
+/// With the feature, a third row has a subscriber listening: `tracing_subscriber::fmt`
+/// formatting the request spans into `io::sink` (the cost of the span itself, with no log line
+/// written in the handler).
+fn tracing_bridge(c: &mut criterion::Criterion) {
+    use harness::{router, runtime, tracer, tracer_provider, variant};
+    use tower_telemetry_trace::TraceLayer;
+
+    let rt = runtime();
+    let sampled = tracer_provider(true);
+    let flush = || {
+        let _ = sampled.force_flush();
+    };
+    let layer = || {
+        router()
+            .layer(TraceLayer::server(tracer(&sampled)))
+            .with_state(())
+    };
+    let name = if cfg!(feature = "tracing") {
+        "feature_on_no_subscriber"
+    } else {
+        "feature_off"
+    };
+    variant(c, &rt, "tracing_bridge", name, layer(), &flush);
+    #[cfg(feature = "tracing")]
+    {
+        let subscriber = tracing_subscriber::fmt()
+            .with_max_level(tracing::Level::INFO)
+            .with_writer(std::io::sink)
+            .finish();
+        // The runtime is current-thread: the requests run on this thread, under it.
+        let _listening = tracing::subscriber::set_default(subscriber);
+        variant(
+            c,
+            &rt,
+            "tracing_bridge",
+            "feature_on_fmt_subscriber",
+            layer(),
+            &flush,
+        );
+    }
+}
+
 criterion_group! {
     name = benches;
     config = config();
-    targets = server, client, sdk_floor
+    targets = server, client, sdk_floor, tracing_bridge
 }
 criterion_main!(benches);

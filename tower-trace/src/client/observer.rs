@@ -222,7 +222,7 @@ pub struct ClientRecord {
     span: SpanState,
     /// The call's `tracing` span, for logs.
     #[cfg(feature = "tracing")]
-    log: tracing::Span,
+    log: crate::logs::span::LogSpan,
 }
 
 impl Record for ClientRecord {
@@ -234,7 +234,7 @@ impl Record for ClientRecord {
     #[cfg(feature = "tracing")]
     #[inline]
     fn tracing_span(&self) -> Option<&tracing::Span> {
-        Some(&self.log)
+        self.log.get()
     }
 
     #[cfg(feature = "tracing")]

@@ -39,12 +39,14 @@
 //!   correlate; a skipped request without a trace context gets none (there is no trace to
 //!   join), and costs nothing;
 //! - a [public endpoint](crate::TraceLayer::public_endpoint_if)'s request: the new trace's id;
-//! - a disabled layer (no tracer provider installed, `enabled(false)`): none.
+//! - a disabled layer (no tracer provider installed, `enabled(false)`): none; a client layer
+//!   with spans off still propagates, but makes no span of either kind. A metrics layer alone
+//!   makes none (fused with a trace layer, the trace layer's is the request's).
 //!
 //! When no subscriber is interested in the span (nothing installed, or a filter turns
-//! `tower_telemetry_trace` below its level off), `tracing` answers from its callsite cache and
-//! the layer carries a `Span::none()`: no allocation, no formatting of ids, and the response
-//! body is not wrapped in anything more. `BENCHMARKS.md` has the figures.
+//! `tower_telemetry_trace` at its level off), `tracing` answers from its callsite cache and the
+//! layer carries a `Span::none()`: no allocation, no formatting of ids, and the polls of the
+//! response body enter nothing. `BENCHMARKS.md` (group `tracing_bridge`) has the figures.
 //!
 //! # Plain logs: `tracing_subscriber::fmt`
 //!
@@ -108,15 +110,19 @@
 //!   `tracing_opentelemetry::OpenTelemetrySpanExt`); the client layers take a `Context` from
 //!   the extensions first.
 //!
-//! ```ignore
+//! ```
+//! # #[cfg(feature = "tracing-subscriber")]
+//! # fn setup(tracer: opentelemetry_sdk::trace::SdkTracer) {
+//! use tracing_subscriber::filter::LevelFilter;
 //! use tracing_subscriber::prelude::*;
 //! use tower_telemetry_trace::logs::SkipRequestSpans;
 //!
 //! tracing_subscriber::registry()
 //!     .with(tracing_subscriber::fmt::layer()) // or CloudLogging
 //!     .with(tracing_opentelemetry::layer().with_tracer(tracer).with_filter(SkipRequestSpans))
-//!     .with(tracing_subscriber::EnvFilter::from_default_env())
+//!     .with(LevelFilter::INFO)
 //!     .init();
+//! # }
 //! ```
 //!
 //! Without the filter, `tracing-opentelemetry` would export a second, internal `request` span

@@ -21,6 +21,30 @@ impl Default for LogSpans {
     }
 }
 
+/// A request's `tracing` span, boxed when a subscriber enabled it and absent otherwise: a
+/// `tracing::Span` is 40 bytes, copied with every move of the response future and body, so
+/// nothing grows when nobody listens (and when someone does, the subscriber allocates for the
+/// span anyway).
+#[derive(Debug, Default)]
+pub(crate) struct LogSpan(Option<Box<Span>>);
+
+impl LogSpan {
+    #[inline]
+    fn new(span: Span) -> Self {
+        if span.is_disabled() {
+            LogSpan(None)
+        } else {
+            LogSpan(Some(Box::new(span)))
+        }
+    }
+
+    /// The span, when a subscriber enabled it.
+    #[inline]
+    pub(crate) fn get(&self) -> Option<&Span> {
+        self.0.as_deref()
+    }
+}
+
 /// `tracing::span!` at a level known only at run time: one callsite per level, each with its
 /// own interest cache, so a level nobody listens to costs a load and a branch.
 macro_rules! span_at {
@@ -44,9 +68,9 @@ impl LogSpans {
         ids: &SpanContext,
         request: &RequestInfo<'_>,
         facts: &RequestFacts<'_>,
-    ) -> Span {
+    ) -> LogSpan {
         let is_http = !facts.is_grpc();
-        span_at!(
+        LogSpan::new(span_at!(
             self.level,
             SERVER_SPAN,
             trace_id = %ids.trace_id(),
@@ -57,7 +81,7 @@ impl LogSpans {
             rpc.method = if is_http { None } else { facts.rpc_method(request).map(|m| &**m) },
             http.response.status_code = Empty,
             rpc.response.status_code = Empty,
-        )
+        ))
     }
 
     /// The span of a call a client makes; `ids` are its client span's.
@@ -66,9 +90,9 @@ impl LogSpans {
         ids: &SpanContext,
         request: &RequestInfo<'_>,
         facts: &RequestFacts<'_>,
-    ) -> Span {
+    ) -> LogSpan {
         let is_http = !facts.is_grpc();
-        span_at!(
+        LogSpan::new(span_at!(
             self.level,
             CLIENT_SPAN,
             trace_id = %ids.trace_id(),
@@ -79,14 +103,15 @@ impl LogSpans {
             server.address = facts.server(request).0.map(|a| &**a),
             http.response.status_code = Empty,
             rpc.response.status_code = Empty,
-        )
+        ))
     }
 }
 
 /// The response head's status, into the span (HTTP).
 #[inline]
-pub(crate) fn record_response(span: &Span, facts: &Facts) {
-    if span.is_disabled() || facts.is_grpc() {
+pub(crate) fn record_response(span: &LogSpan, facts: &Facts) {
+    let Some(span) = span.get() else { return };
+    if facts.is_grpc() {
         return;
     }
     if let Some(status) = facts.status() {
@@ -96,10 +121,8 @@ pub(crate) fn record_response(span: &Span, facts: &Facts) {
 
 /// The gRPC status, into the span, just before it closes.
 #[inline]
-pub(crate) fn record_end(span: &Span, end: &End<'_>) {
-    if span.is_disabled() {
-        return;
-    }
+pub(crate) fn record_end(span: &LogSpan, end: &End<'_>) {
+    let Some(span) = span.get() else { return };
     if let Some(code) = end.verdict().grpc_code {
         span.record("rpc.response.status_code", code.as_str());
     }

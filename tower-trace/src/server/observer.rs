@@ -87,7 +87,7 @@ pub struct ServerRecord {
     state: State,
     /// The request's `tracing` span, for logs.
     #[cfg(feature = "tracing")]
-    log: tracing::Span,
+    log: crate::logs::span::LogSpan,
 }
 
 impl std::fmt::Debug for ServerRecord {
@@ -244,7 +244,7 @@ impl Record for ServerRecord {
     #[cfg(feature = "tracing")]
     #[inline]
     fn tracing_span(&self) -> Option<&tracing::Span> {
-        Some(&self.log)
+        self.log.get()
     }
 
     #[inline]
