@@ -259,8 +259,8 @@ impl Telemetry {
         &self.meter_provider
     }
 
-    /// The warnings reported so far (configuration, export failures), as sent to the
-    /// diagnostics sink.
+    /// The warnings reported so far (configuration, export failures; the latest 100), as sent
+    /// to the diagnostics sink.
     pub fn diagnostics(&self) -> Vec<String> {
         self.diagnostics.messages()
     }

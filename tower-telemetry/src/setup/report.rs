@@ -12,6 +12,9 @@ use opentelemetry_sdk::trace::{SpanData, SpanExporter};
 
 type Sink = dyn Fn(&str) + Send + Sync;
 
+/// How many diagnostics [`Diagnostics::messages`] keeps (the latest).
+const KEPT_MESSAGES: usize = 100;
+
 /// Where diagnostics go: stderr by default, or a function of yours (e.g. `tracing::warn!`).
 #[derive(Clone)]
 pub(crate) struct Diagnostics {
@@ -36,12 +39,16 @@ impl Diagnostics {
     /// Reports `message` once.
     pub(crate) fn warn(&self, message: &str) {
         if let Ok(mut messages) = self.messages.lock() {
+            // A long-running process reports a summary a minute at most: keep the latest.
+            if messages.len() >= KEPT_MESSAGES {
+                messages.remove(0);
+            }
             messages.push(message.to_owned());
         }
         (self.sink)(message);
     }
 
-    /// Everything reported so far.
+    /// What was reported (the latest [`KEPT_MESSAGES`]).
     pub(crate) fn messages(&self) -> Vec<String> {
         self.messages.lock().map(|m| m.clone()).unwrap_or_default()
     }
