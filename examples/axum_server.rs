@@ -42,11 +42,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://{}", listener.local_addr()?);
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // SIGTERM (containers) or Ctrl-C: stop accepting, drain in-flight requests (at most 4 s;
+    // a client stalled mid-request cannot hold it), then flush the telemetry (at most 5 s).
+    tower_telemetry::serve(listener, app)
+        .with_graceful_shutdown(tower_telemetry::shutdown_signal())
+        .await;
     telemetry.shutdown().await;
     Ok(())
 }

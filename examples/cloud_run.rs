@@ -78,11 +78,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let addr = SocketAddr::from((Ipv4Addr::LOCALHOST, port));
     let listener = tokio::net::TcpListener::bind(addr).await?;
     tracing::info!(%addr, "listening");
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    // SIGTERM (containers) or Ctrl-C: stop accepting, drain in-flight requests (at most 4 s;
+    // a client stalled mid-request cannot hold it), then flush the telemetry (at most 5 s).
+    tower_telemetry::serve(listener, app)
+        .with_graceful_shutdown(tower_telemetry::shutdown_signal())
+        .await;
     telemetry.shutdown().await;
     Ok(())
 }

@@ -26,11 +26,15 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     };
     let mut out = std::io::stdout().lock();
-    let addresses = demo::run(&telemetry, &mut out, style).await?;
+    let services = demo::run(&telemetry, &mut out, style).await?;
+    let addresses = services.addresses;
     drop(out);
     if serve {
         println!();
-        println!("Serving until Ctrl-C:");
+        println!(
+            "Serving until SIGTERM or Ctrl-C; the frontend is listening on http://{}",
+            addresses.frontend
+        );
         println!("  frontend  http://{}/checkout/42", addresses.frontend);
         println!("  backend   http://{}/inventory/1", addresses.backend);
         println!("  greeter   grpc://{} (test.Echo/Say)", addresses.greeter);
@@ -39,9 +43,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             addresses.frontend
         );
         println!("            http://{}/metrics", addresses.backend);
-        tokio::signal::ctrl_c().await?;
+        tower_telemetry::shutdown_signal().await;
     }
-    // Dropping the telemetry flushes and shuts down the exporters (bounded).
+    // Stop accepting, drain in-flight requests (bounded), then flush and shut down the
+    // exporters (bounded too).
+    let cut = services.shutdown().await;
+    if cut > 0 {
+        eprintln!("demo: {cut} connections cut at the drain deadline");
+    }
     tokio::task::spawn_blocking(move || drop(telemetry)).await?;
     Ok(())
 }

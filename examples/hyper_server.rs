@@ -1,22 +1,20 @@
 //! Run with `cargo run --example hyper_server`, then `curl http://127.0.0.1:3001/items/7`.
 //!
 //! A plain hyper server (no framework): the layers wrap a `tower::Service`, the route comes
-//! from a function (no router to ask), and the peer address is recorded through
-//! `tower_telemetry_trace::PeerAddr`. Spans are printed to the console.
+//! from a function (no router to ask), and `tower_telemetry::serve` runs hyper's connections
+//! (recording each peer's address as `tower_telemetry_trace::PeerAddr`, stopping on SIGTERM or
+//! Ctrl-C within a drain deadline). Spans are printed to the console.
 
 use std::convert::Infallible;
 
 use bytes::Bytes;
 use http::{Request, Response};
 use http_body_util::Full;
-use hyper_util::rt::{TokioExecutor, TokioIo};
-use hyper_util::server::conn::auto;
-use hyper_util::service::TowerToHyperService;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tower::{ServiceBuilder, ServiceExt};
+use tower::ServiceBuilder;
 use tower_telemetry_metrics::MetricsLayer;
-use tower_telemetry_trace::{PeerAddr, RequestInfo, TraceLayer};
+use tower_telemetry_trace::{RequestInfo, TraceLayer};
 
 /// A low-cardinality route for `http.route` and the span name; never the raw path.
 fn route(req: &RequestInfo<'_>) -> Option<std::borrow::Cow<'static, str>> {
@@ -44,19 +42,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
     println!("listening on http://{}", listener.local_addr()?);
-    loop {
-        let (stream, peer) = listener.accept().await?;
-        let service =
-            service
-                .clone()
-                .map_request(move |mut req: Request<hyper::body::Incoming>| {
-                    req.extensions_mut().insert(PeerAddr(peer)); // network.peer.* and client.address
-                    req
-                });
-        tokio::spawn(async move {
-            let _ = auto::Builder::new(TokioExecutor::new())
-                .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
-                .await;
-        });
-    }
+    // hyper's HTTP/1.1 and HTTP/2 with a header-read timeout, the peer address recorded for
+    // `client.address`, and on SIGTERM or Ctrl-C a drain bounded by a deadline (see
+    // `tower_telemetry::serve` for the loop, written with hyper-util's building blocks).
+    tower_telemetry::serve(listener, service)
+        .with_graceful_shutdown(tower_telemetry::shutdown_signal())
+        .await;
+    provider.shutdown()?;
+    meters.shutdown()?;
+    Ok(())
 }

@@ -5,7 +5,7 @@
 //! `src/validation_server.rs` and must not change. On the same port, gRPC requests go to the
 //! `validation.v1.Relay` service of `proto/relay.proto` (`src/relay.rs`; see the README).
 //!
-//! It listens on `127.0.0.1:$PORT` (8080 by default) until Ctrl-C, with its RED metrics at
+//! It listens on `127.0.0.1:$PORT` (8080 by default) until SIGTERM or Ctrl-C, with its RED metrics at
 //! `GET /metrics` for Prometheus. The standard `OTEL_*` variables export its spans and metrics,
 //! e.g. `OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 //! OTEL_SERVICE_NAME=vs OTEL_BSP_SCHEDULE_DELAY=200 cargo run --example validation_server`.
@@ -38,15 +38,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addr = listener.local_addr()?;
     // The bound address (with `PORT=0`, the port the system chose), for scripts and tests.
     println!("validation server listening on http://{addr}");
-    // SIGTERM (containers) or SIGINT (Ctrl-C): stop accepting, drain, then flush.
-    examples::validation_server::serve(
+    // SIGTERM (containers) or SIGINT (Ctrl-C): stop accepting, drain (at most 4 s, stalled
+    // clients included), then flush.
+    let drained = examples::validation_server::serve(
         listener,
         telemetry.tracer_provider(),
         &meter,
         metrics,
-        tower_telemetry::setup::shutdown_signal(),
+        tower_telemetry::shutdown_signal(),
     )
-    .await?;
+    .await;
+    if drained.connections_cut > 0 {
+        eprintln!(
+            "validation server: {} connections cut at the drain deadline",
+            drained.connections_cut
+        );
+    }
     // Flush and shut down within one budget, even when the collector is down.
     telemetry.shutdown().await;
     Ok(())

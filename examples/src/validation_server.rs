@@ -26,7 +26,7 @@
 //! extracts OpenCensus `grpc-trace-bin`, below `traceparent` and `X-Cloud-Trace-Context`.
 //! Everything else is the HTTP contract above, unchanged.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -127,25 +127,22 @@ pub fn telemetry(
     Ok((telemetry, metrics))
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes.
-///
-/// # Errors
-///
-/// When accepting connections fails.
+/// Serves [`app`] on `listener` until `shutdown` completes, then drains in-flight requests
+/// within [`tower_telemetry::serve()`]'s deadline (a client stalled in its request head cannot
+/// hold it).
 pub async fn serve<P>(
     listener: tokio::net::TcpListener,
     provider: &P,
     meter: &Meter,
     metrics: MetricsService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
-) -> std::io::Result<()>
+) -> tower_telemetry::serve::Drained
 where
     P: TracerProvider,
     P::Tracer: Send + Sync + 'static,
     <P::Tracer as Tracer>::Span: Send + Sync + 'static,
 {
-    let app = app(provider, meter, metrics).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
+    tower_telemetry::serve(listener, app(provider, meter, metrics))
         .with_graceful_shutdown(shutdown)
         .await
 }

@@ -400,6 +400,15 @@ impl ExampleProcess {
     ///
     /// When the binary is missing or does not start listening.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Self {
+        Self::start_with_args(name, &[], env)
+    }
+
+    /// [`ExampleProcess::start`] with command-line arguments.
+    ///
+    /// # Panics
+    ///
+    /// When the binary is missing or does not start listening.
+    pub fn start_with_args(name: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
         use std::io::{BufRead, Read};
         let exe = std::env::current_exe().expect("test binary path");
         let dir = exe
@@ -413,6 +422,7 @@ impl ExampleProcess {
             bin.display()
         );
         let mut child = std::process::Command::new(&bin)
+            .args(args)
             .env("PORT", "0")
             .envs(env.iter().copied())
             .stdout(std::process::Stdio::piped())
@@ -485,6 +495,30 @@ impl ExampleProcess {
                 return None;
             }
             std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// Sends `signal` and waits (without blocking the runtime) at most `limit` for the process
+    /// to exit; its exit status (`None` if still running) and how long it took.
+    ///
+    /// # Panics
+    ///
+    /// When `kill` or waiting fails.
+    pub async fn stop(
+        &mut self,
+        signal: &str,
+        limit: Duration,
+    ) -> (Option<std::process::ExitStatus>, Duration) {
+        let started = std::time::Instant::now();
+        self.signal(signal);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return (Some(status), started.elapsed());
+            }
+            if started.elapsed() >= limit {
+                return (None, started.elapsed());
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
         }
     }
 

@@ -103,3 +103,54 @@ async fn demo_prints_waterfalls_and_the_red_table() {
         .await
         .unwrap();
 }
+
+/// `cargo run --example demo -- --serve` as a process: SIGTERM while a request is in flight
+/// and a client is stalled in its request head: the request is answered, the process exits 0
+/// within the drain deadline (4 s) plus the telemetry budget (5 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn demo_serve_drains_and_exits_on_sigterm() {
+    use std::time::{Duration, Instant};
+    use tokio::io::AsyncWriteExt as _;
+    let mut demo = integration_tests::ExampleProcess::start_with_args(
+        "demo",
+        &["--serve"],
+        &[("OTEL_METRICS_EXPORTER", "prometheus")],
+    );
+    let front = demo.addr;
+    let mut stalled = tokio::net::TcpStream::connect(front).await.unwrap();
+    stalled.write_all(b"GET /checkout/1 HT").await.unwrap();
+    // `/slow` takes 150 ms (the backend sleeps): signal once the frontend counts it active.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let in_flight = loop {
+        let request = tokio::spawn(integration_tests::get(front, "/slow", &[]));
+        let mut seen = false;
+        while !request.is_finished() {
+            let page = integration_tests::get(front, "/metrics", &[]).await.1;
+            seen = page.lines().any(|l| {
+                // The scrape is not counted, the stalled head is not a request yet: the one
+                // active request is `/slow`.
+                l.starts_with("http_server_active_requests{") && l.ends_with(" 1")
+            });
+            if seen {
+                break;
+            }
+        }
+        if seen {
+            break request;
+        }
+        assert!(Instant::now() < deadline, "/slow never seen in flight");
+    };
+    let (status, took) = demo.stop("TERM", Duration::from_secs(15)).await;
+    assert!(
+        status.is_some_and(|s| s.success()),
+        "{status:?} after {took:?}\n{}",
+        demo.stderr()
+    );
+    assert!(took < Duration::from_secs(9), "{took:?}");
+    assert_eq!(
+        in_flight.await.unwrap(),
+        (http::StatusCode::OK, "finally".to_owned()),
+        "answered while draining"
+    );
+    drop(stalled);
+}

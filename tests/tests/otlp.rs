@@ -189,6 +189,15 @@ fn string_attr(
     })
 }
 
+fn int_attr(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &str) -> Option<i64> {
+    attrs.iter().find(|kv| kv.key == key).and_then(|kv| {
+        match kv.value.as_ref()?.value.as_ref()? {
+            AnyValue::IntValue(i) => Some(*i),
+            _ => None,
+        }
+    })
+}
+
 async fn run_and_check(protocol: &str, addr: SocketAddr, received: Received) {
     let telemetry = telemetry(
         format!("http://{addr}"),
@@ -475,4 +484,117 @@ async fn a_process_with_its_collector_down_reports_once_and_stops_on_sigterm() {
         stopping.elapsed() < Duration::from_secs(6),
         "within the 5 s budget"
     );
+}
+
+/// Sends `GET path` over a new HTTP/1.1 connection; the answer's status line and body, or
+/// `None` when the connection closed without an answer.
+async fn raw_get(addr: SocketAddr, path: String) -> Option<String> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.ok()?;
+    let head = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(head.as_bytes()).await.ok()?;
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.ok()?;
+    (!answer.is_empty()).then_some(answer)
+}
+
+/// The validation server as deployed, stopped by SIGTERM and by SIGINT while 20 clients are
+/// stalled in the middle of a request head and two requests are in flight: it exits 0 within
+/// the drain deadline (4 s) plus the telemetry budget (5 s); the request that finishes within
+/// the deadline is answered, the one that would not is cut; the spans of what completed reach
+/// the collector before exit (the batch delay is 60 s: only the shutdown's flush sends them).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_drain_within_the_deadline_despite_stalled_clients_and_flush() {
+    use tokio::io::AsyncWriteExt as _;
+    // Downstreams for `/forward`: one answers after 1 s, one after a minute.
+    let downstream = integration_tests::serve_axum(
+        Router::new()
+            .route(
+                "/slow",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                    "slow"
+                }),
+            )
+            .route(
+                "/hang",
+                get(|| async {
+                    tokio::time::sleep(Duration::from_secs(60)).await;
+                    "never"
+                }),
+            ),
+    )
+    .await;
+    let run = |signal: &'static str| async move {
+        let (collector, received) = http_receiver().await;
+        let endpoint = format!("http://{collector}");
+        let mut server = integration_tests::ExampleProcess::start(
+            "validation_server",
+            &[
+                ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint.as_str()),
+                ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+                ("OTEL_BSP_SCHEDULE_DELAY", "60000"),
+            ],
+        );
+        let vs = server.addr;
+        let mut stalled = Vec::new();
+        for _ in 0..20 {
+            let mut stream = tokio::net::TcpStream::connect(vs).await.unwrap();
+            stream.write_all(b"GET / HT").await.unwrap();
+            stalled.push(stream);
+        }
+        let finishing = tokio::spawn(raw_get(vs, format!("/forward?to=http://{downstream}/slow")));
+        let hanging = tokio::spawn(raw_get(vs, format!("/forward?to=http://{downstream}/hang")));
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (status, took) = server.stop(signal, Duration::from_secs(15)).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "SIG{signal}: {status:?} after {took:?}\n{}",
+            server.stderr()
+        );
+        // The drain waited for the hanging request until its deadline, not for the stalled
+        // clients (which would never finish) nor for the minute the downstream takes.
+        assert!(
+            took >= Duration::from_secs(4) && took < Duration::from_secs(9),
+            "SIG{signal}: exit after {took:?}"
+        );
+        assert!(
+            server
+                .stderr()
+                .contains("connections cut at the drain deadline"),
+            "{}",
+            server.stderr()
+        );
+        let finished = finishing.await.unwrap().expect("answered");
+        assert!(
+            finished.starts_with("HTTP/1.1 200 OK\r\n") && finished.ends_with("200"),
+            "{finished}"
+        );
+        assert_eq!(hanging.await.unwrap(), None, "cut at the drain deadline");
+        drop(stalled);
+        // Flushed at shutdown: the completed request's server span and its client span.
+        let spans: Vec<_> = received
+            .traces
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect();
+        let server_span = spans
+            .iter()
+            .find(|s| {
+                s.name == "GET /forward"
+                    && int_attr(&s.attributes, "http.response.status_code") == Some(200)
+            })
+            .unwrap_or_else(|| panic!("SIG{signal}: no completed /forward span in {spans:?}"));
+        assert!(
+            spans.iter().any(|s| s.name == "GET"
+                && s.kind == SpanKind::Client as i32
+                && s.parent_span_id == server_span.span_id),
+            "SIG{signal}: the downstream call's client span"
+        );
+    };
+    tokio::join!(run("TERM"), run("INT"));
 }

@@ -486,3 +486,59 @@ async fn a_clients_deadline_or_cancel_ends_the_server_span_once() {
         .sum();
     assert_eq!(count, 2);
 }
+
+/// tonic's routes behind the server layer, served by `tower_telemetry::serve` over HTTP/2: on
+/// the shutdown signal a call in flight completes (HTTP/2 GOAWAY lets open streams finish) and
+/// its span ends OK; a call slower than the drain deadline is cut, its span ends with the
+/// client's cancellation; the server returns at the deadline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tonic_routes_drain_under_serve() {
+    let tracing = Tracing::new();
+    let service = tower::ServiceBuilder::new()
+        .layer(TraceLayer::server(tracing.tracer()))
+        .service(tonic::service::Routes::new(EchoServer));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        tower_telemetry::serve(listener, service)
+            .drain_deadline(Duration::from_millis(700))
+            .with_graceful_shutdown(async {
+                let _ = stopped.await;
+            }),
+    );
+    let channel = channel(addr).await;
+    let within = tokio::spawn(say(channel.clone(), "sleep:200", &[]));
+    let beyond = tokio::spawn(say(channel.clone(), "sleep:5000", &[]));
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopping = std::time::Instant::now();
+    stop.send(()).unwrap();
+    let drained = server.await.unwrap();
+    let took = stopping.elapsed();
+    assert!(
+        took >= Duration::from_millis(700) && took < Duration::from_millis(1500),
+        "{took:?}"
+    );
+    assert_eq!(
+        drained.connections_cut, 1,
+        "the connection with the slow call"
+    );
+    assert_eq!(within.await.unwrap().unwrap(), "sleep:200");
+    let cut = beyond.await.unwrap().unwrap_err();
+    assert_ne!(cut.code(), Code::Ok);
+    let spans = tracing.wait_for(2).await;
+    let status = |s: &opentelemetry_sdk::trace::SpanData| attr_str(s, "rpc.status_code");
+    let mut codes: Vec<_> = spans
+        .iter()
+        .map(|s| (status(s), s.status.clone()))
+        .collect();
+    codes.sort_by_key(|(code, _)| code.clone());
+    // CANCELLED is not a server error in the RPC conventions (the status stays unset).
+    assert_eq!(
+        codes,
+        [
+            (Some("CANCELLED".to_owned()), Status::Unset),
+            (Some("OK".to_owned()), Status::Unset)
+        ]
+    );
+}

@@ -3,19 +3,19 @@
 //!
 //! ```toml
 //! [dependencies]
-//! tower-telemetry = { version = "0.1", features = ["otlp"] } # default: axum, metrics
+//! tower-telemetry = { version = "0.1", features = ["otlp", "serve"] } # default: axum, metrics
 //! axum = "0.8"
 //! tokio = { version = "1", features = ["full"] }
 //! ```
 //!
 //! # Quick start
 //!
-//! With the `otlp` feature (the block is compiled as a doctest when it is on):
+//! With the `otlp` and `serve` features (the block is compiled as a doctest when they are on):
 //!
-#![cfg_attr(feature = "otlp", doc = "```no_run")]
-#![cfg_attr(not(feature = "otlp"), doc = "```ignore")]
+#![cfg_attr(all(feature = "otlp", feature = "serve"), doc = "```no_run")]
+#![cfg_attr(not(all(feature = "otlp", feature = "serve")), doc = "```ignore")]
 //! use axum::{Router, routing::get};
-//! use tower_telemetry::setup::Telemetry;
+//! use tower_telemetry::{serve, setup::Telemetry, shutdown_signal};
 //!
 //! #[tokio::main]
 //! async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -27,10 +27,9 @@
 //!         .layer(telemetry.server_layer())
 //!         // `GET /metrics` in the Prometheus text format (after `.layer`: not counted).
 //!         .route_service("/metrics", telemetry.metrics_service());
-//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
-//!     axum::serve(listener, app)
-//!         .with_graceful_shutdown(tower_telemetry::setup::shutdown_signal())
-//!         .await?;
+//!     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+//!     // Until SIGTERM or Ctrl-C; then in-flight requests get 4 s (stalled clients can't hold it).
+//!     serve(listener, app).with_graceful_shutdown(shutdown_signal()).await;
 //!     telemetry.shutdown().await; // flush, within one budget (5 s by default)
 //!     Ok(())
 //! }
@@ -64,6 +63,7 @@
 //! | `metrics` | yes | [`MetricsLayer`], [`WithMetrics`] (`.with_metrics(&meter)`) |
 //! | `prometheus` | | `metrics::prometheus`: a `/metrics` service |
 //! | `otlp` | | [`setup`]: providers from `OTEL_*`, OTLP over gRPC and HTTP/protobuf, console, Prometheus; shutdown and signals |
+//! | `serve` | | [`serve()`]: a server loop with a header-read timeout and a drain deadline, and [`shutdown_signal`] |
 //! | `tls` | | `https://` OTLP endpoints (rustls with ring, webpki roots) |
 //! | `gzip` | | `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` |
 //! | `tonic` | | propagation-only tonic interceptors (`trace::interceptor`); the layers need no feature for tonic |
@@ -98,8 +98,19 @@
 #[cfg_attr(docsrs, doc(cfg(feature = "otlp")))]
 pub mod setup;
 
+#[cfg(feature = "serve")]
+#[cfg_attr(docsrs, doc(cfg(feature = "serve")))]
+pub mod serve;
+#[cfg(any(feature = "otlp", feature = "serve"))]
+mod signal;
+
 pub use opentelemetry;
 pub use opentelemetry_sdk;
+#[cfg(feature = "serve")]
+pub use serve::serve;
+#[cfg(any(feature = "otlp", feature = "serve"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "otlp", feature = "serve"))))]
+pub use signal::shutdown_signal;
 #[cfg(feature = "metrics")]
 #[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
 pub use tower_telemetry_metrics as metrics;

@@ -123,6 +123,64 @@ pub struct Addresses {
     pub greeter: SocketAddr,
 }
 
+/// The demo's running services: where they listen, and how to stop them.
+#[derive(Debug)]
+pub struct Services {
+    /// Where they listen.
+    pub addresses: Addresses,
+    /// Each server's stop trigger and task, in the order they started (callees first).
+    servers: Vec<(
+        tokio::sync::watch::Sender<bool>,
+        tokio::task::JoinHandle<usize>,
+    )>,
+}
+
+impl Services {
+    /// Stops the three services as a deployment would (see [`tower_telemetry::serve()`]): no new
+    /// connections, in-flight requests finish within the drain deadline. Callers stop before
+    /// the services they call, so a request being drained can still make its calls. Returns
+    /// how many connections were cut at a deadline.
+    pub async fn shutdown(self) -> usize {
+        let mut cut = 0;
+        for (stop, server) in self.servers.into_iter().rev() {
+            let _ = stop.send(true);
+            cut += server.await.unwrap_or(0);
+        }
+        cut
+    }
+}
+
+/// Serves `service` on `listener` with [`tower_telemetry::serve()`] until its trigger fires.
+fn spawn_server<S, B>(
+    listener: tokio::net::TcpListener,
+    service: S,
+) -> (
+    tokio::sync::watch::Sender<bool>,
+    tokio::task::JoinHandle<usize>,
+)
+where
+    S: tower::Service<http::Request<hyper::body::Incoming>, Response = http::Response<B>>
+        + Clone
+        + Send
+        + 'static,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::Future: Send + 'static,
+    B: http_body::Body + Send + 'static,
+    B::Data: Send,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let (stop, mut stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(async move {
+        let drained = tower_telemetry::serve(listener, service)
+            .with_graceful_shutdown(async move {
+                let _ = stopped.wait_for(|stop| *stop).await;
+            })
+            .await;
+        drained.connections_cut
+    });
+    (stop, task)
+}
+
 async fn bind() -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
@@ -134,27 +192,26 @@ async fn bind() -> std::io::Result<(tokio::net::TcpListener, SocketAddr)> {
 /// # Errors
 ///
 /// When a port cannot be bound.
-pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
+pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Services> {
+    let mut servers = Vec::new();
     // The greeter: the gRPC echo service behind the server layer and server metrics.
     let greeter = telemetry.get("greeter");
     let (listener, greeter_addr) = bind().await?;
-    let layer = ServiceBuilder::new()
+    // tonic's routes served by `tower_telemetry::serve` (HTTP/2 by prior knowledge), as the
+    // HTTP services are: one shutdown with a drain deadline for all three.
+    let service = ServiceBuilder::new()
         .layer(
             TraceLayer::server(greeter.telemetry.tracer("greeter"))
                 .with_propagator(greeter.telemetry.propagator())
                 .with_metrics(&greeter.telemetry.meter("greeter")),
         )
-        .map_request(|request: http::Request<tonic::body::Body>| {
+        .map_request(|request: http::Request<hyper::body::Incoming>| {
             // Inside the request's span: the line carries its trace id.
             tracing::info!(target: "greeter", "call to {}", request.uri().path());
             request
         })
-        .into_inner();
-    let server = tonic::transport::Server::builder()
-        .layer(layer)
-        .add_service(EchoServer)
-        .serve_with_incoming(tonic::transport::server::TcpIncoming::from(listener));
-    tokio::spawn(server);
+        .service(tonic::service::Routes::new(EchoServer));
+    servers.push(spawn_server(listener, service));
 
     // The backend: an inventory with a slow route and a failing one.
     let backend = telemetry.get("backend");
@@ -192,7 +249,7 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
     if metrics.is_enabled() {
         app = app.route_service("/metrics", metrics);
     }
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    servers.push(spawn_server(listener, app));
 
     // The frontend: calls both through the client layers.
     let frontend = telemetry.get("frontend");
@@ -235,12 +292,15 @@ pub async fn start(telemetry: &DemoTelemetry) -> std::io::Result<Addresses> {
     if metrics.is_enabled() {
         app = app.route_service("/metrics", metrics);
     }
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    servers.push(spawn_server(listener, app));
 
-    Ok(Addresses {
-        frontend: frontend_addr,
-        backend: backend_addr,
-        greeter: greeter_addr,
+    Ok(Services {
+        addresses: Addresses {
+            frontend: frontend_addr,
+            backend: backend_addr,
+            greeter: greeter_addr,
+        },
+        servers,
     })
 }
 
@@ -491,8 +551,9 @@ pub async fn run(
     telemetry: &DemoTelemetry,
     out: &mut impl Write,
     style: Style,
-) -> std::io::Result<Addresses> {
-    let addresses = start(telemetry).await?;
+) -> std::io::Result<Services> {
+    let services = start(telemetry).await?;
+    let addresses = services.addresses;
     writeln!(
         out,
         "{}",
@@ -511,5 +572,5 @@ pub async fn run(
     render_waterfalls(&recorded.spans, &recorded.logs, out, style)?;
     writeln!(out)?;
     render_red_table(&recorded.metrics, out, style)?;
-    Ok(addresses)
+    Ok(services)
 }

@@ -1,7 +1,7 @@
 //! The quick start of the README and of the `tower-telemetry` crate docs, as written there.
 
 use axum::{Router, routing::get};
-use tower_telemetry::setup::{Telemetry, shutdown_signal};
+use tower_telemetry::{serve, setup::Telemetry, shutdown_signal};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -14,9 +14,10 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         // `GET /metrics` in the Prometheus text format (after `.layer`: not counted).
         .route_service("/metrics", telemetry.metrics_service());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
-    axum::serve(listener, app)
+    // Until SIGTERM or Ctrl-C; then in-flight requests get 4 s (stalled clients can't hold it).
+    serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
-        .await?;
+        .await;
     telemetry.shutdown().await; // flush, within one budget (5 s by default)
     Ok(())
 }

@@ -80,8 +80,9 @@ use tower_telemetry_trace::{
     ClientObserver, ClientTraceLayer, RpcConventions, ServerObserver, TraceLayer,
 };
 
+pub use crate::signal::shutdown_signal;
 pub use env::SetupError;
-pub use shutdown::{DEFAULT_SHUTDOWN_BUDGET, shutdown_signal};
+pub use shutdown::DEFAULT_SHUTDOWN_BUDGET;
 
 use env::{Env, Vars};
 use report::{Diagnostics, FailureReport, Reported};
