@@ -44,6 +44,12 @@ impl MetricsLayer {
     }
 
     /// [`server`](Self::server) with the global meter provider's meter, read once, now.
+    ///
+    /// Install the provider first. Unlike the trace layers' `*_from_global`, this cannot warn
+    /// when the globals are empty (OpenTelemetry's metrics API gives no way to tell its no-op
+    /// provider from a real one), and an empty global — none installed yet, or installed
+    /// through a second version of `opentelemetry` (`cargo tree -i opentelemetry` must show
+    /// one) — records nothing, silently. Prefer passing the meter: [`server`](Self::server).
     pub fn server_from_global() -> Self {
         Self::server(&global::meter("tower-telemetry"))
     }
@@ -64,7 +70,8 @@ impl MetricsLayer {
         Self::client(meter).with_protocol(Protocol::Grpc)
     }
 
-    /// [`client`](Self::client) with the global meter provider's meter, read once, now.
+    /// [`client`](Self::client) with the global meter provider's meter, read once, now; see
+    /// [`server_from_global`](Self::server_from_global) for what cannot be checked.
     pub fn client_from_global() -> Self {
         Self::client(&global::meter("tower-telemetry"))
     }
