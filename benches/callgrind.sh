@@ -36,10 +36,14 @@ for v in bare bare_no_parent bare_full_context identity disabled filtered sample
     b="$(instructions "$v" "$N2")"
     echo "$v $(( (b - a) / (N2 - N1) ))" | tee -a "$out"
 done
-# Where the fused layer's instructions go (whole program: setup included, dominated by the
-# requests at N2).
+# Where the fused layer's instructions go: the top inclusive costs of `profile fused` in our
+# crates, the SDK, http and the allocator, divided by the N2 requests (setup included, a few %).
 f="$(mktemp)"
 run "$f" fused "$N2"
-callgrind_annotate --inclusive=yes "$f" 2>/dev/null | sed -n '/^Ir/,$p' | grep -v '^--\|^$' | head -45 > "$home/callgrind-fused.txt" || true
+callgrind_annotate --inclusive=yes "$f" 2>/dev/null \
+    | grep -E 'tower_telemetry|opentelemetry|__rust_alloc|malloc|free |Extensions|http::' \
+    | sed -E 's#^ *([0-9,]+) \( *[0-9.]+%\) +#\1 #; s# \[[^]]*\]$##; s# /[^ ]*/(tower-trace|tower-metrics|propagation)/# \1/#; s# /root/.cargo/registry/src/[^/]+/# #' \
+    | awk -v n="$N2" '{ ir = $1; gsub(",", "", ir); $1 = ""; printf "%7.0f %s\n", ir / n, substr($0, 1, 180) }' \
+    | head -40 > "$home/callgrind-fused.txt" || true
 cp "$f" "$home/callgrind.out.fused"
 rm -f "$f"

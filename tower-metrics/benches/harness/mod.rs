@@ -351,8 +351,10 @@ pub fn save_allocations(group: &str, name: &str, allocs: f64, bytes: f64) {
 /// Where criterion keeps its results: `CRITERION_HOME` (set by `benches/run.sh`), else
 /// `target/criterion` under the current directory (criterion's own default).
 fn criterion_dir() -> std::path::PathBuf {
-    std::env::var_os("CRITERION_HOME")
-        .map_or_else(|| std::path::PathBuf::from("target/criterion"), std::path::PathBuf::from)
+    std::env::var_os("CRITERION_HOME").map_or_else(
+        || std::path::PathBuf::from("target/criterion"),
+        std::path::PathBuf::from,
+    )
 }
 
 /// One pass of one variant: short, since every variant gets `BENCH_PASSES` of them.
@@ -376,10 +378,7 @@ pub struct Recorded {
 
 /// Sends `request` once through the layer `wrap` puts around the route, with in-memory
 /// exporters, and returns what it recorded: the floor is built from exactly that.
-pub fn recorded<S, B>(
-    wrap: impl FnOnce(SdkTracer, Meter) -> S,
-    request: Request<Body>,
-) -> Recorded
+pub fn recorded<S, B>(wrap: impl FnOnce(SdkTracer, Meter) -> S, request: Request<Body>) -> Recorded
 where
     S: Service<Request<Body>, Response = Response<B>, Error = Infallible> + Clone,
     B: http_body::Body,
@@ -775,8 +774,7 @@ pub mod ours {
         suite.service_with(
             "client",
             "ours_not_sampled",
-            tower_telemetry_trace::ClientTraceLayer::client(tracer(&unsampled))
-                .layer(transport()),
+            tower_telemetry_trace::ClientTraceLayer::client(tracer(&unsampled)).layer(transport()),
             client_request,
             None,
         );
@@ -820,7 +818,7 @@ pub mod ours {
             move || f.histogram.record(0.001, &f.point),
             flush.clone(),
         );
-        let f = floor.clone();
+        let f = floor;
         suite.plain(
             "sdk",
             "histogram_bound",
