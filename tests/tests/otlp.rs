@@ -38,6 +38,43 @@ use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 struct Received {
     traces: Arc<Mutex<Vec<ExportTraceServiceRequest>>>,
     metrics: Arc<Mutex<Vec<ExportMetricsServiceRequest>>>,
+    /// The content encoding of each export (`grpc-encoding` or `content-encoding`; `identity`
+    /// when none).
+    encodings: Arc<Mutex<Vec<String>>>,
+}
+
+impl Received {
+    /// Every span received, in order.
+    fn spans(&self) -> Vec<opentelemetry_proto::tonic::trace::v1::Span> {
+        self.traces
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| &r.resource_spans)
+            .flat_map(|rs| &rs.scope_spans)
+            .flat_map(|ss| ss.spans.clone())
+            .collect()
+    }
+
+    /// Every metric received, in order.
+    fn all_metrics(&self) -> Vec<opentelemetry_proto::tonic::metrics::v1::Metric> {
+        self.metrics
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| &r.resource_metrics)
+            .flat_map(|rm| &rm.scope_metrics)
+            .flat_map(|sm| sm.metrics.clone())
+            .collect()
+    }
+
+    fn encoding(&self, headers: &http::HeaderMap, name: &str) {
+        let encoding = headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("identity");
+        self.encodings.lock().unwrap().push(encoding.to_owned());
+    }
 }
 
 #[tonic::async_trait]
@@ -46,6 +83,7 @@ impl TraceService for Received {
         &self,
         request: tonic::Request<ExportTraceServiceRequest>,
     ) -> Result<tonic::Response<ExportTraceServiceResponse>, tonic::Status> {
+        self.encoding(&request.metadata().clone().into_headers(), "grpc-encoding");
         self.traces.lock().unwrap().push(request.into_inner());
         Ok(tonic::Response::new(ExportTraceServiceResponse {
             partial_success: None,
@@ -59,6 +97,7 @@ impl MetricsService for Received {
         &self,
         request: tonic::Request<ExportMetricsServiceRequest>,
     ) -> Result<tonic::Response<ExportMetricsServiceResponse>, tonic::Status> {
+        self.encoding(&request.metadata().clone().into_headers(), "grpc-encoding");
         self.metrics.lock().unwrap().push(request.into_inner());
         Ok(tonic::Response::new(ExportMetricsServiceResponse {
             partial_success: None,
@@ -67,13 +106,25 @@ impl MetricsService for Received {
 }
 
 async fn grpc_receiver() -> (SocketAddr, Received) {
+    grpc_receiver_with(None).await
+}
+
+/// An OTLP/gRPC receiver (accepting gzip), over TLS with `tls`.
+async fn grpc_receiver_with(
+    tls: Option<tonic::transport::ServerTlsConfig>,
+) -> (SocketAddr, Received) {
+    use tonic::codec::CompressionEncoding::Gzip;
     let received = Received::default();
     let (traces, metrics) = (
-        TraceServiceServer::new(received.clone()),
-        MetricsServiceServer::new(received.clone()),
+        TraceServiceServer::new(received.clone()).accept_compressed(Gzip),
+        MetricsServiceServer::new(received.clone()).accept_compressed(Gzip),
     );
     let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
+        let mut server = tonic::transport::Server::builder();
+        if let Some(tls) = tls {
+            server = server.tls_config(tls).expect("server TLS");
+        }
+        server
             .add_service(traces)
             .add_service(metrics)
             .serve_with_incoming(incoming)
@@ -82,17 +133,33 @@ async fn grpc_receiver() -> (SocketAddr, Received) {
     (addr, received)
 }
 
-async fn http_receiver() -> (SocketAddr, Received) {
-    let received = Received::default();
+/// The body of an OTLP/HTTP request, gunzipped when it says it is gzip.
+fn otlp_body(headers: &http::HeaderMap, body: &Bytes) -> Vec<u8> {
+    use std::io::Read as _;
+    if headers.get("content-encoding").is_some_and(|v| v == "gzip") {
+        let mut out = Vec::new();
+        flate2::read::GzDecoder::new(&body[..])
+            .read_to_end(&mut out)
+            .expect("gzip");
+        out
+    } else {
+        body.to_vec()
+    }
+}
+
+/// The OTLP/HTTP receiver's routes.
+fn http_receiver_router(received: &Received) -> Router {
     let (t, m) = (received.clone(), received.clone());
-    let router = Router::new()
+    Router::new()
         .route(
             "/v1/traces",
-            post(move |body: Bytes| async move {
+            post(move |headers: http::HeaderMap, body: Bytes| async move {
+                t.encoding(&headers, "content-encoding");
+                let body = otlp_body(&headers, &body);
                 t.traces
                     .lock()
                     .unwrap()
-                    .push(ExportTraceServiceRequest::decode(body).expect("OTLP protobuf"));
+                    .push(ExportTraceServiceRequest::decode(&body[..]).expect("OTLP protobuf"));
                 Bytes::from(
                     ExportTraceServiceResponse {
                         partial_success: None,
@@ -103,11 +170,13 @@ async fn http_receiver() -> (SocketAddr, Received) {
         )
         .route(
             "/v1/metrics",
-            post(move |body: Bytes| async move {
+            post(move |headers: http::HeaderMap, body: Bytes| async move {
+                m.encoding(&headers, "content-encoding");
+                let body = otlp_body(&headers, &body);
                 m.metrics
                     .lock()
                     .unwrap()
-                    .push(ExportMetricsServiceRequest::decode(body).expect("OTLP protobuf"));
+                    .push(ExportMetricsServiceRequest::decode(&body[..]).expect("OTLP protobuf"));
                 Bytes::from(
                     ExportMetricsServiceResponse {
                         partial_success: None,
@@ -115,8 +184,41 @@ async fn http_receiver() -> (SocketAddr, Received) {
                     .encode_to_vec(),
                 )
             }),
-        );
-    (serve_axum(router).await, received)
+        )
+}
+
+async fn http_receiver() -> (SocketAddr, Received) {
+    let received = Received::default();
+    (serve_axum(http_receiver_router(&received)).await, received)
+}
+
+/// The OTLP/HTTP receiver over TLS (rustls) with `config`.
+async fn https_receiver(config: rustls::ServerConfig) -> (SocketAddr, Received) {
+    let received = Received::default();
+    let router = http_receiver_router(&received);
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let (acceptor, router) = (acceptor.clone(), router.clone());
+            tokio::spawn(async move {
+                // A failed handshake (a client that does not trust us) ends this connection.
+                let Ok(stream) = acceptor.accept(stream).await else {
+                    return;
+                };
+                let _ = hyper_util::server::conn::auto::Builder::new(
+                    hyper_util::rt::TokioExecutor::new(),
+                )
+                .serve_connection(
+                    hyper_util::rt::TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(router),
+                )
+                .await;
+            });
+        }
+    });
+    (addr, received)
 }
 
 /// Telemetry exporting over OTLP to `endpoint` with `protocol` (set in code, as a test can't
@@ -199,14 +301,23 @@ fn int_attr(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &st
 }
 
 async fn run_and_check(protocol: &str, addr: SocketAddr, received: Received) {
-    let telemetry = telemetry(
-        format!("http://{addr}"),
-        protocol,
-        &[
-            ("OTEL_SERVICE_NAME", "otlp-test".to_owned()),
-            ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
-        ],
-    );
+    run_and_check_at(protocol, format!("http://{addr}"), &[], received).await;
+}
+
+/// Exports a frontend → backend trace and their metrics to `endpoint` (with `vars` too), and
+/// checks what the receiver got.
+async fn run_and_check_at(
+    protocol: &str,
+    endpoint: String,
+    vars: &[(&str, String)],
+    received: Received,
+) {
+    let mut all = vec![
+        ("OTEL_SERVICE_NAME", "otlp-test".to_owned()),
+        ("OTEL_METRICS_EXPORTER", "otlp".to_owned()),
+    ];
+    all.extend(vars.iter().cloned());
+    let telemetry = telemetry(endpoint, protocol, &all);
     let front = services(&telemetry).await;
     let (status, _) = integration_tests::get(front, "/", &[]).await;
     assert_eq!(status, 200);
@@ -248,14 +359,7 @@ async fn run_and_check(protocol: &str, addr: SocketAddr, received: Received) {
         "one trace"
     );
 
-    let metrics = received.metrics.lock().unwrap().clone();
-    let names: Vec<String> = metrics
-        .iter()
-        .flat_map(|r| &r.resource_metrics)
-        .flat_map(|rm| &rm.scope_metrics)
-        .flat_map(|sm| &sm.metrics)
-        .map(|m| m.name.clone())
-        .collect();
+    let names: Vec<String> = received.all_metrics().into_iter().map(|m| m.name).collect();
     assert!(
         names.iter().any(|n| n == "http.server.request.duration"),
         "{protocol}: {names:?}"
@@ -573,15 +677,7 @@ async fn signals_drain_within_the_deadline_despite_stalled_clients_and_flush() {
         assert_eq!(hanging.await.unwrap(), None, "cut at the drain deadline");
         drop(stalled);
         // Flushed at shutdown: the completed request's server span and its client span.
-        let spans: Vec<_> = received
-            .traces
-            .lock()
-            .unwrap()
-            .iter()
-            .flat_map(|r| &r.resource_spans)
-            .flat_map(|rs| &rs.scope_spans)
-            .flat_map(|ss| ss.spans.clone())
-            .collect();
+        let spans = received.spans();
         let server_span = spans
             .iter()
             .find(|s| {
@@ -597,4 +693,261 @@ async fn signals_drain_within_the_deadline_despite_stalled_clients_and_flush() {
         );
     };
     tokio::join!(run("TERM"), run("INT"));
+}
+
+// === TLS, gzip, exponential histograms ===
+
+/// A CA made for the test, a server certificate for `localhost` and a client certificate it
+/// signed, as PEM strings and as files (what the `OTEL_EXPORTER_OTLP_*CERTIFICATE` variables
+/// name).
+struct Pki {
+    ca_pem: String,
+    server: (String, String),
+    ca_file: String,
+    client_cert_file: String,
+    client_key_file: String,
+}
+
+fn pki() -> Pki {
+    // The test receivers' TLS (tonic's server, rustls) needs a process-wide crypto provider
+    // when, as here, both ring and aws-lc-rs are compiled in. The exporters do not: the setup
+    // gives both transports ring explicitly (the process test below installs nothing).
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+    let ca_key = KeyPair::generate().unwrap();
+    let mut ca_params = CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(DnType::CommonName, "tower-telemetry test CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = Issuer::new(ca_params, &ca_key);
+    let leaf = |name: &str| {
+        let key = KeyPair::generate().unwrap();
+        let cert = CertificateParams::new(vec![name.to_owned()])
+            .unwrap()
+            .signed_by(&key, &issuer)
+            .unwrap();
+        (cert.pem(), key.serialize_pem())
+    };
+    let server = leaf("localhost");
+    let client = leaf("client");
+    let dir = std::env::temp_dir().join(format!(
+        "tower-telemetry-pki-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos()
+    ));
+    std::fs::create_dir_all(&dir).unwrap();
+    let write = |name: &str, contents: &str| {
+        let path = dir.join(name);
+        std::fs::write(&path, contents).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    Pki {
+        ca_pem: ca.pem(),
+        ca_file: write("ca.pem", &ca.pem()),
+        client_cert_file: write("client.pem", &client.0),
+        client_key_file: write("client-key.pem", &client.1),
+        server,
+    }
+}
+
+impl Pki {
+    /// tonic's server configuration: the server certificate, client certificates required.
+    fn grpc_server(&self) -> tonic::transport::ServerTlsConfig {
+        use tonic::transport::{Certificate, Identity, ServerTlsConfig};
+        ServerTlsConfig::new()
+            .identity(Identity::from_pem(&self.server.0, &self.server.1))
+            .client_ca_root(Certificate::from_pem(&self.ca_pem))
+    }
+
+    /// rustls' server configuration: the same.
+    fn http_server(&self) -> rustls::ServerConfig {
+        use rustls::pki_types::pem::PemObject as _;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(CertificateDer::from_pem_slice(self.ca_pem.as_bytes()).unwrap())
+            .unwrap();
+        let verifier = rustls::server::WebPkiClientVerifier::builder_with_provider(
+            roots.into(),
+            provider.clone(),
+        )
+        .build()
+        .unwrap();
+        rustls::ServerConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_client_cert_verifier(verifier)
+            .with_single_cert(
+                vec![CertificateDer::from_pem_slice(self.server.0.as_bytes()).unwrap()],
+                PrivateKeyDer::from_pem_slice(self.server.1.as_bytes()).unwrap(),
+            )
+            .unwrap()
+    }
+
+    /// The variables that make the exporters trust the CA and present the client certificate.
+    fn vars(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("OTEL_EXPORTER_OTLP_CERTIFICATE", self.ca_file.clone()),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                self.client_cert_file.clone(),
+            ),
+            (
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                self.client_key_file.clone(),
+            ),
+        ]
+    }
+}
+
+/// OTLP over TLS to receivers on 127.0.0.1 (`https://localhost:PORT`) whose certificate a CA
+/// made here signed and which require a client certificate: with the variables naming the CA
+/// and the client certificate, spans and metrics arrive over both protocols.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_over_mutual_tls_with_a_private_ca() {
+    let pki = pki();
+    let (addr, received) = grpc_receiver_with(Some(pki.grpc_server())).await;
+    let endpoint = format!("https://localhost:{}", addr.port());
+    run_and_check_at("grpc", endpoint, &pki.vars(), received).await;
+    let (addr, received) = https_receiver(pki.http_server()).await;
+    let endpoint = format!("https://localhost:{}", addr.port());
+    run_and_check_at("http/protobuf", endpoint, &pki.vars(), received).await;
+}
+
+/// Without the CA (the public roots only) the same receivers are not trusted: nothing
+/// arrives, the failure is reported, requests are unaffected, shutdown stays bounded.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_over_tls_without_the_ca_is_refused_and_reported() {
+    let pki = pki();
+    let (grpc, grpc_received) = grpc_receiver_with(Some(pki.grpc_server())).await;
+    let (http, http_received) = https_receiver(pki.http_server()).await;
+    for (protocol, addr, received) in [
+        (OtlpProtocol::Grpc, grpc, grpc_received),
+        (OtlpProtocol::HttpProtobuf, http, http_received),
+    ] {
+        let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+        let sink = Arc::clone(&seen);
+        let telemetry = Telemetry::builder("untrusted")
+            .with_vars(|k| (k == "OTEL_METRICS_EXPORTER").then(|| "otlp".to_owned()))
+            .with_otlp_endpoint(format!("https://localhost:{}", addr.port()))
+            .with_otlp_protocol(protocol)
+            .with_shutdown_budget(Duration::from_secs(3))
+            .on_diagnostic(move |m| sink.lock().unwrap().push(m.to_owned()))
+            .build()
+            .unwrap();
+        let front = services(&telemetry).await;
+        assert_eq!(integration_tests::get(front, "/", &[]).await.0, 200);
+        telemetry.shutdown().await;
+        assert!(received.traces.lock().unwrap().is_empty(), "{protocol:?}");
+        let seen = seen.lock().unwrap().clone();
+        assert!(
+            seen.iter()
+                .any(|m| m.contains("trace export over OTLP failed")),
+            "{protocol:?}: {seen:?}"
+        );
+    }
+}
+
+fn histogram_kinds(received: &Received, name: &str) -> Vec<&'static str> {
+    use opentelemetry_proto::tonic::metrics::v1::metric::Data;
+    received
+        .all_metrics()
+        .into_iter()
+        .filter(|m| m.name == name)
+        .map(|m| match &m.data {
+            Some(Data::Histogram(_)) => "explicit",
+            Some(Data::ExponentialHistogram(h)) => {
+                assert!(h.data_points.iter().all(|p| p.count >= 1 && p.scale <= 20));
+                "exponential"
+            }
+            _ => "other",
+        })
+        .collect()
+}
+
+/// `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION=base2_exponential_bucket_histogram`:
+/// the durations arrive as base-2 exponential histograms, over both protocols; without it, with
+/// explicit buckets.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exponential_histograms_arrive_over_otlp_when_asked_for() {
+    for protocol in ["grpc", "http/protobuf"] {
+        for (value, expected) in [
+            ("base2_exponential_bucket_histogram", "exponential"),
+            ("explicit_bucket_histogram", "explicit"),
+        ] {
+            let (addr, received) = if protocol == "grpc" {
+                grpc_receiver().await
+            } else {
+                http_receiver().await
+            };
+            let vars = [(
+                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
+                value.to_owned(),
+            )];
+            run_and_check_at(protocol, format!("http://{addr}"), &vars, received.clone()).await;
+            for name in [
+                "http.server.request.duration",
+                "http.client.request.duration",
+            ] {
+                let kinds = histogram_kinds(&received, name);
+                assert!(!kinds.is_empty(), "{protocol} {value}: {name} arrived");
+                assert!(
+                    kinds.iter().all(|k| *k == expected),
+                    "{protocol} {value}: {name}: {kinds:?}"
+                );
+            }
+        }
+    }
+}
+
+/// The validation server as users run it, configured by its process environment alone (read
+/// by `opentelemetry-otlp`: endpoint, protocol, compression; by the setup: the certificate
+/// files): OTLP over mutual TLS with gzip, both protocols; every export arrives compressed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_exports_over_tls_with_gzip() {
+    let pki = pki();
+    let (grpc, grpc_received) = grpc_receiver_with(Some(pki.grpc_server())).await;
+    let (http, http_received) = https_receiver(pki.http_server()).await;
+    for (protocol, addr, received) in [
+        ("grpc", grpc, grpc_received),
+        ("http/protobuf", http, http_received),
+    ] {
+        let endpoint = format!("https://localhost:{}", addr.port());
+        let mut env: Vec<(&str, String)> = vec![
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", endpoint),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", protocol.to_owned()),
+            ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip".to_owned()),
+            ("OTEL_BSP_SCHEDULE_DELAY", "100".to_owned()),
+        ];
+        env.extend(pki.vars());
+        let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut server = integration_tests::ExampleProcess::start("validation_server", &env);
+        assert_eq!(
+            integration_tests::get(server.addr, "/users/1", &[]).await.0,
+            200
+        );
+        let (status, _) = server.stop("TERM", Duration::from_secs(10)).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "{protocol}: {status:?}\n{}",
+            server.stderr()
+        );
+        let spans: Vec<String> = received.spans().into_iter().map(|s| s.name).collect();
+        assert!(
+            spans.iter().any(|n| n == "GET /users/{id}"),
+            "{protocol}: {spans:?}\n{}",
+            server.stderr()
+        );
+        let encodings = received.encodings.lock().unwrap().clone();
+        assert!(
+            !encodings.is_empty() && encodings.iter().all(|e| e == "gzip"),
+            "{protocol}: {encodings:?}"
+        );
+    }
 }

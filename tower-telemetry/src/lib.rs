@@ -64,7 +64,7 @@
 //! | `prometheus` | | `metrics::prometheus`: a `/metrics` service |
 //! | `otlp` | | [`setup`]: providers from `OTEL_*`, OTLP over gRPC and HTTP/protobuf, console, Prometheus; shutdown and signals |
 //! | `serve` | | [`serve()`]: a server loop with a header-read timeout and a drain deadline, and [`shutdown_signal`] |
-//! | `tls` | | `https://` OTLP endpoints (rustls with ring, webpki roots) |
+//! | `tls` | | `https://` OTLP endpoints, both protocols (rustls with ring, webpki roots), private CAs and client certificates (`OTEL_EXPORTER_OTLP_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY`) |
 //! | `gzip` | | `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` |
 //! | `tonic` | | propagation-only tonic interceptors (`trace::interceptor`); the layers need no feature for tonic |
 //! | `reqwest` | | [`TraceMiddleware`](trace::TraceMiddleware) for reqwest-middleware |

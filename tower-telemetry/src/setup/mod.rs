@@ -35,6 +35,14 @@
 //! | `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` | `explicit_bucket_histogram`, `base2_exponential_bucket_histogram` | explicit |
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | a list; its `rpc` entry: `rpc` (current RPC conventions), `rpc/dup` (both), `rpc/old` (classic) | current |
 //! | `OTEL_TRACES_SAMPLER` | checked only, so a bad name is reported (the SDK builds the sampler) | |
+//! | `OTEL_EXPORTER_OTLP_CERTIFICATE` (and `…_TRACES_…`, `…_METRICS_…`) | with `tls`: a PEM file of CA certificates trusted besides the public (webpki) roots | public roots |
+//! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_KEY` (and per signal) | with `tls`: PEM files of the client certificate chain and its key (mutual TLS) | none |
+//!
+//! With `tls`, the setup gives both transports their TLS configuration itself (rustls with
+//! ring, chosen explicitly: no process-wide crypto provider is needed or installed), since
+//! `opentelemetry-otlp` 0.33 reads none of the certificate variables; building the HTTP client
+//! itself, it also applies `OTEL_EXPORTER_OTLP_TIMEOUT` (and `…_TRACES_…`/`…_METRICS_…`) to it,
+//! as `opentelemetry-otlp` does to the client it builds.
 //!
 //! The [OpenTelemetry environment-variable rules] apply: an empty value is unset; a value that
 //! cannot be used gets **one warning naming the variable** and the default; an unknown name in
@@ -61,6 +69,8 @@
 mod env;
 mod report;
 mod shutdown;
+#[cfg(feature = "tls")]
+mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -359,7 +369,11 @@ impl TelemetryBuilder {
         self
     }
 
-    /// Adds a metric reader besides the configured exporters.
+    /// Adds a metric reader besides the configured exporters. Views apply to every reader of
+    /// a provider: with `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` asking for
+    /// exponential histograms, this reader gets them too (a Prometheus reader added here cannot
+    /// show them: leave the variable unset, or choose `OTEL_METRICS_EXPORTER=prometheus`, which
+    /// the setup checks).
     pub fn with_reader<R: opentelemetry_sdk::metrics::reader::MetricReader>(
         mut self,
         reader: R,
@@ -468,7 +482,7 @@ impl TelemetryBuilder {
         for exporter in traces {
             match exporter {
                 "otlp" => {
-                    let exporter = self.span_exporter()?;
+                    let exporter = self.span_exporter(&env)?;
                     let what = "trace export over OTLP".to_owned();
                     tracer_builder = tracer_builder.with_span_processor(
                         BatchSpanProcessor::builder(Reported {
@@ -511,7 +525,7 @@ impl TelemetryBuilder {
         for exporter in metrics {
             match exporter {
                 "otlp" => {
-                    let exporter = self.metric_exporter()?;
+                    let exporter = self.metric_exporter(&env)?;
                     let reader = PeriodicReader::builder(Reported {
                         inner: exporter,
                         report: report("metric export over OTLP".to_owned()),
@@ -554,67 +568,93 @@ impl TelemetryBuilder {
     }
 
     /// The OTLP span exporter: from the environment (`opentelemetry-otlp` reads it), unless
-    /// an endpoint or protocol was set in code.
-    fn span_exporter(&self) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
-        use opentelemetry_otlp::{SpanExporter, WithExportConfig};
-        let endpoint = |path: &str| self.otlp_endpoint.as_deref().map(|e| endpoint_for(e, path));
-        let built = match (self.otlp_protocol, self.otlp_endpoint.is_some()) {
-            (None, false) => SpanExporter::builder().build(),
-            (Some(OtlpProtocol::Grpc), _) => with_endpoint(
-                SpanExporter::builder().with_tonic(),
-                self.otlp_endpoint.clone(),
-            )
-            .build(),
-            (Some(OtlpProtocol::HttpProtobuf), _) => {
-                with_endpoint(SpanExporter::builder().with_http(), endpoint("/v1/traces")).build()
+    /// an endpoint or protocol was set in code; with the `tls` feature, with the TLS
+    /// configuration of [`tls`] (which `opentelemetry-otlp` does not read).
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    fn span_exporter(&self, env: &Env<'_>) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
+        use opentelemetry_otlp::SpanExporter;
+        let fail = |e: String| SetupError::new("OTEL_TRACES_EXPORTER", "otlp", e);
+        let built = match self.protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
+            OtlpProtocol::Grpc => {
+                let builder =
+                    with_endpoint(SpanExporter::builder().with_tonic(), self.endpoint(None));
+                #[cfg(feature = "tls")]
+                let builder = opentelemetry_otlp::WithTonicConfig::with_tls_config(
+                    builder,
+                    tls::OtlpTls::from_env(env, "TRACES")?.tonic(),
+                );
+                builder.build()
             }
-            (None, true) => {
-                match protocol_from_env(&self.vars, "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
-                    OtlpProtocol::Grpc => SpanExporter::builder()
-                        .with_tonic()
-                        .with_endpoint(self.otlp_endpoint.clone().unwrap_or_default())
-                        .build(),
-                    OtlpProtocol::HttpProtobuf => {
-                        with_endpoint(SpanExporter::builder().with_http(), endpoint("/v1/traces"))
-                            .build()
-                    }
-                }
+            OtlpProtocol::HttpProtobuf => {
+                let builder = with_endpoint(
+                    SpanExporter::builder().with_http(),
+                    self.endpoint(Some("/v1/traces")),
+                );
+                #[cfg(feature = "tls")]
+                let builder = opentelemetry_otlp::WithHttpConfig::with_http_client(
+                    builder,
+                    tls::OtlpTls::from_env(env, "TRACES")?
+                        .http_client(tls::http_timeout(env, "TRACES")?)
+                        .map_err(fail)?,
+                );
+                builder.build()
             }
         };
-        built.map_err(|e| SetupError::new("OTEL_TRACES_EXPORTER", "otlp", e.to_string()))
+        built.map_err(|e| fail(e.to_string()))
     }
 
     /// The OTLP metric exporter; see [`span_exporter`](Self::span_exporter).
-    fn metric_exporter(&self) -> Result<opentelemetry_otlp::MetricExporter, SetupError> {
-        use opentelemetry_otlp::{MetricExporter, WithExportConfig};
-        let endpoint = |path: &str| self.otlp_endpoint.as_deref().map(|e| endpoint_for(e, path));
-        let built = match (self.otlp_protocol, self.otlp_endpoint.is_some()) {
-            (None, false) => MetricExporter::builder().build(),
-            (Some(OtlpProtocol::Grpc), _) => with_endpoint(
-                MetricExporter::builder().with_tonic(),
-                self.otlp_endpoint.clone(),
-            )
-            .build(),
-            (Some(OtlpProtocol::HttpProtobuf), _) => with_endpoint(
-                MetricExporter::builder().with_http(),
-                endpoint("/v1/metrics"),
-            )
-            .build(),
-            (None, true) => {
-                match protocol_from_env(&self.vars, "OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") {
-                    OtlpProtocol::Grpc => MetricExporter::builder()
-                        .with_tonic()
-                        .with_endpoint(self.otlp_endpoint.clone().unwrap_or_default())
-                        .build(),
-                    OtlpProtocol::HttpProtobuf => with_endpoint(
-                        MetricExporter::builder().with_http(),
-                        endpoint("/v1/metrics"),
-                    )
-                    .build(),
-                }
+    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
+    fn metric_exporter(
+        &self,
+        env: &Env<'_>,
+    ) -> Result<opentelemetry_otlp::MetricExporter, SetupError> {
+        use opentelemetry_otlp::MetricExporter;
+        let fail = |e: String| SetupError::new("OTEL_METRICS_EXPORTER", "otlp", e);
+        let built = match self.protocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") {
+            OtlpProtocol::Grpc => {
+                let builder =
+                    with_endpoint(MetricExporter::builder().with_tonic(), self.endpoint(None));
+                #[cfg(feature = "tls")]
+                let builder = opentelemetry_otlp::WithTonicConfig::with_tls_config(
+                    builder,
+                    tls::OtlpTls::from_env(env, "METRICS")?.tonic(),
+                );
+                builder.build()
+            }
+            OtlpProtocol::HttpProtobuf => {
+                let builder = with_endpoint(
+                    MetricExporter::builder().with_http(),
+                    self.endpoint(Some("/v1/metrics")),
+                );
+                #[cfg(feature = "tls")]
+                let builder = opentelemetry_otlp::WithHttpConfig::with_http_client(
+                    builder,
+                    tls::OtlpTls::from_env(env, "METRICS")?
+                        .http_client(tls::http_timeout(env, "METRICS")?)
+                        .map_err(fail)?,
+                );
+                builder.build()
             }
         };
-        built.map_err(|e| SetupError::new("OTEL_METRICS_EXPORTER", "otlp", e.to_string()))
+        built.map_err(|e| fail(e.to_string()))
+    }
+
+    /// The protocol set in code, else the one the variables ask for (`opentelemetry-otlp`
+    /// chooses the same way: the signal's variable, the general one, then HTTP/protobuf).
+    fn protocol(&self, signal: &str) -> OtlpProtocol {
+        self.otlp_protocol
+            .unwrap_or_else(|| protocol_from_env(&self.vars, signal))
+    }
+
+    /// The endpoint set in code, if any (for HTTP, with the signal's `path` appended, as the
+    /// OTLP exporter spec says for the general endpoint); else `opentelemetry-otlp` reads it.
+    fn endpoint(&self, path: Option<&str>) -> Option<String> {
+        let endpoint = self.otlp_endpoint.as_deref()?;
+        Some(match path {
+            Some(path) => endpoint_for(endpoint, path),
+            None => endpoint.to_owned(),
+        })
     }
 }
 
@@ -900,5 +940,84 @@ mod tests {
             "{seen:?}"
         );
         assert!(seen[1].contains("5 batches dropped"), "{seen:?}");
+    }
+
+    /// The certificate variables (feature `tls`; read when an OTLP exporter is built): a file
+    /// that cannot be read or holds no PEM, or half a client identity, gets one warning naming
+    /// the variable and the default; strict mode fails with the name; the per-signal variable
+    /// wins over the general one.
+    #[cfg(feature = "tls")]
+    #[test]
+    fn certificate_variables_follow_the_rules() {
+        let dir = std::env::temp_dir().join(format!("tt-tls-vars-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let garbage = dir.join("garbage.pem");
+        std::fs::write(&garbage, "not a certificate").unwrap();
+        let garbage = garbage.to_str().unwrap();
+        let otlp = [
+            ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:1"),
+        ];
+        // (the variables, the one at fault, the reason given)
+        type Case<'a> = (&'a [(&'a str, &'a str)], &'a str, &'a str);
+        let cases: &[Case<'_>] = &[
+            (
+                &[("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/ca.pem")],
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                "cannot read it",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_CERTIFICATE", garbage)],
+                "OTEL_EXPORTER_OTLP_CERTIFICATE",
+                "no PEM certificate",
+            ),
+            (
+                &[
+                    ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/general.pem"),
+                    ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", garbage),
+                ],
+                "OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE",
+                "no PEM certificate",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_CLIENT_KEY", garbage)],
+                "OTEL_EXPORTER_OTLP_CLIENT_KEY",
+                "no PEM private key",
+            ),
+            (
+                &[("OTEL_EXPORTER_OTLP_TIMEOUT", "soon")],
+                "OTEL_EXPORTER_OTLP_TIMEOUT",
+                "expected milliseconds",
+            ),
+        ];
+        for (vars, name, reason) in cases {
+            let all: Vec<_> = otlp.iter().chain(vars.iter()).copied().collect();
+            let (result, seen) = build(&all, false);
+            assert!(result.is_ok(), "{name}: {result:?}");
+            assert_eq!(seen.len(), 1, "{name}: one warning: {seen:?}");
+            assert!(
+                seen[0].starts_with(&format!("{name}=")) && seen[0].contains(reason),
+                "{name}: {seen:?}"
+            );
+            let (result, _) = build(&all, true);
+            assert_eq!(result.unwrap_err().variable(), *name, "strict");
+        }
+        // A client certificate without its key.
+        let pem = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
+        let half = dir.join("client.pem");
+        std::fs::write(&half, pem).unwrap();
+        let all: Vec<_> = otlp
+            .iter()
+            .copied()
+            .chain([(
+                "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                half.to_str().unwrap(),
+            )])
+            .collect();
+        let (result, seen) = build(&all, false);
+        assert!(result.is_ok());
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].contains("needs its key"), "{seen:?}");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }
