@@ -2,30 +2,48 @@
 # Instructions per request under callgrind (stable where timings are not): each variant of
 # benches/peers/profile.rs run for N1 and N2 requests, the difference divided by N2 - N1 so the
 # setup cancels out. Writes "$CRITERION_HOME/callgrind.txt" ("variant instructions" lines), which
-# the report turns into a table. Skipped (with a message) when valgrind is not installed.
+# the report turns into a table, and "$CRITERION_HOME/callgrind-fused.txt" (the top inclusive
+# costs of `profile fused`). Skipped (with how to install valgrind) when valgrind is missing:
+# it installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
-out="${CRITERION_HOME:-$PWD/target/criterion}/callgrind.txt"
+home="${CRITERION_HOME:-$CARGO_TARGET_DIR/criterion}"
+out="$home/callgrind.txt"
 if ! command -v valgrind >/dev/null; then
-    echo "valgrind not installed: no instruction counts (apt-get install valgrind)" >&2
+    echo "valgrind is not installed: no instruction counts. Install it (e.g. sudo apt-get install valgrind) and rerun." >&2
     exit 0
 fi
 cargo build --release --manifest-path benches/peers/Cargo.toml --bin profile
 bin="$CARGO_TARGET_DIR/release/profile"
 N1=1000
 N2=3000
+run() {
+    valgrind --tool=callgrind --callgrind-out-file="$1" "$bin" "$2" "$3" >/dev/null 2>&1
+}
 instructions() {
     local f
     f="$(mktemp)"
-    valgrind --tool=callgrind --callgrind-out-file="$f" "$bin" "$1" "$2" >/dev/null 2>&1
+    run "$f" "$1" "$2"
     sed -n 's/^summary: *//p' "$f"
     rm -f "$f"
 }
-mkdir -p "$(dirname "$out")"
+mkdir -p "$home"
 : > "$out"
-for v in bare identity disabled filtered sampled_out trace metrics fused floor client_bare client client_floor; do
+for v in bare bare_no_parent bare_full_context identity disabled filtered sampled_out trace metrics fused \
+    fused_no_parent fused_full_context fused_unsampled_parent peer_combo floor client_bare client client_floor; do
     a="$(instructions "$v" "$N1")"
     b="$(instructions "$v" "$N2")"
     echo "$v $(( (b - a) / (N2 - N1) ))" | tee -a "$out"
 done
+# Where the fused layer's instructions go: the top inclusive costs of `profile fused` in our
+# crates, the SDK, http and the allocator, divided by the N2 requests (setup included, a few %).
+f="$(mktemp)"
+run "$f" fused "$N2"
+callgrind_annotate --inclusive=yes "$f" 2>/dev/null \
+    | grep -E 'tower_telemetry|opentelemetry|__rust_alloc|malloc|free |Extensions|http::' \
+    | sed -E 's#^ *([0-9,]+) \( *[0-9.]+%\) +#\1 #; s# \[[^]]*\]$##; s# /[^ ]*/(tower-trace|tower-metrics|propagation)/# \1/#; s# /root/.cargo/registry/src/[^/]+/# #' \
+    | awk -v n="$N2" '{ ir = $1; gsub(",", "", ir); $1 = ""; printf "%7.0f %s\n", ir / n, substr($0, 1, 180) }' \
+    | head -40 > "$home/callgrind-fused.txt" || true
+cp "$f" "$home/callgrind.out.fused"
+rm -f "$f"

@@ -1,9 +1,11 @@
 //! Our layers and the peers on the same route, in one run (see `tower-metrics/benches/harness`
 //! for the method). Variants named `peer_*` are other crates; `ours_*` and `bare` come from the
-//! shared harness so every ratio is measured in the same process.
+//! shared harness so every ratio is measured in the same process, round-robin, in process CPU
+//! time (the exporter thread's work included: `cpu.rs`).
 
 #[path = "../../tower-metrics/benches/harness/mod.rs"]
 mod harness;
+mod cpu;
 
 use std::time::Duration;
 
@@ -12,6 +14,7 @@ use axum::extract::Request;
 use axum::middleware::{self, Next};
 use axum::response::Response;
 use criterion::{Criterion, criterion_group, criterion_main};
+use cpu::ProcessCpu;
 use harness::*;
 use opentelemetry::global;
 use opentelemetry::metrics::Histogram;
@@ -24,28 +27,22 @@ use tracing_subscriber::layer::SubscriberExt as _;
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
 
-fn peers(c: &mut Criterion) {
-    let rt = runtime();
-    let sampled = tracer_provider(true);
-    let meters = meter_provider();
-    let flush = || {
-        let _ = sampled.force_flush();
-    };
+/// The peers, added to the suite after ours (so ours are built before any peer installs a
+/// global provider: `ours_disabled` keeps the API's no-op tracer).
+fn peers(suite: &mut Suite) {
+    let sampled = suite.sampled.clone();
+    let meters = suite.meters.clone();
     // Several peers read the global propagator on every request; give them the SDK's.
     global::set_text_map_propagator(TraceContextPropagator::new());
-    let subscriber = || tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer(&sampled)));
+    let subscriber = || Some(tracing::Dispatch::new(tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer(&sampled)))));
     let g = "server";
 
+    suite.service_with(g, "peer_towerhttp_tracing_otel", router().layer(tower_http::trace::TraceLayer::new_for_http()).with_state(()), request, subscriber());
     {
-        let _on = tracing::subscriber::set_default(subscriber());
-        variant(c, &rt, g, "peer_towerhttp_tracing_otel", router().layer(tower_http::trace::TraceLayer::new_for_http()).with_state(()), &flush);
-    }
-    {
-        let _on = tracing::subscriber::set_default(subscriber());
         let app = router()
             .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
             .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()).with_state(());
-        variant(c, &rt, g, "peer_axum_tracing_otel", app, &flush);
+        suite.service_with(g, "peer_axum_tracing_otel", app, request, subscriber());
     }
     let meters_032 = {
         use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
@@ -54,27 +51,25 @@ fn peers(c: &mut Criterion) {
     };
     let otel_metrics = || axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032.clone()).build();
     {
-        let _on = tracing::subscriber::set_default(subscriber());
         let app = router()
             .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
             .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
             .layer(otel_metrics()).with_state(());
-        variant(c, &rt, g, "peer_axum_tracing_otel_plus_axum_otel_metrics", app, &flush);
+        suite.service_with(g, "peer_axum_tracing_otel_plus_axum_otel_metrics", app, request, subscriber());
     }
-    variant(c, &rt, g, "peer_axum_otel_metrics", router().layer(otel_metrics()).with_state(()), &flush);
+    suite.service(g, "peer_axum_otel_metrics", router().layer(otel_metrics()).with_state(()));
     {
         global::set_tracer_provider(sampled.clone());
         global::set_meter_provider(meters.clone());
         let layer = opentelemetry_instrumentation_tower::http::server::LayerBuilder::builder().build().expect("contrib layer");
-        variant(c, &rt, g, "peer_contrib_instrumentation_tower", router().layer(layer).with_state(()), &flush);
+        suite.service(g, "peer_contrib_instrumentation_tower", router().layer(layer).with_state(()));
     }
     {
-        let _on = tracing::subscriber::set_default(subscriber());
         let meter = meter(&meters);
         let app = router()
             .layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
             .layer(tower_otel::metrics::HttpLayer::server(&meter)).with_state(());
-        variant(c, &rt, g, "peer_tower_otel", app, &flush);
+        suite.service_with(g, "peer_tower_otel", app, request, subscriber());
     }
     {
         // A hand-written `from_fn` layer on the raw API: extract, a server span with 4
@@ -111,13 +106,21 @@ fn peers(c: &mut Criterion) {
             response
         }
         let app = router().layer(middleware::from_fn_with_state(state, raw)).with_state(());
-        variant(c, &rt, g, "peer_raw_from_fn", app, &flush);
+        suite.service(g, "peer_raw_from_fn", app);
     }
+}
+
+/// Ours, the floor and the peers in one suite: allocations counted, then timed round-robin.
+fn all(c: &mut Criterion<ProcessCpu>) {
+    let mut suite = Suite::new();
+    harness::ours::all(&mut suite);
+    peers(&mut suite);
+    suite.run(c);
 }
 
 criterion_group! {
     name = benches;
-    config = config();
-    targets = harness::ours::server, harness::ours::client, harness::ours::sdk_floor, peers
+    config = config().with_measurement(ProcessCpu);
+    targets = all
 }
 criterion_main!(benches);

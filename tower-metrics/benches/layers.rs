@@ -8,8 +8,7 @@ mod harness;
 
 use alloc_counter::CountingAllocator;
 use criterion::{criterion_group, criterion_main};
-use harness::config;
-use harness::ours::{client, sdk_floor, server};
+use harness::{Suite, config};
 
 #[global_allocator]
 static ALLOC: CountingAllocator = CountingAllocator;
@@ -26,15 +25,11 @@ static ALLOC: CountingAllocator = CountingAllocator;
 /// With the feature, a third row has a subscriber listening: `tracing_subscriber::fmt`
 /// formatting the request spans into `io::sink` (the cost of the span itself, with no log line
 /// written in the handler).
-fn tracing_bridge(c: &mut criterion::Criterion) {
-    use harness::{router, runtime, tracer, tracer_provider, variant};
+fn tracing_bridge(suite: &mut Suite) {
+    use harness::{router, tracer};
     use tower_telemetry_trace::TraceLayer;
 
-    let rt = runtime();
-    let sampled = tracer_provider(true);
-    let flush = || {
-        let _ = sampled.force_flush();
-    };
+    let sampled = suite.sampled.clone();
     let layer = || {
         router()
             .layer(TraceLayer::server(tracer(&sampled)))
@@ -45,7 +40,7 @@ fn tracing_bridge(c: &mut criterion::Criterion) {
     } else {
         "feature_off"
     };
-    variant(c, &rt, "tracing_bridge", name, layer(), &flush);
+    suite.service("tracing_bridge", name, layer());
     #[cfg(feature = "tracing")]
     {
         let subscriber = tracing_subscriber::fmt()
@@ -53,21 +48,28 @@ fn tracing_bridge(c: &mut criterion::Criterion) {
             .with_writer(std::io::sink)
             .finish();
         // The runtime is current-thread: the requests run on this thread, under it.
-        let _listening = tracing::subscriber::set_default(subscriber);
-        variant(
-            c,
-            &rt,
+        suite.service_with(
             "tracing_bridge",
             "feature_on_fmt_subscriber",
             layer(),
-            &flush,
+            harness::request,
+            Some(tracing::Dispatch::new(subscriber)),
         );
     }
+}
+
+/// Every variant in one suite, timed round-robin (wall time here; the peers' bench times the
+/// same variants in process CPU time).
+fn all(c: &mut criterion::Criterion) {
+    let mut suite = Suite::new();
+    harness::ours::all(&mut suite);
+    tracing_bridge(&mut suite);
+    suite.run(c);
 }
 
 criterion_group! {
     name = benches;
     config = config();
-    targets = server, client, sdk_floor, tracing_bridge
+    targets = all
 }
 criterion_main!(benches);
