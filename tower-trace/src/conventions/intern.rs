@@ -5,8 +5,6 @@
 //! and the caller falls back (to an allocation, an `_OTHER`, or no label), so a hostile or
 //! buggy source of values cannot grow memory without limit.
 
-use std::collections::HashMap;
-
 use rustc_hash::FxHashMap;
 use std::sync::{Arc, OnceLock, RwLock};
 
@@ -64,13 +62,17 @@ pub(crate) struct Interners {
     pub(crate) routes: Interner,
     pub(crate) methods: Interner,
     pub(crate) addresses: Interner,
+    pub(crate) user_agents: Interner,
 }
 
 /// Span names are `Cow<'static, str>` in OpenTelemetry, so an interned name must be
 /// `'static`: each distinct `"{method} {target}"` (or `target` alone for an empty method) is leaked once, process-wide, and at most
 /// `4 × MAX_INTERNED` of them are kept (then the caller formats the name per request).
+///
+/// FxHash, as in [`Interner`]: SipHash of the method and the route cost about 500
+/// instructions per request; the map is bounded.
 pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static str> {
-    type Names = HashMap<&'static str, HashMap<Box<str>, &'static str>>;
+    type Names = FxHashMap<&'static str, FxHashMap<Box<str>, &'static str>>;
     static NAMES: OnceLock<RwLock<(Names, usize)>> = OnceLock::new();
     let names = NAMES.get_or_init(Default::default);
     if let Some(name) = names

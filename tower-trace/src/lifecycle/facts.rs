@@ -11,6 +11,9 @@ use http::HeaderMap;
 use super::{Now, Timestamp};
 use crate::conventions::grpc::{self, Code};
 use crate::conventions::intern::Interners;
+
+/// The longest `User-Agent` kept for sharing (longer ones are copied per request).
+pub(crate) const MAX_INTERNED_AGENT: usize = 256;
 use crate::conventions::{Conventions, Protocol, Role, RpcConventions, request};
 use crate::hooks::{MakeRoute, RequestInfo, RequestPredicate, ResponseInfo};
 
@@ -308,6 +311,20 @@ impl<'a> RequestFacts<'a> {
         'a: 'r,
     {
         request::client_authority(request, self.server_authority)
+    }
+
+    /// `user_agent.original`, shared when it has been seen before: services see few distinct
+    /// agents, and copying a 100-byte browser agent per request was one of a span's
+    /// allocations. At most [`MAX_INTERNED`](crate::conventions::intern::MAX_INTERNED) agents
+    /// of at most [`MAX_INTERNED_AGENT`] bytes are kept (memory stays bounded); any other is
+    /// copied.
+    pub(crate) fn user_agent(&self, agent: &str) -> opentelemetry::StringValue {
+        if agent.len() <= MAX_INTERNED_AGENT {
+            if let Some(shared) = self.interned.user_agents.get(agent) {
+                return opentelemetry::StringValue::from(shared);
+            }
+        }
+        opentelemetry::StringValue::from(agent.to_owned())
     }
 
     /// The fully qualified gRPC method of a gRPC request, interned (`None` when the path is

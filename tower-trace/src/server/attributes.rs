@@ -83,7 +83,10 @@ pub(crate) fn request_attributes(
         .get(http::header::USER_AGENT)
         .and_then(|v| v.to_str().ok())
     {
-        attrs.push(KeyValue::new(attr::USER_AGENT_ORIGINAL, agent.to_owned()));
+        attrs.push(KeyValue::new(
+            attr::USER_AGENT_ORIGINAL,
+            facts.user_agent(agent),
+        ));
     }
     push_peer(&mut attrs, request, true);
     push_headers(&mut attrs, request.headers(), &settings.request_headers);
@@ -110,6 +113,9 @@ fn push_peer(attrs: &mut Vec<KeyValue>, request: &RequestInfo<'_>, http: bool) {
         ext.get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|c| c.0)
     });
+    // The peer's address, formatted once: shared by `client.address` and
+    // `network.peer.address` when no proxy named the client.
+    let peer_ip: Option<Arc<str>> = peer.map(|p| ip_text(p.ip()));
     if http {
         let forwarded_for = request
             .headers()
@@ -118,23 +124,70 @@ fn push_peer(attrs: &mut Vec<KeyValue>, request: &RequestInfo<'_>, http: bool) {
             .and_then(|v| v.split(',').next())
             .map(str::trim)
             .filter(|v| !v.is_empty());
-        let client = match (forwarded_for, peer) {
-            (Some(client), _) => Some(client.to_owned()),
-            (None, Some(peer)) => Some(peer.ip().to_string()),
+        let client = match (forwarded_for, &peer_ip) {
+            (Some(client), _) => Some(StringValue::from(client.to_owned())),
+            (None, Some(ip)) => Some(shared(ip)),
             (None, None) => None,
         };
         if let Some(client) = client {
             attrs.push(KeyValue::new(attr::CLIENT_ADDRESS, client));
         }
     }
-    if let Some(peer) = peer {
-        attrs.push(KeyValue::new(
-            attr::NETWORK_PEER_ADDRESS,
-            peer.ip().to_string(),
-        ));
+    if let (Some(peer), Some(ip)) = (peer, peer_ip) {
+        attrs.push(KeyValue::new(attr::NETWORK_PEER_ADDRESS, ip));
         attrs.push(KeyValue::new(
             attr::NETWORK_PEER_PORT,
             i64::from(peer.port()),
         ));
+    }
+}
+
+/// The text of `ip` in one allocation (`to_string` then `Arc::from` would take two): formatted
+/// on the stack first; 45 bytes hold any IPv6 text, IPv4-mapped included.
+fn ip_text(ip: std::net::IpAddr) -> Arc<str> {
+    use std::fmt::Write as _;
+    struct Stack {
+        bytes: [u8; 48],
+        len: usize,
+    }
+    impl std::fmt::Write for Stack {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            let end = self.len + s.len();
+            self.bytes
+                .get_mut(self.len..end)
+                .ok_or(std::fmt::Error)?
+                .copy_from_slice(s.as_bytes());
+            self.len = end;
+            Ok(())
+        }
+    }
+    let mut stack = Stack {
+        bytes: [0; 48],
+        len: 0,
+    };
+    match write!(stack, "{ip}") {
+        // Only whole `&str`s were copied in: valid UTF-8.
+        Ok(()) => Arc::from(std::str::from_utf8(&stack.bytes[..stack.len]).unwrap_or_default()),
+        Err(_) => Arc::from(ip.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::IpAddr;
+
+    #[test]
+    fn ip_text_is_the_display_text() {
+        for ip in [
+            "127.0.0.1",
+            "255.255.255.255",
+            "::1",
+            "::ffff:255.255.255.255",
+            "ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+            "fe80::1:2:3:4",
+        ] {
+            let ip: IpAddr = ip.parse().unwrap();
+            assert_eq!(&*super::ip_text(ip), ip.to_string());
+        }
     }
 }
