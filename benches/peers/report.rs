@@ -311,6 +311,19 @@ fn callgrind(md: &mut String, n: &BTreeMap<String, f64>) {
     if let Some(r) = ratio("client", "client_bare", "client_floor") {
         let _ = writeln!(md, "Client layer over bare ÷ its SDK floor, in instructions: {r:.2}×.  ");
     }
+    for v in ["metrics", "fused"] {
+        if let (Some(bound), Some(stable), Some(bare)) = (n.get(v), n.get(&format!("{v}_stable_api")), n.get("bare")) {
+            let _ = writeln!(
+                md,
+                "`{v}` with the opt-in `bound-instruments` feature: {:.0} instructions over bare, against {:.0} on the stable metrics API \
+                 (`{v}_stable_api`): {:.0} fewer ({:.0}%).  ",
+                bound - bare,
+                stable - bare,
+                stable - bound,
+                100.0 * (stable - bound) / (stable - bare)
+            );
+        }
+    }
     if let (Some(f), Some(p), Some(b)) = (n.get("fused"), n.get("peer_combo"), n.get("bare")) {
         let _ = writeln!(md, "Fused over bare ÷ axum-tracing-opentelemetry + axum-otel-metrics over bare, in instructions: {:.2}.", (f - b) / (p - b));
     }
