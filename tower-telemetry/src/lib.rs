@@ -89,7 +89,7 @@
 //!
 //! # Minimum supported Rust version
 //!
-//! 1.85 for the default features and `prometheus` (edition 2024); 1.88 with `otlp`, `tls`,
+//! 1.85 for the default features, `prometheus` and `serve` (edition 2024); 1.88 with `otlp`, `tls`,
 //! `gzip` (opentelemetry-otlp's tonic and reqwest), `tonic` or `reqwest`.
 
 #![cfg_attr(docsrs, feature(doc_cfg))]

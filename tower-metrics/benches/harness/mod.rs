@@ -286,7 +286,7 @@ impl Suite {
             })
             .collect();
         for v in &selected {
-            let _scope = v.scope.as_ref().map(tracing::dispatcher::set_default);
+            let _scope = v.scope.as_ref().map(scoped);
             let (allocs, bytes) = allocations(v);
             println!(
                 "alloc {}/{}: {allocs:.2} allocs/req, {bytes:.0} bytes/req",
@@ -302,7 +302,7 @@ impl Suite {
             for v in &selected {
                 // The previous variant's spans are exported now, not while this one is timed.
                 (v.flush)();
-                let _scope = v.scope.as_ref().map(tracing::dispatcher::set_default);
+                let _scope = v.scope.as_ref().map(scoped);
                 let id = format!("{}.pass{pass}", v.name);
                 let mut group = c.benchmark_group(v.group);
                 match v.request {
@@ -319,6 +319,15 @@ impl Suite {
             }
         }
     }
+}
+
+/// `dispatch` as this thread's subscriber, with every callsite's interest recomputed: a
+/// callsite first hit by a variant without a subscriber caches "never" for the process, and a
+/// scoped dispatcher set later does not revisit it on its own.
+fn scoped(dispatch: &tracing::Dispatch) -> tracing::dispatcher::DefaultGuard {
+    let guard = tracing::dispatcher::set_default(dispatch);
+    tracing::callsite::rebuild_interest_cache();
+    guard
 }
 
 /// Allocations per request over 10,000 requests, process-wide (exporter thread included).
