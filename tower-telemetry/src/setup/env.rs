@@ -45,6 +45,9 @@ pub(crate) struct Env<'a> {
     pub(crate) vars: &'a Vars,
     pub(crate) strict: bool,
     pub(crate) diagnostics: &'a Diagnostics,
+    /// The warnings given so far: a variable read for each signal (the general
+    /// `OTEL_EXPORTER_OTLP_CERTIFICATE` for traces and for metrics) is reported once.
+    pub(crate) warned: std::cell::RefCell<Vec<String>>,
 }
 
 impl Env<'_> {
@@ -67,10 +70,19 @@ impl Env<'_> {
         if self.strict {
             return Err(SetupError::new(name, value, reason));
         }
-        self.diagnostics.warn(&format!(
+        self.warn_once(format!(
             "{name}={value:?} ignored: {reason}; using {default_text}"
         ));
         Ok(default)
+    }
+
+    /// `message`, unless it was given already.
+    fn warn_once(&self, message: String) {
+        let mut warned = self.warned.borrow_mut();
+        if !warned.contains(&message) {
+            self.diagnostics.warn(&message);
+            warned.push(message);
+        }
     }
 
     /// One of `allowed` (case-insensitive), else `default`.
@@ -133,7 +145,7 @@ impl Env<'_> {
                             format!("unknown value {item:?}; expected {}", allowed.join(", ")),
                         ));
                     }
-                    self.diagnostics.warn(&format!(
+                    self.warn_once(format!(
                         "{name}: unknown value {item:?} ignored (expected {})",
                         allowed.join(", ")
                     ));

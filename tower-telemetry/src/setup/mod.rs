@@ -411,6 +411,7 @@ impl TelemetryBuilder {
             vars: &self.vars,
             strict: self.strict,
             diagnostics: &self.diagnostics,
+            warned: Default::default(),
         };
         let disabled = env.bool("OTEL_SDK_DISABLED", false)?;
         let propagator = propagator(&env)?;
@@ -954,8 +955,10 @@ mod tests {
         let garbage = dir.join("garbage.pem");
         std::fs::write(&garbage, "not a certificate").unwrap();
         let garbage = garbage.to_str().unwrap();
+        // Both signals over OTLP: a general variable is read for each, and warned about once.
         let otlp = [
             ("OTEL_TRACES_EXPORTER", "otlp"),
+            ("OTEL_METRICS_EXPORTER", "otlp"),
             ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://127.0.0.1:1"),
         ];
         // (the variables, the one at fault, the reason given)
@@ -973,6 +976,8 @@ mod tests {
             ),
             (
                 &[
+                    // Traces only: the general variable is not read at all.
+                    ("OTEL_METRICS_EXPORTER", "none"),
                     ("OTEL_EXPORTER_OTLP_CERTIFICATE", "/nonexistent/general.pem"),
                     ("OTEL_EXPORTER_OTLP_TRACES_CERTIFICATE", garbage),
                 ],
