@@ -685,6 +685,12 @@ async fn signals_drain_within_the_deadline_despite_stalled_clients_and_flush() {
                     && int_attr(&s.attributes, "http.response.status_code") == Some(200)
             })
             .unwrap_or_else(|| panic!("SIG{signal}: no completed /forward span in {spans:?}"));
+        // `serve` handed the layer the peer's address.
+        assert_eq!(
+            string_attr(&server_span.attributes, "client.address").as_deref(),
+            Some("127.0.0.1")
+        );
+        assert!(int_attr(&server_span.attributes, "network.peer.port").is_some_and(|p| p > 0));
         assert!(
             spans.iter().any(|s| s.name == "GET"
                 && s.kind == SpanKind::Client as i32
