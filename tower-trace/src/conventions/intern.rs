@@ -5,8 +5,15 @@
 //! and the caller falls back (to an allocation, an `_OTHER`, or no label), so a hostile or
 //! buggy source of values cannot grow memory without limit.
 
-use rustc_hash::FxHashMap;
+use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
+
+/// The interners' hash: foldhash, seeded at random per map. Not SipHash: a short label costs a
+/// few machine words instead of ~100 instructions, per request. Not FxHash either: the values
+/// come from requests (`Host`, `User-Agent`, gRPC method names), and with an unkeyed hash a
+/// client could fill an interner with colliding values and make every later lookup walk them
+/// all; a random seed per map makes collisions unpredictable.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// Distinct values kept per interner.
 pub const MAX_INTERNED: usize = 1000;
@@ -16,9 +23,8 @@ pub const MAX_INTERNED: usize = 1000;
 /// from requests cannot grow memory or cardinality without limit.
 #[derive(Debug)]
 pub struct Interner {
-    /// FxHash, not SipHash: a few machine words per short label instead of ~100
-    /// instructions, and the map is bounded, so a flood of colliding keys can't grow it.
-    values: RwLock<FxHashMap<Box<str>, Arc<str>>>,
+    /// Bounded, so a flood of new values can't grow it; randomly seeded (see [`Map`]).
+    values: RwLock<Map<Box<str>, Arc<str>>>,
     capacity: usize,
 }
 
@@ -69,10 +75,10 @@ pub(crate) struct Interners {
 /// `'static`: each distinct `"{method} {target}"` (or `target` alone for an empty method) is leaked once, process-wide, and at most
 /// `4 × MAX_INTERNED` of them are kept (then the caller formats the name per request).
 ///
-/// FxHash, as in [`Interner`]: SipHash of the method and the route cost about 500
+/// Hashed as in [`Interner`] ([`Map`]): SipHash of the method and the route cost about 500
 /// instructions per request; the map is bounded.
 pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static str> {
-    type Names = FxHashMap<&'static str, FxHashMap<Box<str>, &'static str>>;
+    type Names = Map<&'static str, Map<Box<str>, &'static str>>;
     static NAMES: OnceLock<RwLock<(Names, usize)>> = OnceLock::new();
     let names = NAMES.get_or_init(Default::default);
     if let Some(name) = names
