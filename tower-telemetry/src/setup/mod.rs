@@ -1007,8 +1007,23 @@ mod tests {
             let (result, _) = build(&all, true);
             assert_eq!(result.unwrap_err().variable(), *name, "strict");
         }
-        // A client certificate without its key.
+        // A CA file whose PEM holds no valid certificate.
         let pem = "-----BEGIN CERTIFICATE-----\nMAA=\n-----END CERTIFICATE-----\n";
+        let bad_ca = dir.join("bad-ca.pem");
+        std::fs::write(&bad_ca, pem).unwrap();
+        let all: Vec<_> = otlp
+            .iter()
+            .copied()
+            .chain([("OTEL_EXPORTER_OTLP_CERTIFICATE", bad_ca.to_str().unwrap())])
+            .collect();
+        let (result, seen) = build(&all, false);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(
+            seen[0].contains("not a valid X.509 certificate"),
+            "{seen:?}"
+        );
+        // A client certificate without its key.
         let half = dir.join("client.pem");
         std::fs::write(&half, pem).unwrap();
         let all: Vec<_> = otlp

@@ -177,6 +177,22 @@ fn read(env: &Env<'_>, name: &str, kind: Kind) -> Result<Option<Vec<u8>>, SetupE
         };
         return env.reject(name, &path, what, None, default);
     }
+    // Trust roots must parse as certificates (a bad one would otherwise fail the exporter's
+    // build, stopping startup, where the rules say warn and use the default).
+    if matches!(kind, Kind::Certificates) && !name.ends_with("_CLIENT_CERTIFICATE") {
+        let mut roots = rustls::RootCertStore::empty();
+        let (_, rejected) =
+            roots.add_parsable_certificates(CertificateDer::pem_slice_iter(&contents).flatten());
+        if rejected > 0 {
+            return env.reject(
+                name,
+                &path,
+                "a certificate in the file is not a valid X.509 certificate",
+                None,
+                default,
+            );
+        }
+    }
     Ok(Some(contents))
 }
 
