@@ -1023,6 +1023,34 @@ mod tests {
             seen[0].contains("not a valid X.509 certificate"),
             "{seen:?}"
         );
+        // A client certificate and a key that parse but don't make an identity.
+        let key = dir.join("key.pem");
+        std::fs::write(
+            &key,
+            "-----BEGIN PRIVATE KEY-----\nMAA=\n-----END PRIVATE KEY-----\n",
+        )
+        .unwrap();
+        let client = dir.join("client-cert.pem");
+        std::fs::write(&client, pem).unwrap();
+        let all: Vec<_> = otlp
+            .iter()
+            .copied()
+            .chain([
+                (
+                    "OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE",
+                    client.to_str().unwrap(),
+                ),
+                ("OTEL_EXPORTER_OTLP_CLIENT_KEY", key.to_str().unwrap()),
+            ])
+            .collect();
+        let (result, seen) = build(&all, false);
+        assert!(result.is_ok(), "{result:?}");
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(
+            seen[0].starts_with("OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE=")
+                && seen[0].contains("unusable with its key"),
+            "{seen:?}"
+        );
         // A client certificate without its key.
         let half = dir.join("client.pem");
         std::fs::write(&half, pem).unwrap();

@@ -72,7 +72,26 @@ impl OtlpTls {
                 )?
             }
         };
-        Ok(OtlpTls { ca, identity })
+        let tls = OtlpTls { ca, identity };
+        // A certificate and key that don't go together (or a key type rustls can't use) would
+        // fail the exporter's build: warn and go without the client certificate instead.
+        if tls.identity.is_some() {
+            if let Err(reason) = tls.rustls() {
+                let name = variable("CLIENT_CERTIFICATE");
+                let value = env.get(&name).unwrap_or_default();
+                return env.reject(
+                    &name,
+                    &value,
+                    &format!("unusable with its key: {reason}"),
+                    OtlpTls {
+                        identity: None,
+                        ..tls
+                    },
+                    "no client certificate",
+                );
+            }
+        }
+        Ok(tls)
     }
 
     /// For OTLP over gRPC: tonic's configuration (it applies only to `https://` endpoints).
