@@ -41,11 +41,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .route_service("/metrics", metrics);
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
+    // Handlers installed before saying we're up: a stop sent right after is not lost.
+    let stop = tower_telemetry::shutdown_signal();
     println!("listening on http://{}", listener.local_addr()?);
     // SIGTERM (containers) or Ctrl-C: stop accepting, drain in-flight requests (at most 4 s;
     // a client stalled mid-request cannot hold it), then flush the telemetry (at most 5 s).
     tower_telemetry::serve(listener, app)
-        .with_graceful_shutdown(tower_telemetry::shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await;
     telemetry.shutdown().await;
     Ok(())

@@ -30,6 +30,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let addresses = services.addresses;
     drop(out);
     if serve {
+        // Handlers installed before saying we're up: a stop sent right after is not lost.
+        let stop = tower_telemetry::shutdown_signal();
         println!();
         println!(
             "Serving until SIGTERM or Ctrl-C; the frontend is listening on http://{}",
@@ -43,7 +45,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             addresses.frontend
         );
         println!("            http://{}/metrics", addresses.backend);
-        tower_telemetry::shutdown_signal().await;
+        stop.await;
     }
     // Stop accepting, drain in-flight requests (bounded), then flush and shut down the
     // exporters (bounded too).

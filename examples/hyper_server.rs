@@ -41,12 +41,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         });
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3001").await?;
+    // Handlers installed before saying we're up: a stop sent right after is not lost.
+    let stop = tower_telemetry::shutdown_signal();
     println!("listening on http://{}", listener.local_addr()?);
     // hyper's HTTP/1.1 and HTTP/2 with a header-read timeout, the peer address recorded for
     // `client.address`, and on SIGTERM or Ctrl-C a drain bounded by a deadline (see
     // `tower_telemetry::serve` for the loop, written with hyper-util's building blocks).
     tower_telemetry::serve(listener, service)
-        .with_graceful_shutdown(tower_telemetry::shutdown_signal())
+        .with_graceful_shutdown(stop)
         .await;
     provider.shutdown()?;
     meters.shutdown()?;

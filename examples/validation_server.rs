@@ -37,6 +37,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
     let addr = listener.local_addr()?;
     // The bound address (with `PORT=0`, the port the system chose), for scripts and tests.
+    // Handlers installed before saying we're up: a stop sent right after is not lost.
+    let stop = tower_telemetry::shutdown_signal();
     println!("validation server listening on http://{addr}");
     // SIGTERM (containers) or SIGINT (Ctrl-C): stop accepting, drain (at most 4 s, stalled
     // clients included), then flush.
@@ -45,7 +47,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         telemetry.tracer_provider(),
         &meter,
         metrics,
-        tower_telemetry::shutdown_signal(),
+        stop,
     )
     .await;
     if drained.connections_cut > 0 {

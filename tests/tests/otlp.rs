@@ -957,3 +957,19 @@ async fn a_process_exports_over_tls_with_gzip() {
         );
     }
 }
+
+/// A stop sent the moment the server says it is up (before any request) is handled — the
+/// handlers are installed before the "listening" line — for SIGTERM and SIGINT, a few times
+/// each: exit 0, never killed by the signal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_right_after_startup_is_handled() {
+    for signal in ["TERM", "INT", "TERM", "INT", "TERM"] {
+        let mut server = integration_tests::ExampleProcess::start("validation_server", &[]);
+        let (status, took) = server.stop(signal, Duration::from_secs(10)).await;
+        assert!(
+            status.is_some_and(|s| s.success()),
+            "SIG{signal}: {status:?} after {took:?}\n{}",
+            server.stderr()
+        );
+    }
+}

@@ -155,6 +155,9 @@ where
         let mut signal = std::pin::pin!(signal);
         loop {
             let (stream, peer) = tokio::select! {
+                // The signal first: it is polled (its handlers installed) before the first
+                // connection is taken, and a stop wins over connections still queued.
+                biased;
                 () = &mut signal => break,
                 accepted = listener.accept() => match accepted {
                     Ok(accepted) => accepted,

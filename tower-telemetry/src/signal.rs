@@ -15,27 +15,41 @@
 /// # Ok(()) }
 /// ```
 ///
-/// Needs a Tokio runtime with I/O enabled. If a signal handler cannot be installed, that
-/// signal is not waited for (the other still is).
-pub async fn shutdown_signal() {
-    let interrupt = async {
+/// Called inside a Tokio runtime (with I/O enabled), it installs the handlers at once, so a
+/// signal that arrives before the future is first polled (while the server starts) is not
+/// lost, and does not kill the process; called outside one, they are installed when the
+/// future is first polled. If a handler cannot be installed, that signal is not waited for
+/// (the other still is).
+pub fn shutdown_signal() -> impl std::future::Future<Output = ()> + Send + 'static {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let eager = tokio::runtime::Handle::try_current().is_ok();
+        let install = |kind: SignalKind| if eager { Some(signal(kind)) } else { None };
+        let (terminate, interrupt) = (
+            install(SignalKind::terminate()),
+            install(SignalKind::interrupt()),
+        );
+        async move {
+            let wait = |installed: Option<std::io::Result<tokio::signal::unix::Signal>>,
+                        kind: SignalKind| async move {
+                match installed.unwrap_or_else(|| signal(kind)) {
+                    Ok(mut signal) => {
+                        signal.recv().await;
+                    }
+                    Err(_) => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                () = wait(terminate, SignalKind::terminate()) => {}
+                () = wait(interrupt, SignalKind::interrupt()) => {}
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    async {
         if tokio::signal::ctrl_c().await.is_err() {
             std::future::pending::<()>().await;
         }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = interrupt => {}
-        () = terminate => {}
     }
 }
