@@ -327,11 +327,11 @@ async fn hooks_name_spans_add_attributes_and_a_bounded_metric_label() {
     let tracing = Tracing::new();
     let metrics = Metrics::new();
     let layer = TraceLayer::server(tracing.tracer())
-        .with_span_name(|req, facts| {
+        .with_span_name(|_, facts| {
             format!(
                 "{} {}",
                 facts.method(),
-                facts.route(req).map_or("-", |r| &**r)
+                facts.route().map_or("-", |r| &**r)
             )
             .into()
         })

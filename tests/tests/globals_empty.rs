@@ -1,7 +1,8 @@
 //! A layer built from OpenTelemetry's globals with no provider there warns once per process
 //! (the two-versions trap: a provider installed through another `opentelemetry` version).
 
-use tower_telemetry_trace::{ClientTraceLayer, TraceLayer, empty_globals_warnings};
+use tower_telemetry_trace::__private::empty_globals_warnings;
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 #[test]
 fn empty_globals_warn_once() {

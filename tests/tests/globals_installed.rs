@@ -1,7 +1,8 @@
 //! With a tracer provider installed in the globals, building layers from them warns nothing.
 
 use opentelemetry_sdk::trace::SdkTracerProvider;
-use tower_telemetry_trace::{ClientTraceLayer, TraceLayer, empty_globals_warnings};
+use tower_telemetry_trace::__private::empty_globals_warnings;
+use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 #[test]
 fn installed_globals_do_not_warn() {

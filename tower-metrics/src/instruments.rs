@@ -35,6 +35,8 @@ pub(crate) struct Options {
 /// One layer's instruments.
 #[derive(Debug)]
 pub(crate) struct Instruments {
+    /// The side of the call these instruments record.
+    pub(crate) role: Role,
     pub(crate) http_duration: Cached<Histogram<f64>>,
     pub(crate) http_active: Option<Cached<UpDownCounter<i64>>>,
     pub(crate) request_body_size: Option<Cached<Histogram<u64>>>,
@@ -110,6 +112,7 @@ impl Instruments {
                 .build()
         });
         Instruments {
+            role,
             http_duration: Cached::new(http_duration),
             http_active: http_active.map(Cached::new),
             request_body_size: request_body_size.map(Cached::new),

@@ -5,9 +5,9 @@ use opentelemetry::global;
 use opentelemetry::metrics::Meter;
 use tower_layer::Layer;
 use tower_telemetry_trace::RequestInfo;
-use tower_telemetry_trace::conventions::{Conventions, Protocol, Role, RpcConventions};
+use tower_telemetry_trace::conventions::{Protocol, Role, RpcConventions};
 use tower_telemetry_trace::hooks::{DefaultRoute, MakeRoute};
-use tower_telemetry_trace::lifecycle::{IntoObserveLayer, Observe, ObserveLayer};
+use tower_telemetry_trace::lifecycle::{Conventions, IntoObserveLayer, Observe, ObserveLayer};
 
 use crate::instruments::{Instruments, Options};
 use crate::observer::{Inner, Label, MAX_SERVER_TARGETS, MetricsObserver, Targets};

@@ -145,4 +145,4 @@ pub use observer::{
     Label, MAX_LABEL_VALUES, MAX_SERVER_TARGETS, MetricLabel, MetricsObserver, MetricsRecord,
 };
 pub use tower_telemetry_trace;
-pub use tower_telemetry_trace::conventions::MAX_INTERNED;
+pub use tower_telemetry_trace::__private::MAX_INTERNED;

@@ -3,9 +3,12 @@ use std::time::Duration;
 
 use http::Request;
 use opentelemetry::{Key, KeyValue, StringValue};
-use tower_telemetry_trace::conventions::attributes as attr;
-use tower_telemetry_trace::conventions::{Interner, Role};
-use tower_telemetry_trace::lifecycle::{End, Facts, Observer, Record, RequestFacts};
+use tower_telemetry_trace::__private::Interner;
+use tower_telemetry_trace::__private::attributes as attr;
+use tower_telemetry_trace::conventions::Role;
+use tower_telemetry_trace::lifecycle::{
+    End, FactSet, Facts, Needs, Observer, Record, RequestFacts,
+};
 use tower_telemetry_trace::{RequestInfo, ResponseInfo};
 
 use crate::bound::{Atom, SeriesKey};
@@ -132,11 +135,27 @@ pub(crate) struct Inner<L> {
 /// values.
 pub struct MetricsObserver<L = ()> {
     inner: Arc<Inner<L>>,
+    needs: Needs,
 }
 
 impl<L> MetricsObserver<L> {
     pub(crate) fn new(inner: Inner<L>) -> Self {
+        // The attributes of the role's instruments (the "HTTP metrics" and "RPC metrics"
+        // pages): a server labels by route and scheme, a client by server address and port;
+        // both by the RPC method for gRPC.
+        let facts = FactSet::START
+            .and(FactSet::RPC_METHOD)
+            .and(match inner.instruments.role {
+                Role::Client => FactSet::SERVER,
+                _ => FactSet::ROUTE.and(FactSet::SCHEME),
+            });
+        let needs = Needs::new(facts);
         MetricsObserver {
+            needs: if inner.count_filtered {
+                needs.when_filtered(facts)
+            } else {
+                needs
+            },
             inner: Arc::new(inner),
         }
     }
@@ -146,6 +165,7 @@ impl<L> Clone for MetricsObserver<L> {
     fn clone(&self) -> Self {
         MetricsObserver {
             inner: Arc::clone(&self.inner),
+            needs: self.needs,
         }
     }
 }
@@ -173,6 +193,11 @@ pub struct MetricsRecord {
 impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
     type Record = MetricsRecord;
 
+    #[inline]
+    fn needs(&self) -> Needs {
+        self.needs
+    }
+
     fn on_request(
         &self,
         request: &mut Request<B>,
@@ -183,36 +208,14 @@ impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
             return None;
         }
         let info = RequestInfo::new(request);
-        // The facts these metrics need, read now (once, shared with the span).
-        facts.start();
         let mut overflow = None;
         if facts.role() == Role::Client {
-            let (address, port) = facts.server(&info);
+            let (address, port) = facts.server();
             if !inner.targets.admit(address, port) {
                 overflow = Some(Arc::clone(&inner.targets.other));
             }
         }
-        let base = if facts.is_grpc() {
-            facts.rpc_method(&info);
-            if facts.role() == Role::Client {
-                facts.server(&info);
-            }
-            None
-        } else {
-            Some(match facts.role() {
-                Role::Client => match &overflow {
-                    Some(other) => Base::client(facts.method(), Some(other), None),
-                    None => {
-                        let (address, port) = facts.server(&info);
-                        Base::client(facts.method(), address, port)
-                    }
-                },
-                _ => {
-                    facts.route(&info);
-                    Base::server(facts.method(), facts.scheme(&info))
-                }
-            })
-        };
+        let base = (!facts.is_grpc()).then(|| Base::of(facts, overflow.as_ref()));
         let mut record = MetricsRecord {
             instruments: Arc::clone(&inner.instruments),
             label: inner.label.label(&info).map(|(k, v)| (k.clone(), v)),

@@ -230,7 +230,7 @@
 //! # Building on the lifecycle
 //!
 //! The layer is [`lifecycle::Observe`] with a [`ServerObserver`] under one
-//! [`conventions::Conventions`]. Any other observer (the RED metrics of the metrics crate, one
+//! [`lifecycle::Conventions`]. Any other observer (the RED metrics of the metrics crate, one
 //! of yours) plugs into the same [`lifecycle::Observer`] seam and reads the same
 //! [`lifecycle::Facts`]; a pair of observers shares one future, one body wrapper, one clock and
 //! one verdict.
@@ -239,7 +239,6 @@
 
 mod client;
 pub mod conventions;
-pub mod hooks;
 #[cfg(feature = "tonic")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tonic")))]
 pub mod interceptor;
@@ -247,8 +246,57 @@ pub mod lifecycle;
 #[cfg(feature = "tracing")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing")))]
 pub mod logs;
+mod outcome;
+mod route;
 mod server;
 mod span;
+mod view;
+
+pub mod hooks {
+    //! What users plug in, gathered in one place: borrowed views of a request and a response,
+    //! the lifecycle's hooks (filter, route, public endpoint) and the span hooks (span name,
+    //! extra span attributes), with their closure and `()` default impls.
+    //!
+    //! Setters take closures directly, so `|req| …` needs no type annotation:
+    //!
+    //! ```
+    //! use std::borrow::Cow;
+    //! use opentelemetry::KeyValue;
+    //! use opentelemetry::trace::noop::NoopTracer;
+    //! use tower_telemetry_trace::TraceLayer;
+    //!
+    //! let layer = TraceLayer::server(NoopTracer::new())
+    //!     .skip_if(|req| req.uri().path() == "/healthz")
+    //!     .with_route(|req| req.uri().path().starts_with("/users/").then_some(Cow::Borrowed("/users/{id}")))
+    //!     .with_span_name(|req, facts| format!("{} {}", facts.method(), req.uri().host().unwrap_or("-")).into())
+    //!     .with_request_attributes(|req, attrs| {
+    //!         if let Some(tenant) = req.headers().get("x-tenant").and_then(|v| v.to_str().ok()) {
+    //!             attrs.push(KeyValue::new("tenant", tenant.to_owned()));
+    //!         }
+    //!     })
+    //!     .with_response_attributes(|res, attrs| {
+    //!         attrs.push(KeyValue::new("app.cache_hit", res.headers().contains_key("x-cache-hit")));
+    //!     });
+    //! # let _ = layer;
+    //! ```
+
+    pub use crate::route::{DefaultRoute, MakeRoute, RequestPredicate};
+    pub use crate::span::hooks::{MakeSpanName, RequestAttributes, ResponseAttributes, SpanHooks};
+    pub use crate::view::{RequestInfo, ResponseInfo};
+}
+
+/// What the sibling crates of this family (the metrics crate) share with this one: not part of
+/// the public API, not covered by semantic versioning.
+#[doc(hidden)]
+pub mod __private {
+    pub use crate::conventions::intern::{Interner, MAX_INTERNED};
+    pub use crate::span::empty_globals_warnings;
+
+    /// The attribute names, for the metrics crate.
+    pub mod attributes {
+        pub use crate::conventions::attributes::*;
+    }
+}
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
@@ -257,8 +305,6 @@ pub use client::{ClientObserver, ClientRecord, ClientTraceLayer};
 pub use conventions::{Protocol, RpcConventions};
 pub use hooks::{RequestInfo, ResponseInfo};
 pub use server::{ServerObserver, ServerRecord, TRACERESPONSE, TraceLayer, TraceResponse};
-#[doc(hidden)]
-pub use span::empty_globals_warnings;
 pub use tower_telemetry_propagation as propagation;
 
 /// The peer's socket address, for `network.peer.*` and `client.address`.

@@ -6,10 +6,13 @@ use tower_layer::Layer;
 use tower_telemetry_propagation::{HeaderPropagator, Propagator};
 
 use super::observer::{ClientConfig, ClientObserver, ClientSettings};
-use crate::conventions::{Conventions, DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};
-use crate::hooks::{RequestInfo, SpanHooks};
+use crate::conventions::{DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};
+use crate::lifecycle::Conventions;
 use crate::lifecycle::{IntoObserveLayer, Observe, ObserveLayer, RequestFacts};
+use crate::route::DefaultRoute;
 use crate::span;
+use crate::span::hooks::SpanHooks;
+use crate::view::RequestInfo;
 
 /// A Tower layer giving every outgoing request a CLIENT span and injecting its context.
 ///
@@ -208,7 +211,7 @@ impl<T, P: Clone, H: Clone> ClientTraceLayer<T, P, H> {
 
 impl<T, P: Clone, H: Clone> IntoObserveLayer for ClientTraceLayer<T, P, H> {
     type Observer = ClientObserver<T, P, H>;
-    type Route = crate::hooks::DefaultRoute;
+    type Route = DefaultRoute;
     type Filter = ();
 
     fn into_observe_layer(self) -> ObserveLayer<Self::Observer> {

@@ -8,9 +8,10 @@ use tower_telemetry_propagation::HeaderPropagator;
 use crate::conventions::attributes as attr;
 use crate::conventions::grpc;
 use crate::conventions::redact::url_full;
-use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
-use crate::lifecycle::{End, Observer, Record, RequestFacts};
+use crate::lifecycle::{End, FactSet, Needs, Observer, Record, RequestFacts};
+use crate::span::hooks::{MakeSpanName, RequestAttributes, SpanHooks};
 use crate::span::{self, Placement, SpanState};
+use crate::view::RequestInfo;
 
 /// The client layer's configuration (the request facts' configuration is the lifecycle's
 /// `Conventions`).
@@ -83,6 +84,13 @@ where
 {
     type Record = ClientRecord;
 
+    /// The start, the server address and the RPC method: what a client span and its name read
+    /// (an HTTP client span is named after the method alone, without a route).
+    #[inline]
+    fn needs(&self) -> Needs {
+        Needs::new(FactSet::START.and(FactSet::SERVER).and(FactSet::RPC_METHOD))
+    }
+
     // Always on: with spans off, the caller's context must still be injected.
 
     fn on_request(
@@ -127,7 +135,7 @@ where
         let log = {
             let otel_span = span.cx.span();
             let ids = wire.as_ref().unwrap_or_else(|| otel_span.span_context());
-            settings.logs.client(ids, &info, facts)
+            settings.logs.client(ids, facts)
         };
         let cx = &span.cx;
         // This client span's id goes on the wire, so N calls carry N parent ids.
@@ -153,7 +161,7 @@ fn request_attributes(
     // Room for the end-of-request attributes too (status code, version, `error.type`): the SDK
     // keeps this `Vec` as the span's, so it never grows.
     let mut attrs = Vec::with_capacity(12);
-    let (host, port) = facts.server(request);
+    let (host, port) = facts.server();
     if let Some(host) = host {
         attrs.push(KeyValue::new(
             attr::SERVER_ADDRESS,
@@ -180,7 +188,7 @@ fn request_attributes(
                 attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
                 // A client's method comes from its stub: recognised unless it can't be named
                 // (see `Verdict::rpc_method_recognized`), whatever the server answers.
-                match facts.rpc_method(request) {
+                match facts.rpc_method() {
                     Some(m) => attrs.push(KeyValue::new(
                         attr::RPC_METHOD,
                         StringValue::from(Arc::clone(m)),
@@ -238,7 +246,7 @@ impl Record for ClientRecord {
     }
 
     #[cfg(feature = "tracing")]
-    fn on_response(&mut self, _: &crate::hooks::ResponseInfo<'_>, facts: &crate::lifecycle::Facts) {
+    fn on_response(&mut self, _: &crate::view::ResponseInfo<'_>, facts: &crate::lifecycle::Facts) {
         crate::logs::span::record_response(&self.log, facts);
     }
 

@@ -10,11 +10,13 @@ use tower_telemetry_propagation::Propagator;
 
 use super::ClientObserver;
 use crate::ClientTraceLayer;
-use crate::conventions::Conventions;
-use crate::hooks::{DefaultRoute, MakeRoute, RequestPredicate, ResponseInfo, SpanHooks};
+use crate::lifecycle::Conventions;
 use crate::lifecycle::{
     ErrorRef, IntoObserveLayer, ObserveLayer, Observer, Outcome, Record, service,
 };
+use crate::route::{DefaultRoute, MakeRoute, RequestPredicate};
+use crate::span::hooks::SpanHooks;
+use crate::view::ResponseInfo;
 
 /// Client spans, context injection and (with a fused metrics layer) client metrics for
 /// `reqwest` through `reqwest-middleware`: the same lifecycle, facts and configuration as

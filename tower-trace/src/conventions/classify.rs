@@ -36,24 +36,14 @@ use std::time::Duration;
 use super::grpc::Code;
 use super::request::status_code_str;
 use super::{Role, error_type};
-use crate::lifecycle::{Facts, Outcome};
+use crate::outcome::Outcome;
 
-/// The verdict on one request, reached once when it finishes and read by every signal.
+/// What the rules say of one request: `error.type` when it is an error, and the gRPC status
+/// code (gRPC only). The lifecycle turns it into its [`Verdict`](crate::lifecycle::Verdict).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct Verdict {
-    /// `error.type`, when the request is an error.
-    pub error_type: Option<&'static str>,
-    /// The gRPC status code to record (gRPC only).
-    pub grpc_code: Option<Code>,
-    /// gRPC: whether the method is one the other side recognises, so `rpc.method` names it;
-    /// otherwise it is `_OTHER` (with `rpc.method_original` on spans). Not recognised: a
-    /// path that is not `/pkg.Service/Method`, a layer that has seen too many distinct
-    /// methods (see [`MAX_INTERNED`](super::MAX_INTERNED)), or, on a server, a call answered
-    /// `UNIMPLEMENTED` (the server does not implement it; a handler that answers
-    /// `UNIMPLEMENTED` itself looks the same from outside, and is recorded the same way). A
-    /// client's method comes from its stub, so its status does not change it.
-    pub rpc_method_recognized: bool,
+pub(crate) struct Judgement {
+    pub(crate) error_type: Option<&'static str>,
+    pub(crate) grpc_code: Option<Code>,
 }
 
 /// How long before its `grpc-timeout` deadline a cancelled gRPC call still counts as having
@@ -79,7 +69,7 @@ pub struct Verdict {
 pub const DEADLINE_SLACK: Duration = Duration::from_millis(5);
 
 /// Judges an HTTP request from its status code (if a response came) and its outcome.
-pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Verdict {
+pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Judgement {
     let first_error = match role {
         Role::Server => 500,
         Role::Client => 400,
@@ -97,10 +87,9 @@ pub(crate) fn http(role: Role, status: Option<u16>, outcome: &Outcome<'_>) -> Ve
         (Outcome::Cancelled, Role::Client) => None,
         (Outcome::Panicked, _) => Some(error_type::PANIC),
     };
-    Verdict {
+    Judgement {
         error_type,
         grpc_code: None,
-        rpc_method_recognized: false,
     }
 }
 
@@ -112,7 +101,7 @@ pub(crate) fn grpc(
     http_status: Option<u16>,
     outcome: &Outcome<'_>,
     deadline_passed: bool,
-) -> Verdict {
+) -> Judgement {
     let code = match (outcome, role) {
         (Outcome::Cancelled | Outcome::ServiceError(_) | Outcome::BodyError(_), _)
             if deadline_passed && grpc_status.is_none() =>
@@ -140,46 +129,16 @@ pub(crate) fn grpc(
         Role::Server => code.is_server_error(),
         Role::Client => code.is_client_error(),
     };
-    Verdict {
+    Judgement {
         error_type: code.filter(|c| is_error(*c)).map(Code::as_str),
         grpc_code: code,
-        rpc_method_recognized: false,
     }
-}
-
-/// The one judgement of a request, from its facts, its outcome and, for a gRPC call with a
-/// deadline that was cancelled, the time it took (`elapsed`, read only then).
-pub(crate) fn judge(
-    facts: &Facts,
-    outcome: &Outcome<'_>,
-    elapsed: impl FnOnce() -> Duration,
-) -> Verdict {
-    if !facts.is_grpc() {
-        return http(facts.role(), facts.status(), outcome);
-    }
-    let deadline_passed = matches!(
-        outcome,
-        Outcome::Cancelled | Outcome::ServiceError(_) | Outcome::BodyError(_)
-    ) && facts
-        .grpc_timeout()
-        .is_some_and(|timeout| elapsed() + DEADLINE_SLACK >= timeout);
-    let mut verdict = grpc(
-        facts.role(),
-        facts.grpc_status(),
-        facts.status(),
-        outcome,
-        deadline_passed,
-    );
-    let unimplemented =
-        facts.role() == Role::Server && verdict.grpc_code == Some(Code::Unimplemented);
-    verdict.rpc_method_recognized = facts.rpc_method().is_some() && !unimplemented;
-    verdict
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::lifecycle::ErrorRef;
+    use crate::outcome::ErrorRef;
 
     #[rustfmt::skip]
     #[test]

@@ -1,7 +1,7 @@
 //! Low-cardinality `error.type` values for errors that have no status code (the conventions'
 //! "error.type" attribute: a low-cardinality type, `_OTHER` when nothing better is known).
 
-use crate::lifecycle::ErrorRef;
+use crate::outcome::ErrorRef;
 
 /// `error.type` for a request the other side gave up on before the response ended.
 pub(crate) const CANCELLED: &str = "cancelled";

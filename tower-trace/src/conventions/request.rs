@@ -5,7 +5,7 @@
 use http::{HeaderName, Method, Version};
 
 use super::attributes::OTHER;
-use crate::hooks::RequestInfo;
+use crate::view::RequestInfo;
 
 /// `x-forwarded-proto` (parsed once, not per request).
 const X_FORWARDED_PROTO: HeaderName = HeaderName::from_static("x-forwarded-proto");

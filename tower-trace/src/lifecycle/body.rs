@@ -24,14 +24,6 @@ impl<B, R: Record> ResponseBody<B, R> {
     pub(crate) fn new(inner: B, guard: Guard<R>) -> Self {
         ResponseBody { inner, guard }
     }
-
-    /// A body that observes nothing.
-    pub fn passthrough(inner: B) -> Self {
-        ResponseBody {
-            inner,
-            guard: Guard::disarmed(),
-        }
-    }
 }
 
 impl<B, R> Body for ResponseBody<B, R>

@@ -49,11 +49,6 @@ impl Now {
         }
     }
 
-    /// The reading, if the clocks were read.
-    pub(crate) fn reading(&self) -> Option<Timestamp> {
-        self.reading.get().copied()
-    }
-
     /// The reading for this event (the clocks are read on the first call).
     pub fn get(&self) -> Timestamp {
         *self.reading.get_or_init(Timestamp::now)

@@ -1,31 +1,144 @@
-//! The facts about one request and its response, read at most once and shared by every
-//! observer of the lifecycle.
+//! The facts about one request and its response: computed once when it arrives (exactly
+//! those the observers declared they need) or read from the response, and shared by every
+//! observer.
 
-use std::cell::OnceCell;
 use std::ops::Deref;
 use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
 
-use super::{Now, Timestamp};
+use super::{Conventions, Timestamp};
 use crate::conventions::grpc::{self, Code};
 use crate::conventions::intern::Interners;
+use crate::conventions::{Protocol, Role, RpcConventions, request};
+use crate::route::{MakeRoute, RequestPredicate};
+use crate::view::{RequestInfo, ResponseInfo};
 
 /// The longest `User-Agent` kept for sharing (longer ones are copied per request).
 pub(crate) const MAX_INTERNED_AGENT: usize = 256;
-use crate::conventions::{Conventions, Protocol, Role, RpcConventions, request};
-use crate::hooks::{MakeRoute, RequestInfo, RequestPredicate, ResponseInfo};
+
+/// A set of the request facts that are computed when a request arrives: each costs something
+/// (a clock reading, a route function, a header scan, an interner lookup), so the lifecycle
+/// computes only those its observers need.
+#[derive(Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct FactSet(u8);
+
+impl FactSet {
+    /// No fact.
+    pub const NONE: FactSet = FactSet(0);
+    /// The clock reading of the arrival ([`Facts::start`]), which every duration is measured from.
+    pub const START: FactSet = FactSet(1);
+    /// `http.route` ([`Facts::route`]), HTTP only.
+    pub const ROUTE: FactSet = FactSet(1 << 1);
+    /// `url.scheme` ([`Facts::scheme`]).
+    pub const SCHEME: FactSet = FactSet(1 << 2);
+    /// `server.address` and `server.port` ([`Facts::server`]).
+    pub const SERVER: FactSet = FactSet(1 << 3);
+    /// The fully qualified gRPC method ([`Facts::rpc_method`]), gRPC only.
+    pub const RPC_METHOD: FactSet = FactSet(1 << 4);
+
+    /// Both sets.
+    #[inline]
+    #[must_use]
+    pub const fn and(self, other: FactSet) -> FactSet {
+        FactSet(self.0 | other.0)
+    }
+
+    /// Whether every fact of `other` is in this set.
+    #[inline]
+    pub const fn contains(self, other: FactSet) -> bool {
+        self.0 & other.0 == other.0
+    }
+}
+
+impl std::fmt::Debug for FactSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names = [
+            (FactSet::START, "START"),
+            (FactSet::ROUTE, "ROUTE"),
+            (FactSet::SCHEME, "SCHEME"),
+            (FactSet::SERVER, "SERVER"),
+            (FactSet::RPC_METHOD, "RPC_METHOD"),
+        ];
+        f.debug_set()
+            .entries(
+                names
+                    .iter()
+                    .filter(|(set, _)| self.contains(*set))
+                    .map(|(_, name)| name),
+            )
+            .finish()
+    }
+}
+
+/// What an observer needs computed when a request arrives, declared once, when the observer is
+/// built ([`Observer::needs`](super::Observer::needs)): the facts of the requests it observes,
+/// and those of the requests the layer's filter skips (usually none).
+///
+/// The lifecycle computes the union of its observers' needs, once per request, **before** any
+/// observer sees the request; [`Facts`] then holds them for the rest of the request.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Needs {
+    observed: FactSet,
+    filtered: FactSet,
+}
+
+impl Needs {
+    /// Nothing.
+    pub const NONE: Needs = Needs {
+        observed: FactSet::NONE,
+        filtered: FactSet::NONE,
+    };
+
+    /// `facts` for every request that is not filtered out.
+    #[inline]
+    pub const fn new(facts: FactSet) -> Needs {
+        Needs {
+            observed: facts,
+            filtered: FactSet::NONE,
+        }
+    }
+
+    /// Also `facts` for the requests the layer's filter skips.
+    #[inline]
+    #[must_use]
+    pub const fn when_filtered(self, facts: FactSet) -> Needs {
+        Needs {
+            observed: self.observed,
+            filtered: self.filtered.and(facts),
+        }
+    }
+
+    /// What both need.
+    #[inline]
+    #[must_use]
+    pub const fn and(self, other: Needs) -> Needs {
+        Needs {
+            observed: self.observed.and(other.observed),
+            filtered: self.filtered.and(other.filtered),
+        }
+    }
+
+    /// The facts needed for a request, filtered or not.
+    #[inline]
+    pub const fn facts(self, filtered: bool) -> FactSet {
+        if filtered {
+            self.filtered
+        } else {
+            self.observed
+        }
+    }
+}
 
 /// What is known about one request: decided when it arrives (role, protocol, method, version,
-/// filtered or not), computed lazily the first time an observer asks (route, scheme, server
-/// address, RPC method), and read from the response head and trailers by the lifecycle
-/// (status, version, `grpc-status`).
+/// filtered or not, and the facts its observers declared they [need](Needs): start, route,
+/// scheme, server address, RPC method), and read from the response head and trailers by the
+/// lifecycle (status, version, `grpc-status`).
 ///
 /// Every observer of a lifecycle sees the same `Facts`: a route function runs at most once
-/// per request, and a span and a metric can't disagree about the request. Values computed
-/// while the request arrived (through [`RequestFacts`]) are kept for the rest of the request;
-/// accessors on `Facts` return what was computed.
+/// per request, and a span and a metric can't disagree about the request. A fact nobody
+/// declared is `None`.
 #[derive(Debug, Clone)]
 pub struct Facts {
     role: Role,
@@ -46,10 +159,12 @@ pub struct Facts {
 }
 
 impl Facts {
-    /// The facts decided when `request` arrives.
-    pub(crate) fn new<R, F: RequestPredicate>(
+    /// The facts of `request` as it arrives: those decided by the conventions, and `needs`
+    /// (for a filtered request, what is needed even then).
+    pub(crate) fn new<R: MakeRoute, F: RequestPredicate>(
         conventions: &Conventions<R, F>,
         request: &RequestInfo<'_>,
+        needs: Needs,
     ) -> Self {
         let grpc = match conventions.protocol {
             Protocol::Http => false,
@@ -57,18 +172,38 @@ impl Facts {
             _ => grpc::is_grpc(request.headers()),
         };
         let (method, known_method) = request::method(request.method());
+        let filtered = conventions.is_filtered(request);
+        let want = needs.facts(filtered);
+        let interned = &*conventions.interned;
+        let route = (want.contains(FactSet::ROUTE) && !grpc)
+            .then(|| interned.routes.get(&conventions.route.route(request)?))
+            .flatten();
+        let rpc_method = (want.contains(FactSet::RPC_METHOD) && grpc)
+            .then(|| {
+                interned
+                    .methods
+                    .get(grpc::split_path(request.uri().path())?.0)
+            })
+            .flatten();
+        let server = if want.contains(FactSet::SERVER) {
+            server(conventions, request, interned)
+        } else {
+            (None, None)
+        };
         Facts {
             role: conventions.role,
             rpc: grpc.then_some(conventions.rpc),
-            filtered: conventions.is_filtered(request),
+            filtered,
             method,
             known_method,
             request_version: request::protocol_version(request.version()),
-            start: None,
-            route: None,
-            scheme: None,
-            server: (None, None),
-            rpc_method: None,
+            start: want.contains(FactSet::START).then(Timestamp::now),
+            route,
+            scheme: want
+                .contains(FactSet::SCHEME)
+                .then(|| request::url_scheme(request, conventions.default_scheme)),
+            server,
+            rpc_method,
             grpc_timeout: if grpc {
                 grpc::timeout_in(request.headers())
             } else {
@@ -116,33 +251,37 @@ impl Facts {
         self.known_method
     }
 
-    /// The clock reading taken when the request arrived, if an observer read it.
+    /// The clock reading taken when the request arrived ([`FactSet::START`]).
     #[inline]
     pub fn start(&self) -> Option<Timestamp> {
         self.start
     }
 
-    /// `http.route`, if an observer asked for it while the request arrived and it is known.
+    /// `http.route` from the layer's route source, interned ([`FactSet::ROUTE`]; HTTP only;
+    /// `None` when unknown, or past the 1,000 distinct routes a layer keeps).
     #[inline]
     pub fn route(&self) -> Option<&Arc<str>> {
         self.route.as_ref()
     }
 
-    /// `url.scheme`, if an observer asked for it while the request arrived.
+    /// `url.scheme` ([`FactSet::SCHEME`]): the URI's, else `Forwarded`/`X-Forwarded-Proto`
+    /// (`http` or `https` only), else the layer's default.
     #[inline]
     pub fn scheme(&self) -> Option<&'static str> {
         self.scheme
     }
 
-    /// `server.address` and `server.port`, if an observer asked for them while the request
-    /// arrived.
+    /// `server.address` (interned) and `server.port` ([`FactSet::SERVER`]). A server reads
+    /// `X-Forwarded-Host`, the URI's authority (`:authority`), then `Host`; a client the URI's
+    /// authority, else the configured one, with the port defaulting from the scheme.
     #[inline]
     pub fn server(&self) -> (Option<&Arc<str>>, Option<u16>) {
         (self.server.0.as_ref(), self.server.1)
     }
 
-    /// The fully qualified gRPC method (`pkg.Service/Method`), if an observer asked for it
-    /// while the request arrived and the path has that shape.
+    /// The fully qualified gRPC method (`pkg.Service/Method`), interned ([`FactSet::RPC_METHOD`];
+    /// gRPC only; `None` when the path has another shape or the layer has seen too many
+    /// methods).
     #[inline]
     pub fn rpc_method(&self) -> Option<&Arc<str>> {
         self.rpc_method.as_ref()
@@ -154,15 +293,6 @@ impl Facts {
     #[inline]
     pub fn grpc_timeout(&self) -> Option<Duration> {
         self.grpc_timeout
-    }
-
-    /// Keeps what the observers computed while the request arrived.
-    pub(crate) fn keep(&mut self, lazy: Lazy) {
-        self.start = lazy.start.reading();
-        self.route = lazy.route.into_inner().flatten();
-        self.scheme = lazy.scheme.into_inner();
-        self.server = lazy.server.into_inner().unwrap_or_default();
-        self.rpc_method = lazy.rpc_method.into_inner().flatten();
     }
 
     /// `network.protocol.version`: the response's, else the request's.
@@ -215,93 +345,42 @@ impl Facts {
     }
 }
 
-/// The facts computed on demand while a request arrives (on the stack of `Service::call`),
-/// then kept in [`Facts`].
-#[derive(Debug, Default)]
-pub(crate) struct Lazy {
-    start: Now,
-    route: OnceCell<Option<Arc<str>>>,
-    scheme: OnceCell<&'static str>,
-    server: OnceCell<(Option<Arc<str>>, Option<u16>)>,
-    rpc_method: OnceCell<Option<Arc<str>>>,
+/// `server.address` and `server.port` of a request, per the conventions' role.
+fn server<R, F>(
+    conventions: &Conventions<R, F>,
+    request: &RequestInfo<'_>,
+    interned: &Interners,
+) -> (Option<Arc<str>>, Option<u16>) {
+    let (authority, scheme) = match conventions.role {
+        Role::Client => (
+            request::client_authority(request, conventions.server_authority.as_deref()),
+            request.uri().scheme_str(),
+        ),
+        _ => (request::server_authority(request), None),
+    };
+    let Some(authority) = authority else {
+        return (None, None);
+    };
+    let (host, port) = request::host_port(authority, scheme);
+    (host.and_then(|h| interned.addresses.get(h)), port)
 }
 
-/// The [`Facts`] of a request as it arrives, with the layer's [`Conventions`] at hand to
-/// compute the lazy ones: the first observer that asks computes a fact, the others get the
-/// same value. Pass the request being observed.
+/// The [`Facts`] of a request as it arrives, as observers and hooks see them in
+/// [`Observer::on_request`](super::Observer::on_request), with the layer's shared values at
+/// hand: derefs to [`Facts`].
 pub struct RequestFacts<'a> {
     facts: &'a Facts,
-    lazy: &'a Lazy,
-    route: &'a dyn MakeRoute,
-    default_scheme: &'static str,
     server_authority: Option<&'a str>,
     interned: &'a Interners,
 }
 
 impl<'a> RequestFacts<'a> {
-    pub(crate) fn new<R: MakeRoute, F>(
-        facts: &'a Facts,
-        lazy: &'a Lazy,
-        conventions: &'a Conventions<R, F>,
-    ) -> Self {
+    pub(crate) fn new<R, F>(facts: &'a Facts, conventions: &'a Conventions<R, F>) -> Self {
         RequestFacts {
             facts,
-            lazy,
-            route: &conventions.route,
-            default_scheme: conventions.default_scheme,
             server_authority: conventions.server_authority.as_deref(),
             interned: &conventions.interned,
         }
-    }
-
-    /// The clock reading of the request's arrival, shared by every observer (read on the
-    /// first call).
-    pub fn start(&self) -> Timestamp {
-        self.lazy.start.get()
-    }
-
-    /// `http.route` (HTTP only): from the layer's route source, interned (at most
-    /// [`MAX_INTERNED`](crate::conventions::MAX_INTERNED) distinct routes per layer, then none).
-    pub fn route(&self, request: &RequestInfo<'_>) -> Option<&'a Arc<str>> {
-        self.lazy
-            .route
-            .get_or_init(|| {
-                if self.facts.is_grpc() {
-                    return None;
-                }
-                let route = self.route.route(request)?;
-                self.interned.routes.get(&route)
-            })
-            .as_ref()
-    }
-
-    /// `url.scheme`: the URI's, else `Forwarded`/`X-Forwarded-Proto` (`http` or `https`
-    /// only), else the layer's default.
-    pub fn scheme(&self, request: &RequestInfo<'_>) -> &'static str {
-        self.lazy
-            .scheme
-            .get_or_init(|| request::url_scheme(request, self.default_scheme))
-    }
-
-    /// `server.address` (interned) and `server.port`. A server reads `X-Forwarded-Host`, the
-    /// URI's authority (`:authority`), then `Host`; a client the URI's authority, else the
-    /// configured one, with the port defaulting from the scheme.
-    pub fn server(&self, request: &RequestInfo<'_>) -> (Option<&'a Arc<str>>, Option<u16>) {
-        let (address, port) = self.lazy.server.get_or_init(|| {
-            let (authority, scheme) = match self.facts.role {
-                Role::Client => (
-                    request::client_authority(request, self.server_authority),
-                    request.uri().scheme_str(),
-                ),
-                _ => (request::server_authority(request), None),
-            };
-            let Some(authority) = authority else {
-                return (None, None);
-            };
-            let (host, port) = request::host_port(authority, scheme);
-            (host.and_then(|h| self.interned.addresses.get(h)), port)
-        });
-        (address.as_ref(), *port)
     }
 
     /// The authority the request is addressed to, unparsed (for `url.full`): a client's URI
@@ -315,9 +394,8 @@ impl<'a> RequestFacts<'a> {
 
     /// `user_agent.original`, shared when it has been seen before: services see few distinct
     /// agents, and copying a 100-byte browser agent per request was one of a span's
-    /// allocations. At most [`MAX_INTERNED`](crate::conventions::intern::MAX_INTERNED) agents
-    /// of at most [`MAX_INTERNED_AGENT`] bytes are kept (memory stays bounded); any other is
-    /// copied.
+    /// allocations. At most 1,000 agents of at most [`MAX_INTERNED_AGENT`] bytes
+    /// are kept (memory stays bounded); any other is copied.
     pub(crate) fn user_agent(&self, agent: &str) -> opentelemetry::StringValue {
         if agent.len() <= MAX_INTERNED_AGENT {
             if let Some(shared) = self.interned.user_agents.get(agent) {
@@ -325,18 +403,6 @@ impl<'a> RequestFacts<'a> {
             }
         }
         opentelemetry::StringValue::from(agent.to_owned())
-    }
-
-    /// The fully qualified gRPC method of a gRPC request, interned (`None` when the path is
-    /// not `/pkg.Service/Method` or the layer has seen too many methods).
-    pub fn rpc_method(&self, request: &RequestInfo<'_>) -> Option<&'a Arc<str>> {
-        self.lazy
-            .rpc_method
-            .get_or_init(|| {
-                let (full, _, _) = grpc::split_path(request.uri().path())?;
-                self.interned.methods.get(full)
-            })
-            .as_ref()
     }
 }
 

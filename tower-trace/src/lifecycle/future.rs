@@ -8,7 +8,7 @@ use pin_project_lite::pin_project;
 
 use super::guard::Guard;
 use super::{ErrorRef, ObservedError, Outcome, Record, ResponseBody};
-use crate::hooks::ResponseInfo;
+use crate::view::ResponseInfo;
 
 pin_project! {
     /// The response future of [`Observe`](super::Observe): makes the record's context current

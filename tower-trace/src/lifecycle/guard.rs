@@ -4,7 +4,7 @@ use http::HeaderMap;
 
 use super::scope::Scope;
 use super::{End, Facts, Now, Outcome, Record};
-use crate::hooks::ResponseInfo;
+use crate::view::ResponseInfo;
 
 /// Holds a [`Record`] with its request's [`Facts`] and finishes it exactly once: explicitly
 /// with an outcome, or on drop as [`Outcome::Cancelled`] (or [`Outcome::Panicked`] while

@@ -2,9 +2,8 @@ use std::sync::Arc;
 
 use tower_layer::Layer;
 
-use super::Observe;
-use crate::conventions::Conventions;
-use crate::hooks::DefaultRoute;
+use super::{Conventions, Observe};
+use crate::route::DefaultRoute;
 
 /// Wraps a service in the lifecycle with an [`Observer`](super::Observer), under one
 /// [`Conventions`].

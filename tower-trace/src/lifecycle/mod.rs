@@ -36,21 +36,23 @@
 //!
 //! The lifecycle owns the layer's [`Conventions`] and, per request, its [`Facts`]: the
 //! protocol, method, route, scheme, server address, RPC method, response status and version
-//! and `grpc-status`, each read at most once (lazily, by the first observer that asks through
-//! [`RequestFacts`]) and shared by every observer. When the request ends, the lifecycle judges
-//! it once ([`End::verdict`]: error or not, `error.type`, the gRPC code) and hands the same
-//! [`End`] to every record.
+//! and `grpc-status`, each read once and shared by every observer. Each observer declares
+//! the facts it reads when it is built ([`Observer::needs`]); the lifecycle computes exactly
+//! those when the request arrives, before any observer sees it. When the request ends, the
+//! lifecycle judges it once ([`End::verdict`]: error or not, `error.type`, the gRPC code) and
+//! hands the same [`End`] to every record.
 //!
-//! A pair of observers `(A, B)` is an observer too: both see every request, their records are
+//! A pair of observers `(A, B)` is an observer too (its needs are the union of theirs): both
+//! see every request, their records are
 //! driven by **one** future and **one** body wrapper, with the same facts and the same [`Now`]
 //! readings, so a span's duration and a histogram's value are the same measurement. This is
 //! how the fused trace + metrics layer works.
 //!
 //! ```
 //! use http::Request;
-//! use tower_telemetry_trace::conventions::Conventions;
-//! use tower_telemetry_trace::hooks::RequestInfo;
-//! use tower_telemetry_trace::lifecycle::{End, ObserveLayer, Observer, Record, RequestFacts};
+//! use tower_telemetry_trace::lifecycle::{
+//!     Conventions, End, FactSet, Needs, ObserveLayer, Observer, Record, RequestFacts,
+//! };
 //!
 //! /// Logs each request's route, outcome and duration.
 //! #[derive(Clone)]
@@ -60,9 +62,11 @@
 //!
 //! impl<B> Observer<B> for LogRequests {
 //!     type Record = Logged;
-//!     fn on_request(&self, request: &mut Request<B>, facts: &RequestFacts<'_>) -> Option<Logged> {
-//!         facts.start(); // the shared clock reading
-//!         facts.route(&RequestInfo::new(request)); // the shared route, computed once
+//!     fn needs(&self) -> Needs {
+//!         // The shared clock reading and route, computed once before `on_request`.
+//!         Needs::new(FactSet::START.and(FactSet::ROUTE))
+//!     }
+//!     fn on_request(&self, _: &mut Request<B>, _: &RequestFacts<'_>) -> Option<Logged> {
 //!         Some(Logged)
 //!     }
 //! }
@@ -89,6 +93,7 @@
 
 mod body;
 mod clock;
+mod conventions;
 mod facts;
 mod future;
 pub(crate) mod guard;
@@ -98,9 +103,8 @@ mod scope;
 pub(crate) mod service;
 #[cfg(test)]
 mod tests;
+mod verdict;
 
-use std::any::Any;
-use std::fmt;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -109,16 +113,16 @@ use opentelemetry::Context;
 
 pub use body::ResponseBody;
 pub use clock::{Now, Timestamp};
-pub use facts::{Facts, RequestFacts};
+pub use conventions::Conventions;
+pub use facts::{FactSet, Facts, Needs, RequestFacts};
 pub use future::ResponseFuture;
 pub use layer::{IntoObserveLayer, ObserveLayer};
-pub use pair::Both;
+pub use pair::PairRecord;
 pub use service::Observe;
+pub use verdict::Verdict;
 
-#[cfg(doc)]
-use crate::conventions::Conventions;
-use crate::conventions::Verdict;
-use crate::hooks::ResponseInfo;
+pub use crate::outcome::{ErrorRef, ObservedError, Outcome};
+use crate::view::ResponseInfo;
 
 /// The per-layer half of the lifecycle: decides, per request, whether to observe it.
 ///
@@ -135,9 +139,17 @@ pub trait Observer<B> {
         true
     }
 
-    /// Called in `Service::call`, before the inner service sees the request. The observer may
-    /// change the request (insert extensions, inject headers) and read the request's shared
-    /// [`RequestFacts`]. Returning `None` makes the request pass through untouched, at no cost.
+    /// The facts this observer reads, declared when it was built (return a stored value: this
+    /// is called per request). The lifecycle computes them, and only them, before
+    /// [`on_request`](Observer::on_request); a fact nobody declared is `None` in [`Facts`].
+    #[inline]
+    fn needs(&self) -> Needs {
+        Needs::NONE
+    }
+
+    /// Called in `Service::call`, before the inner service sees the request, with the facts
+    /// already computed. The observer may change the request (insert extensions, inject
+    /// headers). Returning `None` makes the request pass through untouched, at no cost.
     fn on_request(
         &self,
         request: &mut Request<B>,
@@ -215,7 +227,7 @@ impl<'a> End<'a> {
         End {
             facts,
             outcome,
-            verdict: crate::conventions::classify::judge(facts, &outcome, elapsed),
+            verdict: verdict::judge(facts, &outcome, elapsed),
             now,
         }
     }
@@ -265,84 +277,4 @@ fn elapsed(facts: &Facts, now: &Now) -> Duration {
     facts
         .start()
         .map_or(Duration::ZERO, |start| now.get().duration_since(&start))
-}
-
-/// How a request ended. See the table in the [module docs](self).
-#[derive(Debug, Clone, Copy)]
-#[non_exhaustive]
-pub enum Outcome<'a> {
-    /// The response was delivered to its end.
-    Complete,
-    /// The inner service failed; there is no response.
-    ServiceError(ErrorRef<'a>),
-    /// The response body failed after the head was sent.
-    BodyError(ErrorRef<'a>),
-    /// The response future or body was dropped before the end: on a server the client went
-    /// away, on a client the caller gave up.
-    Cancelled,
-    /// As `Cancelled`, while a panic was unwinding (a handler panicked below this layer).
-    Panicked,
-}
-
-/// An error seen by the lifecycle, borrowed for the duration of [`Record::finish`].
-///
-/// Records can read its message, its type name (a low-cardinality `error.type`), or downcast
-/// it to a known type (`hyper::Error`, `tonic::Status`, …).
-#[derive(Clone, Copy)]
-pub struct ErrorRef<'a> {
-    error: &'a dyn ObservedError,
-    type_name: &'static str,
-}
-
-/// The bound the lifecycle puts on errors: `Display` (every `Into<BoxError>` error has it)
-/// and `'static`, so it can be downcast.
-pub trait ObservedError: fmt::Display + Any {
-    /// Upcasts to `Any`.
-    fn as_any(&self) -> &dyn Any;
-}
-
-impl<E: fmt::Display + Any> ObservedError for E {
-    fn as_any(&self) -> &dyn Any {
-        self
-    }
-}
-
-impl<'a> ErrorRef<'a> {
-    pub(crate) fn new<E: ObservedError>(error: &'a E) -> Self {
-        ErrorRef {
-            error,
-            type_name: std::any::type_name::<E>(),
-        }
-    }
-
-    /// The error's type name, e.g. `hyper::error::Error`.
-    pub fn type_name(&self) -> &'static str {
-        self.type_name
-    }
-
-    /// The error as a concrete type, if it is one.
-    pub fn downcast_ref<T: Any>(&self) -> Option<&'a T> {
-        self.error.as_any().downcast_ref()
-    }
-
-    /// A boxed error (`BoxError`) inside, if this is one; errors of layered services usually are.
-    pub fn boxed(&self) -> Option<&'a (dyn std::error::Error + Send + Sync + 'static)> {
-        self.downcast_ref::<Box<dyn std::error::Error + Send + Sync>>()
-            .map(|b| &**b)
-    }
-}
-
-impl fmt::Debug for ErrorRef<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("ErrorRef")
-            .field("type", &self.type_name)
-            .field("message", &format_args!("{}", self.error))
-            .finish()
-    }
-}
-
-impl fmt::Display for ErrorRef<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        fmt::Display::fmt(self.error, f)
-    }
 }

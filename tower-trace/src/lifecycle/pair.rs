@@ -3,22 +3,27 @@
 use http::{HeaderMap, Request};
 use opentelemetry::Context;
 
-use super::{End, Facts, Observer, Record, RequestFacts};
-use crate::hooks::ResponseInfo;
+use super::{End, Facts, Needs, Observer, Record, RequestFacts};
+use crate::view::ResponseInfo;
 
 /// The record of a pair of observers; see [`Observer`] for `(A, B)`.
 #[derive(Debug)]
-pub struct Both<A, B> {
+pub struct PairRecord<A, B> {
     a: Option<A>,
     b: Option<B>,
 }
 
 impl<Req, A: Observer<Req>, B: Observer<Req>> Observer<Req> for (A, B) {
-    type Record = Both<A::Record, B::Record>;
+    type Record = PairRecord<A::Record, B::Record>;
 
     #[inline]
     fn enabled(&self) -> bool {
         self.0.enabled() || self.1.enabled()
+    }
+
+    #[inline]
+    fn needs(&self) -> Needs {
+        self.0.needs().and(self.1.needs())
     }
 
     #[inline]
@@ -37,11 +42,11 @@ impl<Req, A: Observer<Req>, B: Observer<Req>> Observer<Req> for (A, B) {
             .enabled()
             .then(|| self.1.on_request(request, facts))
             .flatten();
-        (a.is_some() || b.is_some()).then_some(Both { a, b })
+        (a.is_some() || b.is_some()).then_some(PairRecord { a, b })
     }
 }
 
-impl<A: Record, B: Record> Record for Both<A, B> {
+impl<A: Record, B: Record> Record for PairRecord<A, B> {
     #[inline]
     fn context(&self) -> Option<&Context> {
         self.a

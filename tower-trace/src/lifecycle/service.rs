@@ -4,14 +4,13 @@ use std::task::{Context as TaskContext, Poll};
 use http::{Request, Response};
 use tower_service::Service;
 
-use super::facts::Lazy;
 use super::guard::Guard;
 use super::scope::Scope;
 use super::{
-    Facts, ObserveLayer, ObservedError, Observer, RequestFacts, ResponseBody, ResponseFuture,
+    Conventions, Facts, ObservedError, Observer, RequestFacts, ResponseBody, ResponseFuture,
 };
-use crate::conventions::Conventions;
-use crate::hooks::{DefaultRoute, MakeRoute, RequestInfo, RequestPredicate};
+use crate::route::{DefaultRoute, MakeRoute, RequestPredicate};
+use crate::view::RequestInfo;
 
 /// The lifecycle middleware: reads the request's [`Facts`] under the layer's
 /// [`Conventions`], calls the [`Observer`], and returns a [`ResponseFuture`] that drives its
@@ -32,11 +31,6 @@ impl<S, O, R, F> Observe<S, O, R, F> {
             observer,
             conventions,
         }
-    }
-
-    /// A layer that wraps services with `observer` under `conventions`.
-    pub fn layer(conventions: Conventions<R, F>, observer: O) -> ObserveLayer<O, R, F> {
-        ObserveLayer::new(conventions, observer)
     }
 
     /// The observer.
@@ -65,8 +59,9 @@ impl<S, O, R, F> Observe<S, O, R, F> {
     }
 }
 
-/// Starts observing `request`: its facts, then the observer's record, in a guard that
-/// finishes it exactly once. Also drives the reqwest middleware, which is no tower service.
+/// Starts observing `request`: the facts its observers need, then the observer's record, in
+/// a guard that finishes it exactly once. Also drives the reqwest middleware, which is no
+/// tower service.
 #[inline]
 pub(crate) fn start<B, O, R, F>(
     conventions: &Conventions<R, F>,
@@ -81,10 +76,8 @@ where
     if !observer.enabled() {
         return Guard::disarmed();
     }
-    let mut facts = Facts::new(conventions, &RequestInfo::new(request));
-    let lazy = Lazy::default();
-    let record = observer.on_request(request, &RequestFacts::new(&facts, &lazy, conventions));
-    facts.keep(lazy);
+    let facts = Facts::new(conventions, &RequestInfo::new(request), observer.needs());
+    let record = observer.on_request(request, &RequestFacts::new(&facts, conventions));
     Guard::new(record, facts)
 }
 

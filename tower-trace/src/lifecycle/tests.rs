@@ -11,8 +11,7 @@ use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, Tra
 use tower::{Layer, ServiceBuilder, ServiceExt, service_fn};
 
 use super::*;
-use crate::conventions::Conventions;
-use crate::hooks::ResponseInfo;
+use crate::view::ResponseInfo;
 
 type Log = Arc<Mutex<Vec<String>>>;
 
@@ -390,9 +389,10 @@ struct EndRec(Ends);
 
 impl<B> Observer<B> for Ends {
     type Record = EndRec;
-    fn on_request(&self, request: &mut Request<B>, facts: &RequestFacts<'_>) -> Option<EndRec> {
-        facts.start();
-        facts.rpc_method(&crate::hooks::RequestInfo::new(request));
+    fn needs(&self) -> Needs {
+        Needs::new(FactSet::START.and(FactSet::RPC_METHOD))
+    }
+    fn on_request(&self, _: &mut Request<B>, _: &RequestFacts<'_>) -> Option<EndRec> {
         Some(EndRec(self.clone()))
     }
 }
@@ -533,4 +533,143 @@ mod futures_core_shim {
             (self.get_mut().0)(cx)
         }
     }
+}
+
+/// The facts one observer saw when its request arrived.
+type Arrived = (
+    bool,
+    Option<String>,
+    Option<&'static str>,
+    bool,
+    Option<String>,
+);
+
+/// Declares `needs` and records which facts were there in `on_request`.
+#[derive(Clone)]
+struct Declares(Needs, Arc<Mutex<Vec<Arrived>>>);
+
+impl<B> Observer<B> for Declares {
+    type Record = EndRec;
+    fn needs(&self) -> Needs {
+        self.0
+    }
+    fn on_request(&self, _: &mut Request<B>, facts: &RequestFacts<'_>) -> Option<EndRec> {
+        self.1.lock().unwrap().push((
+            facts.start().is_some(),
+            facts.route().map(|r| r.to_string()),
+            facts.scheme(),
+            facts.server().0.is_some(),
+            facts.rpc_method().map(|m| m.to_string()),
+        ));
+        None
+    }
+}
+
+#[tokio::test]
+async fn facts_are_computed_as_declared_before_any_observer_sees_the_request() {
+    let route = |_: &crate::view::RequestInfo<'_>| Some(std::borrow::Cow::Borrowed("/users/{id}"));
+    let calls = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let counted = {
+        let calls = Arc::clone(&calls);
+        move |req: &crate::view::RequestInfo<'_>| {
+            calls.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            route(req)
+        }
+    };
+    let request = || {
+        Request::get("/users/7")
+            .header("host", "api.example.com")
+            .body(())
+            .unwrap()
+    };
+    let ok = |_: Request<()>| async { Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new())) };
+
+    // Nothing declared: nothing computed, the route function never runs.
+    let seen = Arc::default();
+    let svc = ObserveLayer::new(
+        Conventions::server().with_route(counted.clone()),
+        Declares(Needs::NONE, Arc::clone(&seen)),
+    )
+    .layer(service_fn(ok));
+    svc.oneshot(request()).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [(false, None, None, false, None)]);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 0);
+
+    // A pair: the second observer sees what the first declared (the union), and the route
+    // function runs once for both, before either is called.
+    let (first, second) = (Arc::default(), Arc::default());
+    let svc = ObserveLayer::new(
+        Conventions::server().with_route(counted.clone()),
+        (
+            Declares(Needs::new(FactSet::ROUTE), Arc::clone(&first)),
+            Declares(
+                Needs::new(FactSet::START.and(FactSet::SCHEME)),
+                Arc::clone(&second),
+            ),
+        ),
+    )
+    .layer(service_fn(ok));
+    svc.oneshot(request()).await.unwrap();
+    let all = (
+        true,
+        Some("/users/{id}".to_owned()),
+        Some("http"),
+        false,
+        None,
+    );
+    assert_eq!(*first.lock().unwrap(), [all.clone()]);
+    assert_eq!(*second.lock().unwrap(), [all]);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
+
+    // A filtered request gets only what is declared for filtered requests.
+    let seen = Arc::default();
+    let needs = Needs::new(FactSet::START.and(FactSet::ROUTE).and(FactSet::SERVER))
+        .when_filtered(FactSet::SERVER);
+    let svc = ObserveLayer::new(
+        Conventions::server().with_route(counted).with_filter(true),
+        Declares(needs, Arc::clone(&seen)),
+    )
+    .layer(service_fn(ok));
+    svc.oneshot(request()).await.unwrap();
+    assert_eq!(*seen.lock().unwrap(), [(false, None, None, true, None)]);
+    assert_eq!(
+        calls.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "not for a filtered request"
+    );
+}
+
+#[tokio::test]
+async fn the_rpc_method_is_a_grpc_fact_and_the_route_an_http_one() {
+    let seen = Arc::default();
+    let needs = Needs::new(FactSet::ROUTE.and(FactSet::RPC_METHOD));
+    let route = |_: &crate::view::RequestInfo<'_>| Some(std::borrow::Cow::Borrowed("/r"));
+    let svc = ObserveLayer::new(
+        Conventions::server().with_route(route),
+        Declares(needs, Arc::clone(&seen)),
+    )
+    .layer(service_fn(|_: Request<()>| async {
+        Ok::<_, Infallible>(Response::new(Empty::<Bytes>::new()))
+    }));
+    let grpc = Request::post("/pkg.Greeter/SayHello")
+        .header("content-type", "application/grpc")
+        .body(())
+        .unwrap();
+    svc.clone().oneshot(grpc).await.unwrap();
+    svc.oneshot(Request::get("/pkg.Greeter/SayHello").body(()).unwrap())
+        .await
+        .unwrap();
+    assert_eq!(
+        *seen.lock().unwrap(),
+        [
+            (
+                false,
+                None,
+                None,
+                false,
+                Some("pkg.Greeter/SayHello".to_owned())
+            ),
+            (false, Some("/r".to_owned()), None, false, None),
+        ]
+    );
 }

@@ -6,8 +6,7 @@ use tracing::field::Empty;
 use tracing::{Level, Span};
 
 use super::{CLIENT_SPAN, SERVER_SPAN, TARGET};
-use crate::hooks::RequestInfo;
-use crate::lifecycle::{End, Facts, RequestFacts};
+use crate::lifecycle::{End, Facts};
 
 /// The `tracing` side of a span layer's configuration.
 #[derive(Debug, Clone, Copy)]
@@ -63,12 +62,7 @@ impl LogSpans {
     /// The span of a request a server handles: `ids` are its server span's (or, for a skipped
     /// request, the caller's), with the flags that go on the wire. The field values are only
     /// computed when a subscriber is interested.
-    pub(crate) fn server(
-        self,
-        ids: &SpanContext,
-        request: &RequestInfo<'_>,
-        facts: &RequestFacts<'_>,
-    ) -> LogSpan {
+    pub(crate) fn server(self, ids: &SpanContext, facts: &Facts) -> LogSpan {
         let is_http = !facts.is_grpc();
         LogSpan::new(span_at!(
             self.level,
@@ -77,20 +71,15 @@ impl LogSpans {
             span_id = %ids.span_id(),
             trace_sampled = ids.is_sampled(),
             http.request.method = is_http.then(|| facts.method()),
-            http.route = if is_http { facts.route(request).map(|r| &**r) } else { None },
-            rpc.method = if is_http { None } else { facts.rpc_method(request).map(|m| &**m) },
+            http.route = if is_http { facts.route().map(|r| &**r) } else { None },
+            rpc.method = if is_http { None } else { facts.rpc_method().map(|m| &**m) },
             http.response.status_code = Empty,
             rpc.response.status_code = Empty,
         ))
     }
 
     /// The span of a call a client makes; `ids` are its client span's.
-    pub(crate) fn client(
-        self,
-        ids: &SpanContext,
-        request: &RequestInfo<'_>,
-        facts: &RequestFacts<'_>,
-    ) -> LogSpan {
+    pub(crate) fn client(self, ids: &SpanContext, facts: &Facts) -> LogSpan {
         let is_http = !facts.is_grpc();
         LogSpan::new(span_at!(
             self.level,
@@ -99,8 +88,8 @@ impl LogSpans {
             span_id = %ids.span_id(),
             trace_sampled = ids.is_sampled(),
             http.request.method = is_http.then(|| facts.method()),
-            rpc.method = if is_http { None } else { facts.rpc_method(request).map(|m| &**m) },
-            server.address = facts.server(request).0.map(|a| &**a),
+            rpc.method = if is_http { None } else { facts.rpc_method().map(|m| &**m) },
+            server.address = facts.server().0.map(|a| &**a),
             http.response.status_code = Empty,
             rpc.response.status_code = Empty,
         ))

@@ -5,13 +5,14 @@ use std::sync::Arc;
 
 use opentelemetry::{KeyValue, StringValue};
 
-use super::observer::{Settings, push_headers};
+use super::config::Settings;
 use crate::conventions::attributes as attr;
 use crate::conventions::grpc;
 use crate::conventions::redact::redact_query;
 use crate::conventions::request::X_FORWARDED_FOR;
-use crate::hooks::RequestInfo;
 use crate::lifecycle::RequestFacts;
+use crate::span::hooks::push_headers;
+use crate::view::RequestInfo;
 
 fn shared(value: &Arc<str>) -> StringValue {
     StringValue::from(Arc::clone(value))
@@ -24,7 +25,7 @@ pub(crate) fn request_attributes(
 ) -> Vec<KeyValue> {
     // Room for the end-of-request attributes too: the SDK keeps this `Vec` as the span's.
     let mut attrs = Vec::with_capacity(16);
-    let (address, port) = facts.server(request);
+    let (address, port) = facts.server();
 
     if let Some(rpc) = facts.rpc() {
         let path = request.uri().path();
@@ -44,7 +45,7 @@ pub(crate) fn request_attributes(
             // answer (`UNIMPLEMENTED`), so `rpc.method` is recorded at the end (an attribute
             // cannot be replaced: OpenTelemetry keeps both values); the span's name carries
             // the method for samplers now. A method that can't be named is `_OTHER` already.
-            if facts.rpc_method(request).is_none() {
+            if facts.rpc_method().is_none() {
                 attrs.push(KeyValue::new(attr::RPC_METHOD, attr::OTHER));
                 attrs.push(KeyValue::new(
                     attr::RPC_METHOD_ORIGINAL,
@@ -70,8 +71,10 @@ pub(crate) fn request_attributes(
         let redacted = redact_query(query, &settings.sensitive_query);
         attrs.push(KeyValue::new(attr::URL_QUERY, redacted.into_owned()));
     }
-    attrs.push(KeyValue::new(attr::URL_SCHEME, facts.scheme(request)));
-    if let Some(route) = facts.route(request) {
+    if let Some(scheme) = facts.scheme() {
+        attrs.push(KeyValue::new(attr::URL_SCHEME, scheme));
+    }
+    if let Some(route) = facts.route() {
         attrs.push(KeyValue::new(attr::HTTP_ROUTE, shared(route)));
     }
     if let Some(version) = facts.protocol_version() {

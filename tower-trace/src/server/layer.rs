@@ -8,15 +8,15 @@ use opentelemetry::trace::Tracer;
 use tower_layer::Layer;
 use tower_telemetry_propagation::{HeaderPropagator, Propagator};
 
-use super::observer::{ServerObserver, Settings, SpanConfig};
+use super::config::{Settings, SpanConfig};
+use super::observer::ServerObserver;
 use super::trace_response::TraceResponse;
-use crate::conventions::{Conventions, DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};
-use crate::hooks::{
-    DefaultRoute, MakeRoute, RequestInfo, RequestPredicate, ResponseAttributes, ResponseHooks,
-    ResponseInfo, SpanHooks,
-};
-use crate::lifecycle::{IntoObserveLayer, Observe, ObserveLayer, RequestFacts};
+use crate::conventions::{DEFAULT_SENSITIVE_QUERY_PARAMS, Protocol, RpcConventions};
+use crate::lifecycle::{Conventions, IntoObserveLayer, Observe, ObserveLayer, RequestFacts};
+use crate::route::{DefaultRoute, MakeRoute, RequestPredicate};
 use crate::span;
+use crate::span::hooks::{ResponseAttributes, ResponseHooks, SpanHooks};
+use crate::view::{RequestInfo, ResponseInfo};
 
 /// A Tower layer giving every request a SERVER span that continues the caller's trace.
 ///

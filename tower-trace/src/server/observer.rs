@@ -1,62 +1,40 @@
 use std::sync::Arc;
 
-use http::{HeaderMap, HeaderName, Request};
+use http::{HeaderMap, Request};
+use opentelemetry::Context;
 use opentelemetry::trace::{SpanKind, TraceContextExt, TraceFlags, Tracer};
-use opentelemetry::{Array, Context, Key, KeyValue, StringValue, Value};
 use tower_telemetry_propagation::HeaderPropagator;
 
 use super::attributes::request_attributes;
-use super::trace_response::{self, TraceResponse};
-use crate::hooks::{
-    MakeSpanName, RequestAttributes, RequestInfo, RequestPredicate, ResponseAttributes,
-    ResponseInfo, SpanHooks,
-};
-use crate::lifecycle::{End, Facts, Observer, Record, RequestFacts};
+use super::config::SpanConfig;
+use super::trace_response;
+use crate::lifecycle::{End, FactSet, Facts, Needs, Observer, Record, RequestFacts};
+use crate::route::RequestPredicate;
+use crate::span::hooks::{MakeSpanName, RequestAttributes, ResponseAttributes, SpanHooks};
 use crate::span::{self, Placement, SpanState};
-
-/// The server span's configuration: tracer, propagator, public-endpoint predicate, hooks, and
-/// settings (the request facts' configuration is the lifecycle's `Conventions`).
-pub(crate) struct SpanConfig<T, P, E, H> {
-    /// Shared: tracers need not be `Clone` (`BoxedTracer` is not).
-    pub(crate) tracer: Arc<T>,
-    pub(crate) propagator: P,
-    pub(crate) public: E,
-    pub(crate) hooks: H,
-    pub(crate) settings: Settings,
-}
-
-#[derive(Clone)]
-pub(crate) struct Settings {
-    pub(crate) enabled: bool,
-    /// The tracer is a no-op (probed once, when the layer was built): never enabled.
-    pub(crate) noop_tracer: bool,
-    pub(crate) request_headers: Arc<[(HeaderName, Key)]>,
-    /// Response headers and the response hook, when any is set.
-    pub(crate) response: Option<Arc<dyn ResponseAttributes + Send + Sync>>,
-    pub(crate) sensitive_query: Arc<[Box<str>]>,
-    pub(crate) random_roots: bool,
-    pub(crate) trace_response: TraceResponse,
-    #[cfg(feature = "tracing")]
-    pub(crate) logs: crate::logs::span::LogSpans,
-}
-
-impl<T, P: Clone, E: Clone, H: Clone> Clone for SpanConfig<T, P, E, H> {
-    fn clone(&self) -> Self {
-        SpanConfig {
-            tracer: Arc::clone(&self.tracer),
-            propagator: self.propagator.clone(),
-            public: self.public.clone(),
-            hooks: self.hooks.clone(),
-            settings: self.settings.clone(),
-        }
-    }
-}
+use crate::view::{RequestInfo, ResponseInfo};
 
 /// The [`Observer`] behind [`TraceLayer`](crate::TraceLayer): one `Arc` clone per service
 /// clone (axum clones the route's service per request), nothing cloned per request.
 pub struct ServerObserver<T, P, E = (), H = SpanHooks> {
     config: Arc<SpanConfig<T, P, E, H>>,
 }
+
+/// What a server span reads: the start, its name's route or RPC method, and the request
+/// attributes' scheme and server address. With the `tracing` feature a skipped request's
+/// `tracing` span still carries its route or RPC method.
+const SERVER_NEEDS: Needs = {
+    let needs = Needs::new(
+        FactSet::START
+            .and(FactSet::ROUTE)
+            .and(FactSet::SCHEME)
+            .and(FactSet::SERVER)
+            .and(FactSet::RPC_METHOD),
+    );
+    #[cfg(feature = "tracing")]
+    let needs = needs.when_filtered(FactSet::ROUTE.and(FactSet::RPC_METHOD));
+    needs
+};
 
 impl<T, P, E, H> ServerObserver<T, P, E, H> {
     pub(crate) fn new(config: SpanConfig<T, P, E, H>) -> Self {
@@ -127,6 +105,11 @@ where
         self.config.settings.enabled
     }
 
+    #[inline]
+    fn needs(&self) -> Needs {
+        SERVER_NEEDS
+    }
+
     fn on_request(
         &self,
         request: &mut Request<B>,
@@ -145,11 +128,7 @@ where
             return Some(ServerRecord {
                 // The caller's ids: the request's logs still join its trace.
                 #[cfg(feature = "tracing")]
-                log: settings.logs.server(
-                    caller.span().span_context(),
-                    &RequestInfo::new(request),
-                    facts,
-                ),
+                log: settings.logs.server(caller.span().span_context(), facts),
                 state: State::PassThrough(caller),
             });
         }
@@ -187,7 +166,7 @@ where
             .applies(public)
             .then(|| ids.trace_flags());
         #[cfg(feature = "tracing")]
-        let log = settings.logs.server(ids, &info, facts);
+        let log = settings.logs.server(ids, facts);
         request.extensions_mut().insert(span.cx.clone());
         let response = settings
             .response
@@ -203,30 +182,6 @@ where
             #[cfg(feature = "tracing")]
             log,
         })
-    }
-}
-
-/// Allow-listed headers as `http.{request,response}.header.<name>` string arrays; sensitive
-/// values never.
-pub(crate) fn push_headers(
-    attrs: &mut Vec<KeyValue>,
-    headers: &HeaderMap,
-    allowed: &[(HeaderName, Key)],
-) {
-    for (name, key) in allowed {
-        let values: Vec<StringValue> = headers
-            .get_all(name)
-            .iter()
-            .filter(|v| !v.is_sensitive())
-            .filter_map(|v| v.to_str().ok())
-            .map(|v| StringValue::from(v.to_owned()))
-            .collect();
-        if !values.is_empty() {
-            attrs.push(KeyValue::new(
-                key.clone(),
-                Value::Array(Array::String(values)),
-            ));
-        }
     }
 }
 

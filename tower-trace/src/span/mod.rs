@@ -2,6 +2,7 @@
 //! right), and the end (`http.response.status_code`, the `rpc.*` status, `error.type` and the
 //! span status, from the lifecycle's one verdict).
 
+pub(crate) mod hooks;
 pub(crate) mod random_flag;
 
 use std::borrow::Cow;
@@ -16,8 +17,9 @@ use crate::conventions::Role;
 use crate::conventions::attributes as attr;
 use crate::conventions::grpc::Code;
 use crate::conventions::intern;
-use crate::hooks::{MakeSpanName, RequestAttributes, RequestInfo, SpanHooks};
 use crate::lifecycle::{End, Outcome, RequestFacts, Timestamp};
+use crate::view::RequestInfo;
+use hooks::{MakeSpanName, RequestAttributes, SpanHooks};
 
 static EMPTY_GLOBALS_WARNED: std::sync::atomic::AtomicUsize =
     std::sync::atomic::AtomicUsize::new(0);
@@ -85,18 +87,18 @@ pub(crate) fn name<N: MakeSpanName>(
 ) -> (Cow<'static, str>, bool) {
     match hook.span_name(request, facts) {
         Some(name) => (name, false),
-        None => (conventional_name(request, facts), true),
+        None => (conventional_name(facts), true),
     }
 }
 
-fn conventional_name(request: &RequestInfo<'_>, facts: &RequestFacts<'_>) -> Cow<'static, str> {
+fn conventional_name(facts: &RequestFacts<'_>) -> Cow<'static, str> {
     let method = if facts.is_known_method() {
         facts.method()
     } else {
         "HTTP"
     };
     if facts.is_grpc() {
-        return match facts.rpc_method(request) {
+        return match facts.rpc_method() {
             Some(full) => match intern::span_name("", full) {
                 Some(name) => Cow::Borrowed(name),
                 None => Cow::Owned(full.to_string()),
@@ -107,7 +109,7 @@ fn conventional_name(request: &RequestInfo<'_>, facts: &RequestFacts<'_>) -> Cow
     // HTTP client spans are named after the method alone (the HTTP client span conventions).
     let route = match facts.role() {
         Role::Client => None,
-        _ => facts.route(request),
+        _ => facts.route(),
     };
     match route {
         Some(route) => match intern::span_name(method, route) {
@@ -154,7 +156,8 @@ where
         random_roots,
     } = placement;
     hooks.request.request_attributes(request, &mut attributes);
-    let start = facts.start();
+    // Declared by every span observer; a reading now if a custom pairing left it out.
+    let start = facts.start().unwrap_or_else(Timestamp::now);
     let (name, conventional_name) = name(&hooks.name, request, facts);
     let mut builder = tracer
         .span_builder(name)
