@@ -617,7 +617,7 @@ async fn facts_are_computed_as_declared_before_any_observer_sees_the_request() {
         false,
         None,
     );
-    assert_eq!(*first.lock().unwrap(), [all.clone()]);
+    assert_eq!(*first.lock().unwrap(), std::slice::from_ref(&all));
     assert_eq!(*second.lock().unwrap(), [all]);
     assert_eq!(calls.load(std::sync::atomic::Ordering::Relaxed), 1);
 
