@@ -371,7 +371,8 @@ fn load_table(md: &mut String, header: &str, runs: &[Load]) {
     let _ = writeln!(md, "\nLatency quantiles are the upper bounds of 2%-wide buckets.\n");
 }
 
-/// The budgets of issue 15, each with the figure from this run and whether it holds.
+/// The performance budgets (the "Budgets" table of BENCHMARKS.md), each with the figure from
+/// this run and whether it holds.
 fn budgets(md: &mut String, groups: &BTreeMap<String, BTreeMap<String, Result>>, load: Option<&[Load]>, n: &BTreeMap<String, f64>) {
     let server = groups.get("server");
     let get = |name: &str| server.and_then(|s| s.get(name));

@@ -289,9 +289,9 @@ fn baggage_members(bag: &Baggage) -> Vec<(String, String, String)> {
     members
 }
 
-/// The round-trip contract of `baggage` (issue 17): whatever was accepted is forwarded whole,
-/// within the limits, and the next hop reads back exactly the same members, values and
-/// metadata.
+/// The round-trip contract of `baggage` (W3C Baggage, "Limits" counted on the re-encoded
+/// length): whatever was accepted is forwarded whole, within the limits, and the next hop reads
+/// back exactly the same members, values and metadata.
 fn assert_forwarded_whole(bag: &Baggage) -> Result<(), TestCaseError> {
     prop_assert!(bag.len() <= baggage::MAX_MEMBERS);
     match baggage::encode(bag) {

@@ -1,11 +1,22 @@
-//! The propagation lines of the crate family's normative checklist (items 1–46 and 64), each
-//! as a table of vectors with the reason it is valid or not. Item numbers are in the test
-//! names. The requirements come from W3C Trace Context Level 2 ("traceparent Header",
-//! "tracestate Header", "Processing Model"), W3C Baggage ("Header Content", "Limits"),
-//! Google's `X-Cloud-Trace-Context` documentation
-//! (<https://cloud.google.com/trace/docs/trace-context>) and the OpenCensus binary format
-//! (census-instrumentation/opencensus-specs, `encodings/BinaryEncoding.md`) as gRPC carries
-//! it (`doc/PROTOCOL-HTTP2.md`, gRFC A72).
+//! Conformance of the codecs and propagators to the specifications they implement, each
+//! requirement a test (or a table of vectors with the reason each is valid or not) whose doc
+//! comment names the section it comes from:
+//!
+//! - W3C Trace Context Level 2 (<https://www.w3.org/TR/trace-context-2/>): §3.2 "Traceparent
+//!   Header", §3.3 "Tracestate Header", §3.4 "Mutating the traceparent Field", §3.5
+//!   "Mutating the tracestate Field" and §4 "Processing Model"; Level 1
+//!   (<https://www.w3.org/TR/trace-context/>) for its narrower `tracestate` key grammar;
+//! - W3C Baggage (<https://www.w3.org/TR/baggage/>): "Header Content" and "Limits";
+//! - Google Cloud Trace's `X-Cloud-Trace-Context` header
+//!   (<https://cloud.google.com/trace/docs/trace-context>): `TRACE_ID/SPAN_ID;o=OPTIONS`;
+//! - the OpenCensus binary format (census-instrumentation/opencensus-specs,
+//!   `encodings/BinaryEncoding.md`, "Trace Context") as gRPC carries it in `grpc-trace-bin`
+//!   (grpc/grpc `doc/PROTOCOL-HTTP2.md`, binary `-bin` metadata in base64; gRFC A72
+//!   "OpenTelemetry Tracing").
+//!
+//! Each goes through the codecs, the `HeaderMap` path, the `TextMapPropagator` path and, where
+//! the requirement is about continuing a trace, a real SDK span in between. Where the W3C
+//! test suite (w3c/trace-context `test/test.py`) has a matching case, the vectors include it.
 
 use std::collections::HashMap;
 
@@ -45,7 +56,7 @@ fn extract(pairs: &[(&str, &str)]) -> Option<SpanContext> {
 /// the headers it sends downstream.
 fn continue_through_sdk(incoming: &HeaderMap, propagator: &impl HeaderPropagator) -> HeaderMap {
     let provider = SdkTracerProvider::builder().build();
-    let tracer = provider.tracer("checklist");
+    let tracer = provider.tracer("conformance");
     let parent = propagator.extract_headers(incoming, &Context::new());
     let span = tracer.start_with_context("server", &parent);
     let cx = parent.with_span(span);
@@ -61,10 +72,12 @@ fn outgoing_traceparent(out: &HeaderMap) -> SpanContext {
 }
 
 // ---------------------------------------------------------------------------------------------
-// traceparent parsing (1–17)
+// traceparent parsing: W3C Trace Context Level 2, §3.2 "Traceparent Header" and §3.3
 
+/// W3C Trace Context Level 2, §3.2.3 "Examples of HTTP traceparent Headers": the sampled
+/// example parses to its trace-id, parent-id and sampled flag, as a remote context.
 #[test]
-fn item_01_valid_traceparent() {
+fn traceparent_specification_example_parses() {
     let sc = traceparent::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     assert_eq!(
         sc.trace_id(),
@@ -75,8 +88,11 @@ fn item_01_valid_traceparent() {
     assert!(sc.is_remote());
 }
 
+/// W3C Trace Context Level 2, §3.2.1 "Header Name": the name is ASCII case-insensitive and a
+/// single word, without delimiters (W3C test suite: `test_traceparent_header_name`,
+/// `test_traceparent_header_name_valid_casing`).
 #[test]
-fn item_02_header_name_case_insensitive_and_exact() {
+fn traceparent_header_name_is_case_insensitive_and_one_word() {
     #[rustfmt::skip]
     let cases: &[(&str, bool, &str)] = &[
         ("traceparent", true,  "canonical name"),
@@ -105,63 +121,68 @@ fn item_02_header_name_case_insensitive_and_exact() {
     }
 }
 
+/// W3C Trace Context Level 2, §3.2.2 "traceparent Header Field Values" (§3.2.2.1 version,
+/// §3.2.2.2 version-format, §3.2.2.3 trace-id, §3.2.2.4 parent-id, §3.2.2.5 trace-flags and
+/// §3.2.2.5.3 "Other Flags") and §3.2.4 "Versioning of traceparent", with optional whitespace
+/// around the field value (RFC 9110 §5.5): each vector accepted or rejected for its reason, and
+/// what is accepted re-encoded as version 00 with the known flags only.
 #[test]
-fn items_03_to_14_traceparent_vectors() {
+fn traceparent_field_value_vectors() {
     #[rustfmt::skip]
     let cases: &[(&str, Result<&str, ParseErrorKind>, &str)] = &[
-        // 3: optional whitespace
-        ("\t 00-12345678901234567890123456789012-1234567890123456-01 \t", Ok("01"), "3: SP/HTAB around the value is OWS"),
-        (" 00-12345678901234567890123456789012-1234567890123456-01",      Ok("01"), "3: leading space"),
-        // 4: version ff
-        ("ff-12345678901234567890123456789012-1234567890123456-01", Err(ParseErrorKind::ForbiddenVersion), "4: version ff is forbidden"),
-        // 5: version not two lowercase hex digits
-        ("0-12345678901234567890123456789012-1234567890123456-01",    Err(ParseErrorKind::Version), "5: version too short"),
-        ("000-12345678901234567890123456789012-1234567890123456-01",  Err(ParseErrorKind::Version), "5: version too long"),
-        ("0000-12345678901234567890123456789012-1234567890123456-01", Err(ParseErrorKind::Version), "5: version too long"),
-        (".0-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "5: not hex"),
-        ("0.-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "5: not hex"),
-        ("A0-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "5: uppercase"),
-        // 6: version 00 with data after the flags
-        ("00-12345678901234567890123456789012-1234567890123456-01.",  Err(ParseErrorKind::TrailingData), "6: version 00 is exactly 55 chars"),
-        ("00-12345678901234567890123456789012-1234567890123456-01-x", Err(ParseErrorKind::TrailingData), "6: no future fields in version 00"),
-        ("00-12345678901234567890123456789012-1234567890123456-01-",  Err(ParseErrorKind::TrailingData), "6: trailing dash (the SDK accepts it)"),
-        ("00-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like", Err(ParseErrorKind::TrailingData), "6: W3C suite vector"),
-        // 7: a higher version with more fields
-        ("cc-12345678901234567890123456789012-1234567890123456-01",   Ok("01"), "7: future version, 4 fields"),
-        ("cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like", Ok("01"), "7: future fields after '-'"),
-        ("01-12345678901234567890123456789012-1234567890123456-00-",  Ok("00"), "7: future version, empty future field"),
-        // 8: a higher version followed by something other than '-'
-        ("cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like", Err(ParseErrorKind::TrailingData), "8: flags must end the value or be followed by '-'"),
-        // 9: a higher version shorter than 55
-        ("cc-12345678901234567890123456789012-1234567890123456-0",    Err(ParseErrorKind::Flags), "9: shorter than 55"),
-        ("cc-1234567890123456789012345678901-1234567890123456-01",    Err(ParseErrorKind::TraceId), "9: short trace-id in a future version"),
-        // 10: trace-id
-        ("00-1234567890123456789012345678901-1234567890123456-01",    Err(ParseErrorKind::TraceId), "10: 31 hex digits"),
-        ("00-123456789012345678901234567890123-1234567890123456-01",  Err(ParseErrorKind::TraceId), "10: 33 hex digits"),
-        ("00-.2345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: not hex"),
-        ("00-1234567890123456789012345678901.-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: not hex"),
-        ("00-4BF92F3577B34DA6A3CE929D0E0E4736-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: uppercase"),
-        ("00-+2345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::TraceId), "10: leading + (from_str_radix accepts it)"),
-        // 11: all-zero trace-id
-        ("00-00000000000000000000000000000000-1234567890123456-01",   Err(ParseErrorKind::ZeroTraceId), "11: all zeros"),
-        // 12: parent-id
-        ("00-12345678901234567890123456789012-123456789012345-01",    Err(ParseErrorKind::SpanId), "12: 15 hex digits"),
-        ("00-12345678901234567890123456789012-12345678901234567-01",  Err(ParseErrorKind::SpanId), "12: 17 hex digits"),
-        ("00-12345678901234567890123456789012-.234567890123456-01",   Err(ParseErrorKind::SpanId), "12: not hex"),
-        ("00-12345678901234567890123456789012-123456789012345.-01",   Err(ParseErrorKind::SpanId), "12: not hex"),
-        ("00-12345678901234567890123456789012-ABCDEF7890123456-01",   Err(ParseErrorKind::SpanId), "12: uppercase"),
-        ("00-12345678901234567890123456789012-0000000000000000-01",   Err(ParseErrorKind::ZeroSpanId), "12: all zeros"),
-        // 13: trace-flags
-        ("00-12345678901234567890123456789012-1234567890123456-0",    Err(ParseErrorKind::Flags), "13: one digit"),
-        ("00-12345678901234567890123456789012-1234567890123456-011",  Err(ParseErrorKind::TrailingData), "13: three digits"),
-        ("00-12345678901234567890123456789012-1234567890123456-.0",   Err(ParseErrorKind::Flags), "13: not hex"),
-        ("00-12345678901234567890123456789012-1234567890123456-0.",   Err(ParseErrorKind::Flags), "13: not hex"),
-        ("00-12345678901234567890123456789012-1234567890123456-0A",   Err(ParseErrorKind::Flags), "13: uppercase"),
-        // 14: unknown flag bits
-        ("00-12345678901234567890123456789012-1234567890123456-09",   Ok("01"), "14: 0x08 is reserved and cleared; sampled kept"),
-        ("00-12345678901234567890123456789012-1234567890123456-ff",   Ok("03"), "14: sampled and random kept, the rest cleared"),
-        ("00-12345678901234567890123456789012-1234567890123456-02",   Ok("02"), "14: random, not sampled"),
-        // Not in the checklist but in the grammar.
+        // OWS around the value (RFC 9110 §5.5; W3C test suite: test_traceparent_ows_handling)
+        ("\t 00-12345678901234567890123456789012-1234567890123456-01 \t", Ok("01"), "OWS: SP/HTAB around the value"),
+        (" 00-12345678901234567890123456789012-1234567890123456-01",      Ok("01"), "OWS: leading space"),
+        // §3.2.2.1 version: ff is forbidden
+        ("ff-12345678901234567890123456789012-1234567890123456-01", Err(ParseErrorKind::ForbiddenVersion), "version: ff is forbidden"),
+        // §3.2.2.1 version: two lowercase hex digits (2HEXDIGLC)
+        ("0-12345678901234567890123456789012-1234567890123456-01",    Err(ParseErrorKind::Version), "version: too short"),
+        ("000-12345678901234567890123456789012-1234567890123456-01",  Err(ParseErrorKind::Version), "version: too long"),
+        ("0000-12345678901234567890123456789012-1234567890123456-01", Err(ParseErrorKind::Version), "version: too long"),
+        (".0-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "version: not hex"),
+        ("0.-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "version: not hex"),
+        ("A0-12345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::Version), "version: uppercase"),
+        // §3.2.2.2 version-format: version 00 ends with trace-flags (no data after them)
+        ("00-12345678901234567890123456789012-1234567890123456-01.",  Err(ParseErrorKind::TrailingData), "version-format: version 00 is exactly 55 chars"),
+        ("00-12345678901234567890123456789012-1234567890123456-01-x", Err(ParseErrorKind::TrailingData), "version-format: no future fields in version 00"),
+        ("00-12345678901234567890123456789012-1234567890123456-01-",  Err(ParseErrorKind::TrailingData), "version-format: trailing dash (the SDK accepts it)"),
+        ("00-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like", Err(ParseErrorKind::TrailingData), "version-format: W3C test suite vector"),
+        // §3.2.4 Versioning of traceparent: a higher version, parsed as 00, may have more fields
+        ("cc-12345678901234567890123456789012-1234567890123456-01",   Ok("01"), "versioning: future version, 4 fields"),
+        ("cc-12345678901234567890123456789012-1234567890123456-01-what-the-future-will-be-like", Ok("01"), "versioning: future fields after '-'"),
+        ("01-12345678901234567890123456789012-1234567890123456-00-",  Ok("00"), "versioning: future version, empty future field"),
+        // §3.2.4: in a higher version, trace-flags end the value or are followed by '-'
+        ("cc-12345678901234567890123456789012-1234567890123456-01.what-the-future-will-be-like", Err(ParseErrorKind::TrailingData), "versioning: flags must end the value or be followed by '-'"),
+        // §3.2.4: a higher version shorter than 55 characters restarts the trace
+        ("cc-12345678901234567890123456789012-1234567890123456-0",    Err(ParseErrorKind::Flags), "versioning: shorter than 55"),
+        ("cc-1234567890123456789012345678901-1234567890123456-01",    Err(ParseErrorKind::TraceId), "versioning: short trace-id in a future version"),
+        // §3.2.2.3 trace-id: 32 lowercase hex digits
+        ("00-1234567890123456789012345678901-1234567890123456-01",    Err(ParseErrorKind::TraceId), "trace-id: 31 hex digits"),
+        ("00-123456789012345678901234567890123-1234567890123456-01",  Err(ParseErrorKind::TraceId), "trace-id: 33 hex digits"),
+        ("00-.2345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::TraceId), "trace-id: not hex"),
+        ("00-1234567890123456789012345678901.-1234567890123456-01",   Err(ParseErrorKind::TraceId), "trace-id: not hex"),
+        ("00-4BF92F3577B34DA6A3CE929D0E0E4736-1234567890123456-01",   Err(ParseErrorKind::TraceId), "trace-id: uppercase"),
+        ("00-+2345678901234567890123456789012-1234567890123456-01",   Err(ParseErrorKind::TraceId), "trace-id: leading + (from_str_radix accepts it)"),
+        // §3.2.2.3 trace-id: all zeros is invalid
+        ("00-00000000000000000000000000000000-1234567890123456-01",   Err(ParseErrorKind::ZeroTraceId), "trace-id: all zeros"),
+        // §3.2.2.4 parent-id: 16 lowercase hex digits, not all zeros
+        ("00-12345678901234567890123456789012-123456789012345-01",    Err(ParseErrorKind::SpanId), "parent-id: 15 hex digits"),
+        ("00-12345678901234567890123456789012-12345678901234567-01",  Err(ParseErrorKind::SpanId), "parent-id: 17 hex digits"),
+        ("00-12345678901234567890123456789012-.234567890123456-01",   Err(ParseErrorKind::SpanId), "parent-id: not hex"),
+        ("00-12345678901234567890123456789012-123456789012345.-01",   Err(ParseErrorKind::SpanId), "parent-id: not hex"),
+        ("00-12345678901234567890123456789012-ABCDEF7890123456-01",   Err(ParseErrorKind::SpanId), "parent-id: uppercase"),
+        ("00-12345678901234567890123456789012-0000000000000000-01",   Err(ParseErrorKind::ZeroSpanId), "parent-id: all zeros"),
+        // §3.2.2.5 trace-flags: two lowercase hex digits
+        ("00-12345678901234567890123456789012-1234567890123456-0",    Err(ParseErrorKind::Flags), "trace-flags: one digit"),
+        ("00-12345678901234567890123456789012-1234567890123456-011",  Err(ParseErrorKind::TrailingData), "trace-flags: three digits"),
+        ("00-12345678901234567890123456789012-1234567890123456-.0",   Err(ParseErrorKind::Flags), "trace-flags: not hex"),
+        ("00-12345678901234567890123456789012-1234567890123456-0.",   Err(ParseErrorKind::Flags), "trace-flags: not hex"),
+        ("00-12345678901234567890123456789012-1234567890123456-0A",   Err(ParseErrorKind::Flags), "trace-flags: uppercase"),
+        // §3.2.2.5.3 Other Flags: unknown bits are set to zero; §3.2.2.5.2 random is known
+        ("00-12345678901234567890123456789012-1234567890123456-09",   Ok("01"), "other flags: 0x08 is reserved and cleared; sampled kept"),
+        ("00-12345678901234567890123456789012-1234567890123456-ff",   Ok("03"), "other flags: sampled and random kept, the rest cleared"),
+        ("00-12345678901234567890123456789012-1234567890123456-02",   Ok("02"), "random flag: random, not sampled"),
+        // Also from the grammar: an empty value, a version alone.
         ("",                                                          Err(ParseErrorKind::Missing), "empty value"),
         ("00",                                                        Err(ParseErrorKind::Version), "version only"),
     ];
@@ -193,8 +214,11 @@ fn items_03_to_14_traceparent_vectors() {
     }
 }
 
+/// W3C Trace Context Level 2, §3.2.2.3 "trace-id" (all zeros is invalid, the `traceparent` is
+/// ignored) and §4.1.2 "A traceparent is Received" (an invalid one makes a new trace): the
+/// all-zero trace-id is never sent downstream.
 #[test]
-fn item_11_zero_trace_id_never_sent_downstream() {
+fn zero_trace_id_is_never_sent_downstream() {
     let incoming = headers(&[(
         "traceparent",
         "00-00000000000000000000000000000000-1234567890123456-01",
@@ -203,8 +227,12 @@ fn item_11_zero_trace_id_never_sent_downstream() {
     assert_ne!(outgoing_traceparent(&out).trace_id(), TraceId::INVALID);
 }
 
+/// W3C Trace Context Level 2, §3.2.2 "traceparent Header Field Values": a `traceparent` is one
+/// value, not a list, so two fields (RFC 9110 §5.3 "Field Order" allows several only for a
+/// list) are invalid and the trace restarts (§3.4 "Restart trace"; W3C test suite:
+/// `test_traceparent_duplicated`), through both extraction paths.
 #[test]
-fn item_15_two_traceparent_fields_restart_the_trace() {
+fn two_traceparent_fields_restart_the_trace() {
     let incoming = headers(&[
         (
             "traceparent",
@@ -229,8 +257,11 @@ fn item_15_two_traceparent_fields_restart_the_trace() {
     assert!(!cx.span().span_context().is_valid());
 }
 
+/// W3C Trace Context Level 2, §3.3 "Tracestate Header": if `traceparent` failed to parse,
+/// `tracestate` MUST NOT be parsed; §4.1.2 "A traceparent is Received": the vendor creates a
+/// new `traceparent` and deletes `tracestate`.
 #[test]
-fn item_16_invalid_traceparent_drops_tracestate() {
+fn invalid_traceparent_drops_tracestate() {
     let incoming = headers(&[
         (
             "traceparent",
@@ -251,18 +282,23 @@ fn item_16_invalid_traceparent_drops_tracestate() {
     );
 }
 
+/// W3C Trace Context Level 2, §3.3 "Tracestate Header": failure to parse `tracestate` MUST NOT
+/// affect the parsing of `traceparent`.
 #[test]
-fn item_17_invalid_tracestate_does_not_affect_traceparent() {
+fn invalid_tracestate_does_not_affect_traceparent() {
     let sc = extract(&[("traceparent", VALID), ("tracestate", "FOO=1")]).expect("trace continues");
     assert_eq!(sc.trace_id(), TraceId::from_hex(TRACE_ID).unwrap());
     assert_eq!(sc.trace_state(), &TraceState::NONE);
 }
 
 // ---------------------------------------------------------------------------------------------
-// traceparent generation and propagation (18–24)
+// traceparent generation and propagation: W3C Trace Context Level 2, §3.2.2.5.2 and §3.4
 
+/// W3C Trace Context Level 2, §3.2.4 "Versioning of traceparent" (the header is built to the
+/// highest version known, 00) and §3.2.2 "traceparent Header Field Values": what goes out is
+/// one `traceparent`, 55 characters of version 00 in lowercase hex.
 #[test]
-fn item_18_outbound_traceparent_format() {
+fn outbound_traceparent_is_version_00_lowercase_hex() {
     let out = continue_through_sdk(&HeaderMap::new(), &Propagator::w3c());
     let names: Vec<_> = out.keys().map(HeaderName::as_str).collect();
     assert_eq!(names, ["traceparent"]);
@@ -277,10 +313,13 @@ fn item_18_outbound_traceparent_format() {
     );
 }
 
+/// W3C Trace Context Level 2, §3.4 "Mutating the traceparent Field" ("Update parent-id") and
+/// §4.1.2 "A traceparent is Received" (step 4, for each outgoing request): the trace-id is
+/// kept and every outgoing request carries a new parent-id of its own.
 #[test]
-fn items_19_20_continue_with_new_parent_ids() {
+fn continuing_a_trace_sends_a_new_parent_id_per_outgoing_request() {
     let provider = SdkTracerProvider::builder().build();
-    let tracer = provider.tracer("checklist");
+    let tracer = provider.tracer("conformance");
     let propagator = Propagator::w3c();
     let parent = propagator.extract_headers(&headers(&[("traceparent", VALID)]), &Context::new());
     let server = parent.with_span(tracer.start_with_context("server", &parent));
@@ -294,21 +333,24 @@ fn items_19_20_continue_with_new_parent_ids() {
         assert_eq!(
             sent.trace_id(),
             TraceId::from_hex(TRACE_ID).unwrap(),
-            "19: same trace"
+            "same trace-id"
         );
         assert_ne!(
             sent.span_id(),
             SpanId::from_hex("1234567890123456").unwrap(),
-            "19: new parent-id"
+            "new parent-id"
         );
         parent_ids.insert(sent.span_id());
     }
-    assert_eq!(parent_ids.len(), 5, "20: N calls, N distinct parent-ids");
+    assert_eq!(parent_ids.len(), 5, "N calls, N distinct parent-ids");
 }
 
+/// W3C Trace Context Level 2, §3.2.2.5.2 "Random Trace ID Flag", when continuing a trace: set
+/// on the incoming `traceparent`, it MUST be set on every outgoing one with the same trace-id;
+/// unset, it MUST stay unset.
 #[test]
-fn items_21_22_random_flag_follows_the_trace_id() {
-    // 21: the incoming random flag is kept by the codec, the propagator and the SDK's
+fn random_trace_id_flag_follows_the_trace_id() {
+    // Set: the incoming random flag is kept by the codec, the propagator and the SDK's
     // recorded children. (A child the SDK *drops* gets default flags from the SDK itself; the
     // tower-trace server layer restores the bit for that case, as it owns span creation.)
     let sc = extract(&[(
@@ -341,7 +383,7 @@ fn items_21_22_random_flag_follows_the_trace_id() {
     Propagator::w3c().inject_headers(&cx, &mut out);
     assert!(out["traceparent"].to_str().unwrap().ends_with("-02"));
 
-    // 22: without the flag on input, never on output.
+    // Unset: without the flag on input, never on output.
     let sent = outgoing_traceparent(&continue_through_sdk(
         &headers(&[("traceparent", VALID)]),
         &Propagator::w3c(),
@@ -352,13 +394,17 @@ fn items_21_22_random_flag_follows_the_trace_id() {
     );
 }
 
+/// W3C Trace Context Level 2, §3.4 "Mutating the traceparent Field": without an incoming
+/// `traceparent`, one is generated for outbound requests even when not sampling; §3.2.2.3
+/// "trace-id" and §3.2.2.5.2 "Random Trace ID Flag": the flag is set when the trace-id is
+/// random.
 #[test]
-fn items_23_24_new_trace_is_always_propagated() {
-    // 24: no incoming traceparent, not sampled: a valid traceparent still goes out.
+fn new_trace_is_always_propagated() {
+    // No incoming traceparent, not sampled: a valid traceparent still goes out.
     let provider = SdkTracerProvider::builder()
         .with_sampler(opentelemetry_sdk::trace::Sampler::AlwaysOff)
         .build();
-    let tracer = provider.tracer("checklist");
+    let tracer = provider.tracer("conformance");
     let span = tracer.start_with_context("server", &Context::new());
     let cx = Context::new().with_span(span);
     let mut out = HeaderMap::new();
@@ -366,7 +412,7 @@ fn items_23_24_new_trace_is_always_propagated() {
     let sent = outgoing_traceparent(&out);
     assert!(!sent.is_sampled());
     assert_ne!(sent.trace_id(), TraceId::INVALID);
-    // 23: the formatter writes the random flag whenever the context carries it.
+    // The formatter writes the random flag whenever the context carries it.
     let root = SpanContext::new(
         sent.trace_id(),
         sent.span_id(),
@@ -382,7 +428,7 @@ fn items_23_24_new_trace_is_always_propagated() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// tracestate (25–38)
+// tracestate: W3C Trace Context Level 2, §3.3 "Tracestate Header" and §3.5
 
 fn tracestate_of(fields: &[&str]) -> Option<String> {
     let mut pairs = vec![("traceparent", VALID)];
@@ -400,15 +446,23 @@ fn tracestate_of(fields: &[&str]) -> Option<String> {
         .map(|v| v.to_str().unwrap().to_owned())
 }
 
+/// W3C Trace Context Level 2, §4.1.1 "No traceparent Received": a `tracestate` received without
+/// a `traceparent` is invalid and MUST be discarded (W3C test suite:
+/// `test_tracestate_included_traceparent_missing`).
 #[test]
-fn item_25_tracestate_without_traceparent_is_discarded() {
+fn tracestate_without_traceparent_is_discarded() {
     let incoming = headers(&[("tracestate", "foo=1")]);
     let out = continue_through_sdk(&incoming, &Propagator::w3c());
     assert!(out.get("tracestate").is_none());
 }
 
+/// W3C Trace Context Level 2, §3.3.2 "tracestate Header Field Values" (several fields combine
+/// as RFC 9110 §5.3 "Field Order" says; empty and whitespace-only members are allowed; at
+/// most 32 members), §3.3.2.1 "list", §3.3.2.2.1 "Key", §3.3.2.2.2 "Value", §3.3.3 "Combined
+/// Header Value" (one entry per key) and §3.5 "Mutating the tracestate Field" (what is received
+/// is sent on): each vector with the `tracestate` sent downstream, or none.
 #[test]
-fn items_26_to_36_tracestate_vectors() {
+fn tracestate_field_value_vectors() {
     let key_l2 = "abcdefghijklmnopqrstuvwxyz0123456789_-*/";
     let all_value_chars: String = (0x20u8..=0x7e)
         .filter(|b| *b != b',' && *b != b'=')
@@ -443,52 +497,55 @@ fn items_26_to_36_tracestate_vectors() {
 
     #[rustfmt::skip]
     let cases: Vec<(Vec<&str>, Option<&str>, &str)> = vec![
-        (vec!["foo=1,bar=2", "rojo=1,congo=2", "baz=3"], Some("foo=1,bar=2,rojo=1,congo=2,baz=3"), "26: fields combine in order"),
-        (vec!["foo=1", ""],                Some("foo=1"), "27: an empty field is accepted"),
-        (vec!["", "foo=1"],                Some("foo=1"), "27: an empty field is accepted"),
-        (vec![""],                         None,          "27: an empty tracestate is never sent"),
-        (vec!["foo=1 \t , \t bar=2, \t baz=3"], Some("foo=1,bar=2,baz=3"), "28: OWS around members"),
-        (vec!["foo=1\t \t,\t \tbar=2,\t \tbaz=3"], Some("foo=1,bar=2,baz=3"), "28: OWS around members"),
-        (vec![" foo=1", "\tfoo2=1", "foo3=1 ", "foo4=1\t", "\t foo5=1 \t"], Some("foo=1,foo2=1,foo3=1,foo4=1,foo5=1"), "28: leading/trailing OWS"),
-        (vec!["foo=1,,bar=2", ",", " , "], Some("foo=1,bar=2"), "28: empty members skipped (the SDK fails these)"),
-        (vec!["k= v"],                     Some("k= v"),  "29: a leading space is part of the value"),
-        (vec!["k=v "],                     Some("k=v"),   "29: a trailing space is OWS"),
-        (vec![&all_chars],                 Some(&all_chars), "30: every allowed character round-trips"),
-        (vec![&all_chars_vendor],          Some(&all_chars_vendor), "30: every allowed key character with a vendor"),
-        (vec!["foo=,bar=3"],               None,          "31: empty value discards the whole header"),
-        (vec!["foo=bar=baz"],              None,          "31: '=' in a value"),
-        (vec!["foo=1", "bar=a\tb"],        None,          "31: HTAB inside a value"),
-        (vec!["@foo=1,bar=2"],             None,          "32: key starts with '@'"),
-        (vec!["FOO=1"],                    None,          "32: uppercase key"),
-        (vec!["foo.bar=1"],                None,          "32: '.' in a key"),
-        (vec!["foo =1"],                   None,          "32: space in a key"),
-        (vec!["foo=1", &k257],             None,          "32: 257-character key"),
-        (vec!["foo=1,bar"],                None,          "32: member without '='"),
-        (vec!["foo=1", &k256],             Some(&e256), "33: 256-character key"),
-        (vec!["foo@=1,bar=2"],             Some("foo@=1,bar=2"), "33: L2 'foo@'"),
-        (vec!["foo@@bar=1,bar=2"],         Some("foo@@bar=1,bar=2"), "33: L2 'foo@@bar' (OpenTelemetry's TraceState cannot hold it)"),
-        (vec!["foo@bar@baz=1,bar=2"],      Some("foo@bar@baz=1,bar=2"), "33: L2 'foo@bar@baz'"),
-        (vec!["foo=1", &t241],             Some(&e241), "33: 241-char tenant, 14-char vendor"),
-        (vec!["foo=1", &t242],             Some(&e242), "33: L2 242-char tenant"),
-        (vec!["foo=1", &v15],              Some(&e15), "33: L2 15-char vendor"),
-        (c32.clone(),                      Some(&e32), "34: 32 members over 4 fields"),
-        (c33.clone(),                      None,          "34: 33 members discard the whole header"),
-        (vec!["foo=1,foo=2"],              Some("foo=1"), "35: duplicates: the trace continues with one foo"),
-        (vec!["foo=1", "foo=1"],           Some("foo=1"), "35: duplicates across fields"),
-        (vec!["congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"], Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"), "36: unchanged pass-through"),
+        (vec!["foo=1,bar=2", "rojo=1,congo=2", "baz=3"], Some("foo=1,bar=2,rojo=1,congo=2,baz=3"), "field values: fields combine in order"),
+        (vec!["foo=1", ""],                Some("foo=1"), "field values: an empty field is accepted"),
+        (vec!["", "foo=1"],                Some("foo=1"), "field values: an empty field is accepted"),
+        (vec![""],                         None,          "field values: an empty tracestate is never sent"),
+        (vec!["foo=1 \t , \t bar=2, \t baz=3"], Some("foo=1,bar=2,baz=3"), "list: OWS around members"),
+        (vec!["foo=1\t \t,\t \tbar=2,\t \tbaz=3"], Some("foo=1,bar=2,baz=3"), "list: OWS around members"),
+        (vec![" foo=1", "\tfoo2=1", "foo3=1 ", "foo4=1\t", "\t foo5=1 \t"], Some("foo=1,foo2=1,foo3=1,foo4=1,foo5=1"), "list: leading/trailing OWS"),
+        (vec!["foo=1,,bar=2", ",", " , "], Some("foo=1,bar=2"), "list: empty members skipped (the SDK fails these)"),
+        (vec!["k= v"],                     Some("k= v"),  "value: a leading space is part of the value"),
+        (vec!["k=v "],                     Some("k=v"),   "value: a trailing space is OWS"),
+        (vec![&all_chars],                 Some(&all_chars), "key and value: every allowed character round-trips"),
+        (vec![&all_chars_vendor],          Some(&all_chars_vendor), "key and value: every allowed key character with a vendor"),
+        (vec!["foo=,bar=3"],               None,          "value: empty value discards the whole header"),
+        (vec!["foo=bar=baz"],              None,          "value: '=' in a value"),
+        (vec!["foo=1", "bar=a\tb"],        None,          "value: HTAB inside a value"),
+        (vec!["@foo=1,bar=2"],             None,          "key: key starts with '@'"),
+        (vec!["FOO=1"],                    None,          "key: uppercase key"),
+        (vec!["foo.bar=1"],                None,          "key: '.' in a key"),
+        (vec!["foo =1"],                   None,          "key: space in a key"),
+        (vec!["foo=1", &k257],             None,          "key: 257-character key"),
+        (vec!["foo=1,bar"],                None,          "key: member without '='"),
+        (vec!["foo=1", &k256],             Some(&e256), "key: 256-character key"),
+        (vec!["foo@=1,bar=2"],             Some("foo@=1,bar=2"), "key: L2 'foo@'"),
+        (vec!["foo@@bar=1,bar=2"],         Some("foo@@bar=1,bar=2"), "key: L2 'foo@@bar' (OpenTelemetry's TraceState cannot hold it)"),
+        (vec!["foo@bar@baz=1,bar=2"],      Some("foo@bar@baz=1,bar=2"), "key: L2 'foo@bar@baz'"),
+        (vec!["foo=1", &t241],             Some(&e241), "key: 241-char tenant, 14-char vendor"),
+        (vec!["foo=1", &t242],             Some(&e242), "key: L2 242-char tenant"),
+        (vec!["foo=1", &v15],              Some(&e15), "key: L2 15-char vendor"),
+        (c32.clone(),                      Some(&e32), "field values: 32 members over 4 fields"),
+        (c33.clone(),                      None,          "field values: 33 members discard the whole header"),
+        (vec!["foo=1,foo=2"],              Some("foo=1"), "combined value: duplicates: the trace continues with one foo"),
+        (vec!["foo=1", "foo=1"],           Some("foo=1"), "combined value: duplicates across fields"),
+        (vec!["congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"], Some("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"), "mutating: unchanged pass-through"),
     ];
     for (fields, expected, why) in &cases {
         let got = tracestate_of(fields);
         assert_eq!(got.as_deref(), *expected, "{why}: {fields:?}");
-        // The trace always continues (17).
+        // The trace always continues: a bad tracestate never affects traceparent (§3.3).
         let mut pairs = vec![("traceparent", VALID)];
         pairs.extend(fields.iter().map(|f| ("tracestate", *f)));
         assert!(extract(&pairs).is_some(), "{why}");
     }
 }
 
+/// W3C Trace Context Level 1, "tracestate Header Field Values", "Key": the narrower Level 1 key
+/// grammar (a simple key starts with a letter; a multi-tenant key is a tenant of up to 241
+/// characters, '@' and a system id of up to 14), on request with `KeyGrammar::Level1`.
 #[test]
-fn item_33_level1_grammar_on_request() {
+fn tracestate_level1_key_grammar_on_request() {
     let l1 = TraceContextPropagator::new().with_key_grammar(KeyGrammar::Level1);
     #[rustfmt::skip]
     let cases: &[(&str, bool, &str)] = &[
@@ -519,8 +576,11 @@ fn item_33_level1_grammar_on_request() {
     );
 }
 
+/// W3C Trace Context Level 2, §3.5 "Mutating the tracestate Field": a received `tracestate` MUST
+/// be sent to outgoing requests, also once a span continues the trace, members OpenTelemetry's
+/// `TraceState` cannot hold included.
 #[test]
-fn item_36_passthrough_after_a_span_keeps_tracestate() {
+fn tracestate_is_forwarded_after_a_span() {
     let incoming = headers(&[
         ("traceparent", VALID),
         ("tracestate", "congo=t61rcWkgMzE"),
@@ -533,8 +593,11 @@ fn item_36_passthrough_after_a_span_keeps_tracestate() {
     );
 }
 
+/// W3C Trace Context Level 2, §3.5 "Mutating the tracestate Field": a new or updated entry goes
+/// to the left, never duplicating its key; §3.3.2 "tracestate Header Field Values": over 32
+/// members, the right-most is removed.
 #[test]
-fn item_37_insert_at_left_without_duplicates() {
+fn tracestate_insert_at_left_without_duplicates() {
     let fields: Vec<String> = (1..=32).map(|i| format!("k{i}=v{i}")).collect();
     let mut list = TraceStateList::parse(fields.join(","), KeyGrammar::Level2).unwrap();
     assert_eq!(list.len(), 32);
@@ -567,8 +630,11 @@ fn item_37_insert_at_left_without_duplicates() {
     assert_eq!(list, before, "a rejected insert changes nothing");
 }
 
+/// W3C Trace Context Level 2, §3.3.3.1 "tracestate Limits": at least 512 characters are
+/// propagated; truncation removes whole entries, those over 128 characters first, then from
+/// the right.
 #[test]
-fn item_38_truncation_removes_whole_entries() {
+fn tracestate_truncation_removes_whole_entries() {
     let big = format!("big={}", "x".repeat(200));
     let members: Vec<String> = (0..40)
         .map(|i| format!("k{i:02}={}", "v".repeat(20)))
@@ -611,10 +677,14 @@ fn item_38_truncation_removes_whole_entries() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Baggage (39–41)
+// Baggage: W3C Baggage, "Header Content" and "Limits"
 
+/// W3C Baggage, "Header Content": OWS around '=', ',' and ';' (`baggage-string`, `key`,
+/// `value`), percent-decoded values with invalid UTF-8 replaced by U+FFFD (`value`), '=' inside
+/// a value, properties kept (`property`), `token` keys and `baggage-octet` values; a malformed
+/// member is dropped alone by the propagator.
 #[test]
-fn items_39_40_baggage_vectors() {
+fn baggage_header_content_vectors() {
     #[rustfmt::skip]
     type Expected<'a> = &'a [(&'a str, &'a str, &'a str)];
     let cases: &[(&str, Expected<'_>, &str)] = &[
@@ -626,33 +696,25 @@ fn items_39_40_baggage_vectors() {
         (
             "k1 = v1 , k2\t=\tv2",
             &[("k1", "v1", ""), ("k2", "v2", "")],
-            "39: OWS around '=' and ','",
+            "OWS around '=' and ','",
         ),
         (
             "k=v ; p1 ; p2 = x",
             &[("k", "v", "p1;p2=x")],
-            "39/40: OWS around ';', properties kept",
+            "OWS around ';', properties kept",
         ),
-        (
-            "k=a%20b%2Cc%3B",
-            &[("k", "a b,c;", "")],
-            "39: percent-decoded",
-        ),
-        ("k=%E2%9C%93", &[("k", "\u{2713}", "")], "39: UTF-8 decoded"),
+        ("k=a%20b%2Cc%3B", &[("k", "a b,c;", "")], "percent-decoded"),
+        ("k=%E2%9C%93", &[("k", "\u{2713}", "")], "UTF-8 decoded"),
         (
             "k=%FFx",
             &[("k", "\u{FFFD}x", "")],
-            "39: invalid UTF-8 becomes U+FFFD",
+            "invalid UTF-8 becomes U+FFFD",
         ),
-        (
-            "k=a=b",
-            &[("k", "a=b", "")],
-            "40: only the first '=' splits",
-        ),
+        ("k=a=b", &[("k", "a=b", "")], "only the first '=' splits"),
         (
             "k=;p1;p2=v",
             &[("k", "", "p1;p2=v")],
-            "40: empty value with properties",
+            "empty value with properties",
         ),
     ];
     for (input, expected, why) in cases {
@@ -690,8 +752,10 @@ fn items_39_40_baggage_vectors() {
     );
 }
 
+/// W3C Baggage, "Header Content", `value` and `property`: a value with '=' and a member with
+/// properties, received over two fields, are sent on unchanged.
 #[test]
-fn item_40_baggage_round_trip_through_the_propagator() {
+fn baggage_round_trips_through_the_propagator() {
     let incoming = headers(&[
         ("baggage", "userId=alice%20b;p1;p2=x"),
         ("baggage", "eq=a=b"),
@@ -706,8 +770,11 @@ fn item_40_baggage_round_trip_through_the_propagator() {
     assert_eq!(sent, ["eq=a=b", "userId=alice%20b;p1;p2=x"]);
 }
 
+/// W3C Baggage, "Limits": 64 members and 8192 bytes, over all `baggage` fields together, are
+/// propagated; beyond them members are dropped whole, never a partial member, on extraction
+/// and on injection.
 #[test]
-fn item_41_baggage_limits_keep_whole_members() {
+fn baggage_limits_keep_whole_members() {
     // 64 members in 4 fields: all kept.
     let members: Vec<String> = (0..64).map(|i| format!("k{i}=v{i}")).collect();
     let fields: Vec<String> = members.chunks(16).map(|c| c.join(",")).collect();
@@ -758,17 +825,21 @@ fn baggage_members(bag: &opentelemetry::baggage::Baggage) -> Vec<(String, String
     members
 }
 
+/// W3C Baggage, "Limits", counted on what is forwarded: `value` says a literal '%' MUST be
+/// percent-encoded and invalid UTF-8 decodes to U+FFFD, so a member can grow when re-encoded;
+/// whatever is accepted is forwarded whole, within 8192 bytes, and reads back the same at the
+/// next hop.
 #[test]
-fn item_41_limits_count_the_length_forwarded() {
-    // Issue 17: the limits used to be counted on the received length, but a member can grow when
-    // re-encoded (a literal '%' goes out as "%25", an invalid "%FF" as U+FFFD = "%EF%BF%BD"),
-    // so `encode` dropped a member that `parse` had kept and the next hop lost it.
+fn baggage_limits_count_the_length_forwarded() {
+    // Counting the received length instead would keep a member that grows when re-encoded (a
+    // literal '%' goes out as "%25", an invalid "%FF" as U+FFFD = "%EF%BF%BD") and then drop it
+    // in `encode`, so the next hop would lose it.
     let pct = |n: usize| "%".repeat(n);
     let ff = |n: usize| "%FF".repeat(n);
     let a41 = |n: usize| "%41".repeat(n);
     #[rustfmt::skip]
     let cases: &[(String, &[&str], &str)] = &[
-        (format!("a=1,k={}", pct(3000)), &["a"],      "the issue: 3,000 lone '%' need 9,002 bytes as %25: k is dropped whole at ingress"),
+        (format!("a=1,k={}", pct(3000)), &["a"],      "3,000 lone '%' need 9,002 bytes as %25: k is dropped whole at ingress"),
         (format!("a=1,k={}", pct(2728)), &["a", "k"], "4 + 2 + 3 x 2,728 = 8,190 bytes forwarded: both fit"),
         (format!("a=1,k={}", pct(2729)), &["a"],      "8,193 bytes forwarded: one too many"),
         (format!("a=1,k={}", ff(2700)),  &["a"],      "8,106 bytes received, but U+FFFD goes out as 9 bytes each"),
@@ -805,10 +876,14 @@ fn item_41_limits_count_the_length_forwarded() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// X-Cloud-Trace-Context (42–46)
+// X-Cloud-Trace-Context: Google Cloud Trace, `TRACE_ID/SPAN_ID;o=OPTIONS`
 
+/// Google Cloud Trace, "X-Cloud-Trace-Context"
+/// (<https://cloud.google.com/trace/docs/trace-context>): `TRACE_ID/SPAN_ID;o=OPTIONS`, a 32-hex-digit trace id, a decimal unsigned 64-bit span id and
+/// an optional `o=` (`o=1`: sampled; other values are read by their bit 0); each vector
+/// accepted or rejected for its reason.
 #[test]
-fn items_42_to_44_cloud_trace_vectors() {
+fn cloud_trace_context_vectors() {
     const T: &str = "105445aa7843bc8bf206b12000100000";
     #[rustfmt::skip]
     type Expected = Result<(u64, bool), ParseErrorKind>;
@@ -816,37 +891,37 @@ fn items_42_to_44_cloud_trace_vectors() {
         (
             "105445aa7843bc8bf206b12000100000/18374686479671623803;o=1",
             Ok((0xff00_0000_0000_007b, true)),
-            "42: the documented example",
+            "the documented example",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123",
             Ok((123, false)),
-            "43: no ';o=': not sampled",
+            "options: no ';o=': not sampled",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=0",
             Ok((123, false)),
-            "43: o=0",
+            "options: o=0",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=1",
             Ok((123, true)),
-            "43: o=1",
+            "options: o=1",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=3",
             Ok((123, true)),
-            "43: bit 0 of 3",
+            "options: bit 0 of 3",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=2",
             Ok((123, false)),
-            "43: bit 0 of 2",
+            "options: bit 0 of 2",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=10",
             Ok((123, false)),
-            "43: bit 0 of 10",
+            "options: bit 0 of 10",
         ),
         (
             "105445AA7843BC8BF206B12000100000/123;o=1",
@@ -866,77 +941,77 @@ fn items_42_to_44_cloud_trace_vectors() {
         (
             "105445aa7843bc8bf206b12000100000/0;o=1",
             Err(ParseErrorKind::ZeroSpanId),
-            "44: span id 0",
+            "invalid: span id 0",
         ),
         (
             "105445aa7843bc8bf206b12000100000/00;o=1",
             Err(ParseErrorKind::ZeroSpanId),
-            "44: span id 00 is still 0",
+            "invalid: span id 00 is still 0",
         ),
         (
             "105445aa7843bc8bf206b12000100000/18446744073709551616",
             Err(ParseErrorKind::SpanId),
-            "44: span id > u64::MAX",
+            "invalid: span id > u64::MAX",
         ),
         (
             "105445aa7843bc8bf206b12000100000/;o=1",
             Err(ParseErrorKind::SpanId),
-            "44: empty span id",
+            "invalid: empty span id",
         ),
         (
             "105445aa7843bc8bf206b12000100000/-1",
             Err(ParseErrorKind::SpanId),
-            "44: sign",
+            "invalid: sign",
         ),
         (
             "00000000000000000000000000000000/123;o=1",
             Err(ParseErrorKind::ZeroTraceId),
-            "44: zero trace id",
+            "invalid: zero trace id",
         ),
         (
             "105445aa7843bc8bf206b1200010000/123;o=1",
             Err(ParseErrorKind::TraceId),
-            "44: 31 hex digits",
+            "invalid: 31 hex digits",
         ),
         (
             "105445aa7843bc8bf206b120001000000/123;o=1",
             Err(ParseErrorKind::TraceId),
-            "44: 33 hex digits",
+            "invalid: 33 hex digits",
         ),
         (
             "105445aa7843bc8bf206b1200010000g/123;o=1",
             Err(ParseErrorKind::TraceId),
-            "44: not hex",
+            "invalid: not hex",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=",
             Err(ParseErrorKind::Flags),
-            "44: empty o=",
+            "invalid: empty o=",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=1x",
             Err(ParseErrorKind::Flags),
-            "44: trailing junk",
+            "invalid: trailing junk",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;x=1",
             Err(ParseErrorKind::Flags),
-            "44: other option",
+            "invalid: other option",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123;o=1;",
             Err(ParseErrorKind::Flags),
-            "44: trailing ';'",
+            "invalid: trailing ';'",
         ),
         (
             "105445aa7843bc8bf206b12000100000/123x",
             Err(ParseErrorKind::SpanId),
-            "44: junk after span id",
+            "invalid: junk after span id",
         ),
         (
             "105445aa7843bc8bf206b12000100000",
             Err(ParseErrorKind::TraceId),
-            "44: no span id",
+            "invalid: no span id",
         ),
         ("", Err(ParseErrorKind::Missing), "empty"),
     ];
@@ -967,8 +1042,10 @@ fn items_42_to_44_cloud_trace_vectors() {
     );
 }
 
+/// Google Cloud Trace, "X-Cloud-Trace-Context": what is sent is `TRACE_ID/SPAN_ID;o=OPTIONS`
+/// with the span id in decimal and `o=1` exactly when sampled; never an invalid context.
 #[test]
-fn item_45_cloud_trace_injection() {
+fn cloud_trace_context_injection() {
     let trace_id = TraceId::from_hex("105445aa7843bc8bf206b12000100000").unwrap();
     #[rustfmt::skip]
     let cases: &[(u64, TraceFlags, &str)] = &[
@@ -996,8 +1073,12 @@ fn item_45_cloud_trace_injection() {
     assert!(out.is_empty());
 }
 
+/// `X-Cloud-Trace-Context` next to W3C Trace Context: a valid `traceparent` wins whatever the
+/// header order, `X-Cloud-Trace-Context` is the fallback when it is invalid or absent, the
+/// one-way preset reads it but never writes it, and two fields are as invalid as two
+/// `traceparent` fields (W3C Trace Context Level 2, §3.2.2; RFC 9110 §5.3).
 #[test]
-fn item_46_one_way_and_order_independent_precedence() {
+fn cloud_trace_context_one_way_and_order_independent_precedence() {
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let xctc = "105445aa7843bc8bf206b12000100000/1;o=1";
     let w3c_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
@@ -1069,7 +1150,8 @@ fn item_46_one_way_and_order_independent_precedence() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// OpenCensus binary `grpc-trace-bin` (64)
+// OpenCensus binary `grpc-trace-bin`: opencensus-specs `encodings/BinaryEncoding.md`, gRPC
+// `doc/PROTOCOL-HTTP2.md` (binary metadata), gRFC A72
 
 const OC_TRACE_ID: &str = "4bf92f3577b34da6a3ce929d000e4736";
 const OC_SPAN_ID: &str = "34f067aa0ba902b7";
@@ -1102,8 +1184,13 @@ fn hex_bytes(hex: &str) -> Vec<u8> {
         .collect()
 }
 
+/// OpenCensus binary format, `encodings/BinaryEncoding.md`: "General Format" (version 0),
+/// "Trace Context" (field 0 trace id, 16 bytes; 1 span id, 8 bytes; 2 trace options, 1 byte,
+/// bit 0 sampled; all-zero ids invalid; the spec's "Valid example") and "Deserialization
+/// Rules" (reading stops at the first unknown field id); each vector decoded, re-encoded in
+/// the canonical 29-byte form, and read as metadata padded and unpadded.
 #[test]
-fn item_64_grpc_trace_bin_binary_vectors() {
+fn grpc_trace_bin_binary_format_vectors() {
     let t = OC_TRACE_ID;
     let s = OC_SPAN_ID;
     let zeros = |n: usize| "00".repeat(n);
@@ -1187,8 +1274,11 @@ fn item_64_grpc_trace_bin_binary_vectors() {
     }
 }
 
+/// gRPC, `doc/PROTOCOL-HTTP2.md`, "Requests" (`Custom-Metadata`, `Binary-Header`): a `-bin`
+/// value is base64 (RFC 4648 §4, the standard alphabet), emitted unpadded and accepted padded
+/// or unpadded; what is not base64 is rejected.
 #[test]
-fn item_64_grpc_trace_bin_metadata_values() {
+fn grpc_trace_bin_metadata_values() {
     #[rustfmt::skip]
     let cases: &[(&str, Result<bool, ParseErrorKind>, &str)] = &[
         ("AABL+S81d7NNpqPOkp0ADkc2ATTwZ6oLqQK3AgE",      Ok(true), "unpadded, as gRPC sends it"),
@@ -1242,8 +1332,11 @@ fn item_64_grpc_trace_bin_metadata_values() {
     );
 }
 
+/// gRFC A72 "OpenTelemetry Tracing": only one `grpc-trace-bin` is sent for an RPC. Empty list
+/// elements are skipped (RFC 9110 §5.6.1); a second value, in another field or joined with ','
+/// as gRPC may join duplicate metadata, makes it invalid.
 #[test]
-fn item_64_grpc_trace_bin_one_value_per_request() {
+fn grpc_trace_bin_one_value_per_request() {
     let v = GRPC_TRACE_BIN;
     let joined = format!("{v},{v}");
     let trailing_comma = format!("{v},");
@@ -1276,8 +1369,11 @@ fn item_64_grpc_trace_bin_one_value_per_request() {
     }
 }
 
+/// gRFC A72 "OpenTelemetry Tracing" ("Background", "Propagator Wire format"): a server takes
+/// the span id received in `grpc-trace-bin` as its parent, and with injection on sends its own
+/// span downstream in it; invalid metadata starts a new trace, never with a zero id.
 #[test]
-fn item_64_grpc_trace_bin_continues_the_trace_through_the_sdk() {
+fn grpc_trace_bin_continues_the_trace_through_the_sdk() {
     let incoming_span = SpanId::from_hex(OC_SPAN_ID).unwrap();
     let trace_id = TraceId::from_hex(OC_TRACE_ID).unwrap();
 
@@ -1304,7 +1400,7 @@ fn item_64_grpc_trace_bin_continues_the_trace_through_the_sdk() {
 
     // TextMapPropagator path with a string carrier, the propagator alone.
     let provider = SdkTracerProvider::builder().build();
-    let tracer = provider.tracer("checklist");
+    let tracer = provider.tracer("conformance");
     let propagator = GrpcTraceBinPropagator::new().with_injection();
     let carrier: HashMap<String, String> =
         HashMap::from([("grpc-trace-bin".to_owned(), format!("{GRPC_TRACE_BIN}="))]);
@@ -1339,8 +1435,12 @@ fn item_64_grpc_trace_bin_continues_the_trace_through_the_sdk() {
     }
 }
 
+/// `grpc-trace-bin` next to the other formats: a valid `traceparent` wins, then
+/// `X-Cloud-Trace-Context`, then `grpc-trace-bin`; it is read only when configured and sent only
+/// when injection is on (gRFC A72, "Propagator Wire format": the application configures its
+/// propagators, W3C being preferred in the long term), and the propagator's fields say so.
 #[test]
-fn item_64_grpc_trace_bin_precedence_and_injection() {
+fn grpc_trace_bin_precedence_and_injection() {
     let tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
     let xctc = "105445aa7843bc8bf206b12000100000/1;o=1";
     let w3c_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
