@@ -1,23 +1,39 @@
 //! One JSON object per log line, with the fields Google Cloud Logging reads to join a log
 //! entry to its trace.
+//!
+//! Two halves, one layer: when a span opens or records, [`CloudLoggingLayer`] keeps its fields
+//! as typed values in the span's extensions, and, on a request span, its trace id, span id and
+//! sampled flag as a [`RequestIds`], read once; the event format serializes each line with
+//! `serde_json` from those values, so every string is escaped by construction and nothing is
+//! re-read per line.
 
+use std::collections::BTreeMap;
 use std::fmt::{self, Write as _};
+use std::io;
 
+use opentelemetry::trace::{SpanId, TraceId};
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde_json::Value;
 use tracing::field::{Field, Visit};
-use tracing::{Event, Level, Subscriber};
-use tracing_subscriber::fmt::format::{FormatEvent, JsonFields, Writer};
+use tracing::span::{Attributes, Id, Record};
+use tracing::subscriber::Interest;
+use tracing::{Dispatch, Event, Level, Metadata, Subscriber};
+use tracing_subscriber::field::RecordFields;
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::fmt::format::{FormatEvent, FormatFields, Writer};
 use tracing_subscriber::fmt::time::{FormatTime, SystemTime};
-use tracing_subscriber::fmt::{FmtContext, FormattedFields};
-use tracing_subscriber::registry::LookupSpan;
+use tracing_subscriber::fmt::{FmtContext, MakeWriter};
+use tracing_subscriber::layer::{Context, Layer};
+use tracing_subscriber::registry::{LookupSpan, Scope, SpanRef};
 
 use super::{fields, is_request_span};
 
 /// The environment variable [`CloudLogging::from_env`] reads the project id from.
 const PROJECT_VAR: &str = "GOOGLE_CLOUD_PROJECT";
 
-/// A `tracing_subscriber::fmt` event format for Google Cloud Logging: one JSON object per
-/// line, with the special fields Cloud Logging reads from a structured log line ("Structured
-/// logging", "Special JSON fields in messages", in Google Cloud Logging's documentation):
+/// A `tracing_subscriber` layer for Google Cloud Logging: one JSON object per line, with the
+/// special fields Cloud Logging reads from a structured log line ("Structured logging",
+/// "Special JSON fields in messages", in Google Cloud Logging's documentation):
 ///
 /// | key | value |
 /// |---|---|
@@ -48,9 +64,9 @@ const PROJECT_VAR: &str = "GOOGLE_CLOUD_PROJECT";
 ///     .init();
 /// ```
 ///
-/// It is an ordinary event format: [`layer`](Self::layer) is
-/// `fmt::layer().fmt_fields(JsonFields::new()).event_format(self)`, and it can be given to a
-/// `fmt` builder the same way (span fields must be formatted by `JsonFields`).
+/// Install it with [`layer`](Self::layer): the layer reads each span's fields, and a request
+/// span's ids, once when the span opens or records, and keeps them typed in the span's
+/// extensions, where each line finds them.
 #[derive(Debug, Clone)]
 pub struct CloudLogging<T = SystemTime> {
     /// `projects/PROJECT_ID/traces/`, built once.
@@ -61,6 +77,13 @@ pub struct CloudLogging<T = SystemTime> {
 
 impl CloudLogging {
     /// The format for the Google Cloud project `project_id` (where the traces are).
+    ///
+    /// ```
+    /// use tower_telemetry_trace::logs::CloudLogging;
+    ///
+    /// let format = CloudLogging::new("my-project");
+    /// # let _ = format;
+    /// ```
     pub fn new(project_id: impl AsRef<str>) -> Self {
         CloudLogging {
             trace_prefix: format!("projects/{}/traces/", project_id.as_ref()).into(),
@@ -71,6 +94,13 @@ impl CloudLogging {
 
     /// The format for the project named by the `GOOGLE_CLOUD_PROJECT` environment variable,
     /// read now; `None` when it is unset or empty.
+    ///
+    /// ```
+    /// use tower_telemetry_trace::logs::CloudLogging;
+    ///
+    /// let format = CloudLogging::from_env().unwrap_or_else(|| CloudLogging::new("my-project"));
+    /// # let _ = format;
+    /// ```
     pub fn from_env() -> Option<Self> {
         Self::from_project_var(std::env::var(PROJECT_VAR).ok())
     }
@@ -84,6 +114,14 @@ impl CloudLogging {
 
 impl<T> CloudLogging<T> {
     /// Writes `time` with `timer` instead of the system clock in RFC 3339.
+    ///
+    /// ```
+    /// use tower_telemetry_trace::logs::CloudLogging;
+    /// use tracing_subscriber::fmt::time::Uptime;
+    ///
+    /// let format = CloudLogging::new("my-project").with_timer(Uptime::default());
+    /// # let _ = format;
+    /// ```
     pub fn with_timer<T2: FormatTime>(self, timer: T2) -> CloudLogging<T2> {
         CloudLogging {
             trace_prefix: self.trace_prefix,
@@ -93,21 +131,39 @@ impl<T> CloudLogging<T> {
     }
 
     /// Whether to write `logging.googleapis.com/sourceLocation` (on by default).
+    ///
+    /// ```
+    /// use tower_telemetry_trace::logs::CloudLogging;
+    ///
+    /// let format = CloudLogging::new("my-project").with_source_location(false);
+    /// # let _ = format;
+    /// ```
     pub fn with_source_location(mut self, source_location: bool) -> Self {
         self.source_location = source_location;
         self
     }
 
-    /// A `tracing_subscriber::fmt` layer with this format, writing to stdout (change it with
-    /// the layer's `with_writer`).
-    pub fn layer<S>(self) -> tracing_subscriber::fmt::Layer<S, JsonFields, Self>
+    /// The layer that writes this format, to stdout (change it with the layer's
+    /// `with_writer`).
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tower_telemetry_trace::logs::CloudLogging;
+    ///
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(CloudLogging::new("my-project").layer().with_writer(std::io::stderr));
+    /// # let _ = subscriber;
+    /// ```
+    pub fn layer<S>(self) -> CloudLoggingLayer<S, T>
     where
         S: Subscriber + for<'a> LookupSpan<'a>,
         T: FormatTime + 'static,
     {
-        tracing_subscriber::fmt::layer()
-            .fmt_fields(JsonFields::new())
-            .event_format(self)
+        CloudLoggingLayer {
+            fmt: tracing_subscriber::fmt::layer()
+                .fmt_fields(KeptFields)
+                .event_format(self),
+        }
     }
 }
 
@@ -121,274 +177,873 @@ fn severity(level: &Level) -> &'static str {
     }
 }
 
-impl<S, T> FormatEvent<S, JsonFields> for CloudLogging<T>
+// === impl CloudLoggingLayer ===
+
+/// The layer that writes [`CloudLogging`] lines; made by [`CloudLogging::layer`], where the
+/// format is described.
+///
+/// A `tracing_subscriber::fmt` layer underneath (its writer, its per-thread buffer) that also
+/// keeps, when a span opens or records, the span's fields and, on a request span, its ids as
+/// typed values in the span's extensions.
+pub struct CloudLoggingLayer<S, T = SystemTime, W = fn() -> io::Stdout> {
+    fmt: tracing_subscriber::fmt::Layer<S, KeptFields, CloudLogging<T>, W>,
+}
+
+impl<S, T, W> CloudLoggingLayer<S, T, W> {
+    /// Writes the lines through `make_writer` (a `tracing_subscriber::fmt::MakeWriter`)
+    /// instead of stdout.
+    ///
+    /// ```
+    /// use tracing_subscriber::prelude::*;
+    /// use tower_telemetry_trace::logs::CloudLogging;
+    ///
+    /// let subscriber = tracing_subscriber::registry()
+    ///     .with(CloudLogging::new("my-project").layer().with_writer(std::io::stderr));
+    /// # let _ = subscriber;
+    /// ```
+    pub fn with_writer<W2>(self, make_writer: W2) -> CloudLoggingLayer<S, T, W2>
+    where
+        W2: for<'w> MakeWriter<'w> + 'static,
+    {
+        CloudLoggingLayer {
+            fmt: self.fmt.with_writer(make_writer),
+        }
+    }
+}
+
+impl<S, T, W> fmt::Debug for CloudLoggingLayer<S, T, W> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("CloudLoggingLayer")
+            .field("timer", &std::any::type_name::<T>())
+            .field("writer", &std::any::type_name::<W>())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, T, W> Layer<S> for CloudLoggingLayer<S, T, W>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    T: FormatTime + 'static,
+    W: for<'w> MakeWriter<'w> + 'static,
+{
+    fn on_register_dispatch(&self, subscriber: &Dispatch) {
+        self.fmt.on_register_dispatch(subscriber);
+    }
+
+    fn on_layer(&mut self, subscriber: &mut S) {
+        self.fmt.on_layer(subscriber);
+    }
+
+    fn register_callsite(&self, metadata: &'static Metadata<'static>) -> Interest {
+        self.fmt.register_callsite(metadata)
+    }
+
+    fn enabled(&self, metadata: &Metadata<'_>, ctx: Context<'_, S>) -> bool {
+        self.fmt.enabled(metadata, ctx)
+    }
+
+    fn max_level_hint(&self) -> Option<LevelFilter> {
+        self.fmt.max_level_hint()
+    }
+
+    fn on_new_span(&self, attrs: &Attributes<'_>, id: &Id, ctx: Context<'_, S>) {
+        // Before the `fmt` layer, which may write a line for the new span.
+        if let Some(span) = ctx.span(id) {
+            keep_fields(&span, attrs);
+        }
+        self.fmt.on_new_span(attrs, id, ctx);
+    }
+
+    fn on_record(&self, id: &Id, values: &Record<'_>, ctx: Context<'_, S>) {
+        if let Some(span) = ctx.span(id) {
+            keep_fields(&span, values);
+        }
+        self.fmt.on_record(id, values, ctx);
+    }
+
+    fn on_follows_from(&self, span: &Id, follows: &Id, ctx: Context<'_, S>) {
+        self.fmt.on_follows_from(span, follows, ctx);
+    }
+
+    fn event_enabled(&self, event: &Event<'_>, ctx: Context<'_, S>) -> bool {
+        self.fmt.event_enabled(event, ctx)
+    }
+
+    fn on_event(&self, event: &Event<'_>, ctx: Context<'_, S>) {
+        self.fmt.on_event(event, ctx);
+    }
+
+    fn on_enter(&self, id: &Id, ctx: Context<'_, S>) {
+        self.fmt.on_enter(id, ctx);
+    }
+
+    fn on_exit(&self, id: &Id, ctx: Context<'_, S>) {
+        self.fmt.on_exit(id, ctx);
+    }
+
+    fn on_close(&self, id: Id, ctx: Context<'_, S>) {
+        self.fmt.on_close(id, ctx);
+    }
+
+    fn on_id_change(&self, old: &Id, new: &Id, ctx: Context<'_, S>) {
+        self.fmt.on_id_change(old, new, ctx);
+    }
+}
+
+/// Records `values` into the span's [`SpanFields`] and, on a request span whose ids they
+/// touch, reads its [`RequestIds`] again.
+fn keep_fields<R>(span: &SpanRef<'_, R>, values: &impl RecordFields)
+where
+    R: for<'a> LookupSpan<'a>,
+{
+    let mut extensions = span.extensions_mut();
+    let ids_changed = match extensions.get_mut::<SpanFields>() {
+        Some(fields) => fields.record(values),
+        None => {
+            let mut fields = SpanFields::default();
+            let ids_changed = fields.record(values);
+            extensions.insert(fields);
+            ids_changed
+        }
+    };
+    if !ids_changed || !is_request_span(span.metadata()) {
+        return;
+    }
+    match extensions
+        .get_mut::<SpanFields>()
+        .and_then(|fields| RequestIds::from_fields(fields))
+    {
+        Some(ids) => extensions.replace(ids),
+        None => extensions.remove::<RequestIds>(),
+    };
+}
+
+// === span extensions ===
+
+/// A span's fields as typed JSON values, in the span's extensions; ordered by name, with
+/// `tracing_subscriber`'s `JsonFields` values (`Debug` and `Display` values as strings).
+#[derive(Debug, Default)]
+struct SpanFields(BTreeMap<&'static str, Value>);
+
+impl SpanFields {
+    /// Records `values`; whether a trace id, span id or sampled flag was among them.
+    fn record(&mut self, values: &impl RecordFields) -> bool {
+        let mut visitor = SpanFieldsVisitor {
+            fields: self,
+            ids_changed: false,
+        };
+        values.record(&mut visitor);
+        visitor.ids_changed
+    }
+}
+
+struct SpanFieldsVisitor<'a> {
+    fields: &'a mut SpanFields,
+    ids_changed: bool,
+}
+
+impl SpanFieldsVisitor<'_> {
+    fn insert(&mut self, name: &'static str, value: Value) {
+        self.ids_changed |= matches!(
+            name,
+            fields::TRACE_ID | fields::SPAN_ID | fields::TRACE_SAMPLED
+        );
+        self.fields.0.insert(name, value);
+    }
+}
+
+impl Visit for SpanFieldsVisitor<'_> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        self.insert(field.name(), Value::from(value));
+    }
+
+    fn record_i64(&mut self, field: &Field, value: i64) {
+        self.insert(field.name(), Value::from(value));
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.insert(field.name(), Value::from(value));
+    }
+
+    fn record_bool(&mut self, field: &Field, value: bool) {
+        self.insert(field.name(), Value::from(value));
+    }
+
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.insert(field.name(), Value::from(value));
+    }
+
+    fn record_bytes(&mut self, field: &Field, value: &[u8]) {
+        self.insert(field.name(), Value::from(value));
+    }
+
+    fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
+        let name = field.name();
+        let name = name.strip_prefix("r#").unwrap_or(name);
+        let mut text = String::new();
+        // A `Debug` that fails keeps what it wrote (`format!` would panic).
+        let _ = write!(text, "{value:?}");
+        self.insert(name, Value::String(text));
+    }
+}
+
+/// A request span's ids, read from its fields when they are recorded (the span layers record
+/// them as the span opens), in the span's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RequestIds {
+    trace_id: TraceId,
+    span_id: SpanId,
+    sampled: Option<bool>,
+}
+
+impl RequestIds {
+    /// The ids in a span's fields, when it has both a trace id and a span id.
+    fn from_fields(fields: &SpanFields) -> Option<Self> {
+        let hex = |key: &str, digits: usize| {
+            let text = fields.0.get(key)?.as_str()?;
+            (text.len() == digits && text.bytes().all(|b| b.is_ascii_hexdigit())).then_some(text)
+        };
+        Some(RequestIds {
+            trace_id: TraceId::from_hex(hex(fields::TRACE_ID, 32)?).ok()?,
+            span_id: SpanId::from_hex(hex(fields::SPAN_ID, 16)?).ok()?,
+            sampled: fields.0.get(fields::TRACE_SAMPLED).and_then(Value::as_bool),
+        })
+    }
+}
+
+/// The `fmt` layer's field formatter: formats nothing, since [`SpanFields`] keeps the fields.
+#[derive(Debug, Clone, Copy)]
+struct KeptFields;
+
+impl<'w> FormatFields<'w> for KeptFields {
+    fn format_fields<R: RecordFields>(&self, _: Writer<'w>, _: R) -> fmt::Result {
+        Ok(())
+    }
+}
+
+// === the line ===
+
+impl<S, T> FormatEvent<S, KeptFields> for CloudLogging<T>
 where
     S: Subscriber + for<'a> LookupSpan<'a>,
     T: FormatTime,
 {
     fn format_event(
         &self,
-        ctx: &FmtContext<'_, S, JsonFields>,
+        ctx: &FmtContext<'_, S, KeptFields>,
         mut writer: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
-        let mut time = String::with_capacity(32);
-        self.timer.format_time(&mut Writer::new(&mut time))?;
-
-        let mut line = Object::new(&mut writer)?;
-        line.string("time", &time)?;
-        line.string("severity", severity(meta.level()))?;
-        let mut visitor = EventFields {
-            line: &mut line,
-            result: Ok(()),
+        let line = Line {
+            format: self,
+            ctx,
+            event,
         };
-        event.record(&mut visitor);
-        visitor.result?;
-        line.string("target", meta.target())?;
-        if self.source_location {
-            if let (Some(file), Some(number)) = (meta.file(), meta.line()) {
-                let out = line.key("logging.googleapis.com/sourceLocation")?;
-                out.write_str("{\"file\":")?;
-                write_string(out, file)?;
-                write!(out, ",\"line\":\"{number}\"}}")?;
-            }
-        }
-
-        let ids = ctx
-            .event_scope()
-            .and_then(|mut scope| scope.find(|span| is_request_span(span.metadata())))
-            .and_then(|span| {
-                let extensions = span.extensions();
-                let fields = extensions.get::<FormattedFields<JsonFields>>()?;
-                TraceIds::parse(fields)
-            });
-        if let Some(ids) = ids {
-            let out = line.key("logging.googleapis.com/trace")?;
-            out.write_char('"')?;
-            Escaped(&mut *out).write_str(&self.trace_prefix)?;
-            Escaped(&mut *out).write_str(&ids.trace_id)?;
-            out.write_char('"')?;
-            line.string("logging.googleapis.com/spanId", &ids.span_id)?;
-            if let Some(sampled) = ids.sampled {
-                line.raw(
-                    "logging.googleapis.com/trace_sampled",
-                    if sampled { "true" } else { "false" },
-                )?;
-            }
-        }
-
-        if let Some(scope) = ctx.event_scope() {
-            let out = line.key("spans")?;
-            out.write_char('[')?;
-            for (i, span) in scope.from_root().enumerate() {
-                if i > 0 {
-                    out.write_char(',')?;
-                }
-                out.write_str("{\"name\":")?;
-                write_string(out, span.metadata().name())?;
-                let extensions = span.extensions();
-                // `JsonFields` formats a span's fields as one JSON object: splice its members.
-                if let Some(members) = extensions
-                    .get::<FormattedFields<JsonFields>>()
-                    .and_then(|f| f.fields.strip_prefix('{')?.strip_suffix('}'))
-                    .filter(|members| !members.is_empty())
-                {
-                    out.write_char(',')?;
-                    out.write_str(members)?;
-                }
-                out.write_char('}')?;
-            }
-            out.write_char(']')?;
-        }
-        line.end()?;
+        line.serialize(&mut serde_json::Serializer::new(FmtWrite(&mut writer)))
+            .map_err(|_| fmt::Error)?;
         writeln!(writer)
     }
 }
 
-/// The ids of a request span, read back from its JSON-formatted fields.
-struct TraceIds {
-    trace_id: String,
-    span_id: String,
-    sampled: Option<bool>,
+/// One log line, serialized as one JSON object.
+struct Line<'a, S, T> {
+    format: &'a CloudLogging<T>,
+    ctx: &'a FmtContext<'a, S, KeptFields>,
+    event: &'a Event<'a>,
 }
 
-impl TraceIds {
-    fn parse(fields: &str) -> Option<Self> {
-        let map: serde_json::Map<String, serde_json::Value> = serde_json::from_str(fields).ok()?;
-        let text = |key: &str| map.get(key)?.as_str().map(str::to_owned);
-        Some(TraceIds {
-            trace_id: text(fields::TRACE_ID)?,
-            span_id: text(fields::SPAN_ID)?,
-            sampled: map
-                .get(fields::TRACE_SAMPLED)
-                .and_then(serde_json::Value::as_bool),
-        })
-    }
-}
-
-/// A JSON object being written, one member at a time.
-struct Object<'a, 'w> {
-    out: &'a mut Writer<'w>,
-    empty: bool,
-}
-
-impl<'a, 'w> Object<'a, 'w> {
-    fn new(out: &'a mut Writer<'w>) -> Result<Self, fmt::Error> {
-        out.write_char('{')?;
-        Ok(Object { out, empty: true })
-    }
-
-    /// Writes `"key":` (after a comma if needed) and returns the writer for the value.
-    fn key(&mut self, key: &str) -> Result<&mut Writer<'w>, fmt::Error> {
-        if !self.empty {
-            self.out.write_char(',')?;
-        }
-        self.empty = false;
-        write_string(self.out, key)?;
-        self.out.write_char(':')?;
-        Ok(self.out)
-    }
-
-    fn string(&mut self, key: &str, value: &str) -> fmt::Result {
-        let out = self.key(key)?;
-        write_string(out, value)
-    }
-
-    fn display(&mut self, key: &str, value: &dyn fmt::Display) -> fmt::Result {
-        let out = self.key(key)?;
-        out.write_char('"')?;
-        write!(Escaped(&mut *out), "{value}")?;
-        out.write_char('"')
-    }
-
-    /// A value that is already JSON.
-    fn raw(&mut self, key: &str, json: &str) -> fmt::Result {
-        self.key(key)?.write_str(json)
-    }
-
-    fn end(self) -> fmt::Result {
-        self.out.write_char('}')
-    }
-}
-
-fn write_string(out: &mut dyn fmt::Write, value: &str) -> fmt::Result {
-    out.write_char('"')?;
-    Escaped(&mut *out).write_str(value)?;
-    out.write_char('"')
-}
-
-/// Escapes what is written through it for the inside of a JSON string (RFC 8259, section 7).
-struct Escaped<'a>(&'a mut dyn fmt::Write);
-
-impl fmt::Write for Escaped<'_> {
-    fn write_str(&mut self, s: &str) -> fmt::Result {
-        let mut plain = 0;
-        for (i, c) in s.char_indices() {
-            let escape = match c {
-                '"' => "\\\"",
-                '\\' => "\\\\",
-                '\n' => "\\n",
-                '\r' => "\\r",
-                '\t' => "\\t",
-                c if c < ' ' => "",
-                _ => continue,
-            };
-            self.0.write_str(&s[plain..i])?;
-            if escape.is_empty() {
-                write!(self.0, "\\u{:04x}", u32::from(c))?;
-            } else {
-                self.0.write_str(escape)?;
+impl<S, T> Serialize for Line<'_, S, T>
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    T: FormatTime,
+{
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let meta = self.event.metadata();
+        let mut line = serializer.serialize_map(None)?;
+        line.serialize_entry("time", &Text(Time(&self.format.timer)))?;
+        line.serialize_entry("severity", severity(meta.level()))?;
+        let mut fields = EventFields {
+            line: &mut line,
+            result: Ok(()),
+        };
+        self.event.record(&mut fields);
+        fields.result?;
+        line.serialize_entry("target", meta.target())?;
+        if self.format.source_location {
+            if let (Some(file), Some(number)) = (meta.file(), meta.line()) {
+                line.serialize_entry(
+                    "logging.googleapis.com/sourceLocation",
+                    &SourceLocation { file, line: number },
+                )?;
             }
-            plain = i + c.len_utf8();
         }
-        self.0.write_str(&s[plain..])
-    }
-}
 
-/// Writes an event's fields as members of the line.
-struct EventFields<'l, 'a, 'w> {
-    line: &'l mut Object<'a, 'w>,
-    result: fmt::Result,
-}
-
-impl EventFields<'_, '_, '_> {
-    fn write(&mut self, write: impl FnOnce(&mut Object<'_, '_>) -> fmt::Result) {
-        if self.result.is_ok() {
-            self.result = write(self.line);
-        }
-    }
-}
-
-impl Visit for EventFields<'_, '_, '_> {
-    fn record_f64(&mut self, field: &Field, value: f64) {
-        self.write(|line| {
-            if value.is_finite() {
-                line.raw(field.name(), &value.to_string())
-            } else {
-                line.display(field.name(), &value)
-            }
+        let ids = self.ctx.event_scope().and_then(|mut scope| {
+            scope.find_map(|span| span.extensions().get::<RequestIds>().copied())
         });
+        if let Some(ids) = ids {
+            line.serialize_entry(
+                "logging.googleapis.com/trace",
+                &Text(CloudTrace {
+                    prefix: &self.format.trace_prefix,
+                    trace_id: ids.trace_id,
+                }),
+            )?;
+            line.serialize_entry("logging.googleapis.com/spanId", &Text(ids.span_id))?;
+            if let Some(sampled) = ids.sampled {
+                line.serialize_entry("logging.googleapis.com/trace_sampled", &sampled)?;
+            }
+        }
+
+        if let Some(scope) = self.ctx.event_scope() {
+            line.serialize_entry("spans", &Spans(std::cell::Cell::new(Some(scope))))?;
+        }
+        line.end()
+    }
+}
+
+/// The spans around the event, root first: `{"name": …, <its fields>}` each.
+struct Spans<'a, S: LookupSpan<'a>>(std::cell::Cell<Option<Scope<'a, S>>>);
+
+impl<'a, S> Serialize for Spans<'a, S>
+where
+    S: LookupSpan<'a>,
+{
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        // `Serialize` takes `&self`, the scope is an iterator: serialized once, as here.
+        let spans = self.0.take().into_iter().flat_map(Scope::from_root);
+        serializer.collect_seq(spans.map(SpanEntry))
+    }
+}
+
+struct SpanEntry<'a, S: LookupSpan<'a>>(SpanRef<'a, S>);
+
+impl<'a, S> Serialize for SpanEntry<'a, S>
+where
+    S: LookupSpan<'a>,
+{
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let extensions = self.0.extensions();
+        let fields = extensions.get::<SpanFields>();
+        let mut entry = serializer.serialize_map(None)?;
+        entry.serialize_entry("name", self.0.metadata().name())?;
+        for (name, value) in fields.into_iter().flat_map(|fields| &fields.0) {
+            entry.serialize_entry(name, value)?;
+        }
+        entry.end()
+    }
+}
+
+/// `LogEntrySourceLocation`: the line is a string.
+struct SourceLocation<'a> {
+    file: &'a str,
+    line: u32,
+}
+
+impl Serialize for SourceLocation<'_> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        let mut location = serializer.serialize_map(Some(2))?;
+        location.serialize_entry("file", self.file)?;
+        location.serialize_entry("line", &Text(self.line))?;
+        location.end()
+    }
+}
+
+/// `projects/PROJECT_ID/traces/TRACE_ID`.
+struct CloudTrace<'a> {
+    prefix: &'a str,
+    trace_id: TraceId,
+}
+
+impl fmt::Display for CloudTrace<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.prefix, self.trace_id)
+    }
+}
+
+/// The timer's output.
+struct Time<'a, T>(&'a T);
+
+impl<T: FormatTime> fmt::Display for Time<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.format_time(&mut Writer::new(f))
+    }
+}
+
+/// A `Display` value as a JSON string, escaped by `serde_json` as it is written, without a
+/// `String` in between.
+struct Text<D>(D);
+
+impl<D: fmt::Display> Serialize for Text<D> {
+    fn serialize<Z: Serializer>(&self, serializer: Z) -> Result<Z::Ok, Z::Error> {
+        serializer.collect_str(&Lenient(&self.0))
+    }
+}
+
+/// A `Display` whose own failure (a user's `Debug` that returns `Err`) is not reported: the
+/// value keeps what it wrote. `serde_json`'s `collect_str` panics on an error that did not
+/// come from its writer; the writer's own errors still pass.
+struct Lenient<'a, D>(&'a D);
+
+impl<D: fmt::Display> fmt::Display for Lenient<'_, D> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        struct Tracking<'a, 'f> {
+            out: &'a mut fmt::Formatter<'f>,
+            failed: bool,
+        }
+        impl fmt::Write for Tracking<'_, '_> {
+            fn write_str(&mut self, s: &str) -> fmt::Result {
+                let result = self.out.write_str(s);
+                self.failed |= result.is_err();
+                result
+            }
+        }
+        let mut out = Tracking {
+            out: f,
+            failed: false,
+        };
+        let _ = write!(out, "{}", self.0);
+        if out.failed { Err(fmt::Error) } else { Ok(()) }
+    }
+}
+
+/// A `Debug` value, shown as `{:?}`.
+struct DebugText<'a>(&'a dyn fmt::Debug);
+
+impl fmt::Display for DebugText<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.0, f)
+    }
+}
+
+/// `serde_json` writes bytes and a `fmt` layer takes `str`. `serde_json` only writes whole
+/// UTF-8 sequences (it cuts strings at the ASCII characters it escapes), so each write is
+/// `str`; were one not, the line would fail to format, never be written broken.
+struct FmtWrite<'a, 'w>(&'a mut Writer<'w>);
+
+impl io::Write for FmtWrite<'_, '_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let text = std::str::from_utf8(buf).map_err(io::Error::other)?;
+        self.0.write_str(text).map_err(io::Error::other)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serializes an event's fields as members of the line.
+struct EventFields<'a, M: SerializeMap> {
+    line: &'a mut M,
+    result: Result<(), M::Error>,
+}
+
+impl<M: SerializeMap> EventFields<'_, M> {
+    fn entry<V: Serialize + ?Sized>(&mut self, field: &Field, value: &V) {
+        if self.result.is_ok() {
+            self.result = self.line.serialize_entry(field.name(), value);
+        }
+    }
+}
+
+impl<M: SerializeMap> Visit for EventFields<'_, M> {
+    fn record_f64(&mut self, field: &Field, value: f64) {
+        if value.is_finite() {
+            self.entry(field, &value);
+        } else {
+            // JSON has no NaN or infinity: `"NaN"`, `"inf"`, `"-inf"`.
+            self.entry(field, &Text(value));
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.write(|line| line.raw(field.name(), &value.to_string()));
+        self.entry(field, &value);
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.write(|line| line.raw(field.name(), &value.to_string()));
+        self.entry(field, &value);
     }
 
     fn record_i128(&mut self, field: &Field, value: i128) {
-        self.write(|line| line.raw(field.name(), &value.to_string()));
+        self.entry(field, &value);
     }
 
     fn record_u128(&mut self, field: &Field, value: u128) {
-        self.write(|line| line.raw(field.name(), &value.to_string()));
+        self.entry(field, &value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.write(|line| line.raw(field.name(), if value { "true" } else { "false" }));
+        self.entry(field, &value);
     }
 
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.write(|line| line.string(field.name(), value));
+        self.entry(field, value);
     }
 
     fn record_error(&mut self, field: &Field, value: &(dyn std::error::Error + 'static)) {
-        self.write(|line| line.display(field.name(), &value));
+        self.entry(field, &Text(value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.write(|line| line.display(field.name(), &format_args!("{value:?}")));
+        self.entry(field, &Text(DebugText(value)));
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use serde_json::json;
+    use tracing::field::Empty;
+    use tracing_subscriber::Registry;
+    use tracing_subscriber::layer::SubscriberExt;
+
+    use super::super::{CLIENT_SPAN, SERVER_SPAN, TARGET};
     use super::*;
 
-    fn escaped(s: &str) -> String {
-        let mut out = String::new();
-        write_string(&mut out, s).unwrap();
-        out
+    const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
+    const SPAN_ID: &str = "00f067aa0ba902b7";
+    const CLIENT_SPAN_ID: &str = "5fb7d3f0c9a2e1d4";
+    const TIME: &str = "2026-05-01T12:00:00.123456Z";
+    /// The target of this module's events.
+    const HERE: &str = module_path!();
+
+    struct FixedTime;
+
+    impl FormatTime for FixedTime {
+        fn format_time(&self, w: &mut Writer<'_>) -> fmt::Result {
+            w.write_str(TIME)
+        }
+    }
+
+    /// The lines `f` writes through `format`, as written.
+    fn raw_lines(format: CloudLogging<FixedTime>, f: impl FnOnce()) -> Vec<String> {
+        let out = Arc::new(Mutex::new(Vec::<u8>::new()));
+        let writer = {
+            let out = Arc::clone(&out);
+            move || Capture(Arc::clone(&out))
+        };
+        let subscriber = tracing_subscriber::registry().with(format.layer().with_writer(writer));
+        tracing::subscriber::with_default(subscriber, f);
+        let out = String::from_utf8(out.lock().unwrap().clone()).expect("UTF-8");
+        assert!(out.is_empty() || out.ends_with('\n'), "{out:?}");
+        out.lines().map(str::to_owned).collect()
+    }
+
+    /// The lines, each parsed: every line must be one JSON object.
+    fn lines(format: CloudLogging<FixedTime>, f: impl FnOnce()) -> Vec<Value> {
+        raw_lines(format, f)
+            .iter()
+            .map(|line| {
+                let value: Value =
+                    serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+                assert!(value.is_object(), "{line}");
+                value
+            })
+            .collect()
+    }
+
+    fn format() -> CloudLogging<FixedTime> {
+        CloudLogging::new("my-project")
+            .with_timer(FixedTime)
+            .with_source_location(false)
+    }
+
+    struct Capture(Arc<Mutex<Vec<u8>>>);
+
+    impl io::Write for Capture {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    /// A server request's span as the span layers make it.
+    fn request_span(sampled: bool) -> tracing::Span {
+        tracing::info_span!(
+            target: TARGET,
+            SERVER_SPAN,
+            trace_id = TRACE_ID,
+            span_id = SPAN_ID,
+            trace_sampled = sampled,
+            http.route = "/users/{id}",
+        )
+    }
+
+    #[test]
+    fn a_line_is_one_json_object_with_exact_fields() {
+        let raw = raw_lines(format(), || {
+            let _request = request_span(true).entered();
+            let _load = tracing::info_span!("load", user = 7).entered();
+            tracing::warn!(id = 42, ok = true, "loading the user");
+        });
+        let expected = format!(
+            concat!(
+                r#"{{"time":"{TIME}","severity":"WARNING","message":"loading the user","id":42,"ok":true,"#,
+                r#""target":"{HERE}","#,
+                r#""logging.googleapis.com/trace":"projects/my-project/traces/{TRACE_ID}","#,
+                r#""logging.googleapis.com/spanId":"{SPAN_ID}","#,
+                r#""logging.googleapis.com/trace_sampled":true,"#,
+                r#""spans":[{{"name":"request","http.route":"/users/{{id}}","span_id":"{SPAN_ID}","trace_id":"{TRACE_ID}","trace_sampled":true}},"#,
+                r#"{{"name":"load","user":7}}]}}"#,
+            ),
+            TIME = TIME,
+            HERE = HERE,
+            TRACE_ID = TRACE_ID,
+            SPAN_ID = SPAN_ID,
+        );
+        assert_eq!(raw, [expected]);
+    }
+
+    #[test]
+    fn the_source_location_is_the_file_and_the_line_as_a_string() {
+        let mut line = 0;
+        let lines = lines(format().with_source_location(true), || {
+            tracing::info!("here");
+            line = line!() - 1;
+        });
+        assert_eq!(
+            lines[0]["logging.googleapis.com/sourceLocation"],
+            json!({ "file": file!(), "line": line.to_string() })
+        );
     }
 
     #[rustfmt::skip]
     #[test]
-    fn strings_are_escaped_as_json() {
+    fn hostile_values_round_trip_exactly() {
         for (input, json) in [
             ("plain", r#""plain""#),
             ("a \"quote\"", r#""a \"quote\"""#),
             ("back\\slash", r#""back\\slash""#),
             ("line\nbreak\r\ttab", r#""line\nbreak\r\ttab""#),
-            ("\u{1b}[31mred", r#""\u001b[31mred""#),   // control characters as \u escapes
-            ("née ✓", "\"née ✓\""),                      // non-ASCII stays as it is
+            ("\u{1b}[31mred", r#""\u001b[31mred""#),      // control characters as \u escapes
+            ("nul\u{0}", r#""nul\u0000""#),
+            ("\u{8}\u{c}", r#""\b\f""#),                    // the two with short escapes
+            ("\u{7f}", "\"\u{7f}\""),                       // DEL is not a control character in JSON
+            ("née ✓ 🦀 \u{2028}", "\"née ✓ 🦀 \u{2028}\""), // non-ASCII stays as it is
+            ("\"}],\"severity\":\"ERROR", r#""\"}],\"severity\":\"ERROR""#), // no way out of the string
         ] {
-            let out = escaped(input);
-            assert_eq!(out, json, "{input:?}");
-            assert_eq!(serde_json::from_str::<String>(&out).unwrap(), input, "round trip");
+            let raw = raw_lines(format(), || {
+                let _span = tracing::info_span!("work", held = input).entered();
+                tracing::info!(value = input, shown = %input, "{input}");
+            });
+            assert_eq!(raw.len(), 1, "{input:?}: {raw:?}");
+            for key in ["message", "value", "shown", "held"] {
+                assert!(raw[0].contains(&format!(r#""{key}":{json}"#)), "{key} {input:?}: {}", raw[0]);
+            }
+            let line: Value = serde_json::from_str(&raw[0]).unwrap();
+            assert_eq!(line["message"], input, "round trip");
+            assert_eq!(line["value"], input, "round trip");
+            assert_eq!(line["shown"], input, "round trip");
+            assert_eq!(line["spans"][0]["held"], input, "round trip");
+            assert_eq!(line["severity"], "INFO", "{input:?}");
+            // A `Debug` value is its `{:?}`, quotes and escapes included.
+            let debug = lines(format(), || tracing::info!(value = ?input));
+            assert_eq!(debug[0]["value"], format!("{input:?}"));
         }
+    }
+
+    #[test]
+    fn event_values_keep_their_json_types() {
+        let raw = raw_lines(format(), || {
+            tracing::info!(
+                i = -3_i64,
+                u = u64::MAX,
+                big = i128::MIN,
+                f = 0.5_f64,
+                nan = f64::NAN,
+                inf = f64::NEG_INFINITY,
+                yes = true,
+                error = &io::Error::other("bad \"input\"") as &(dyn std::error::Error + 'static),
+            );
+        });
+        let line: Value = serde_json::from_str(&raw[0]).unwrap();
+        assert_eq!(line["i"], -3);
+        assert_eq!(line["u"], u64::MAX);
+        let big = format!(r#","big":{},"#, i128::MIN);
+        assert!(raw[0].contains(&big), "a number, all digits: {}", raw[0]);
+        assert_eq!(line["f"], 0.5);
+        assert_eq!(line["nan"], "NaN", "JSON has no NaN");
+        assert_eq!(line["inf"], "-inf");
+        assert_eq!(line["yes"], true);
+        assert_eq!(line["error"], "bad \"input\"");
+    }
+
+    #[test]
+    fn a_failing_debug_keeps_what_it_wrote() {
+        struct Failing;
+        impl fmt::Debug for Failing {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("par\"tial")?;
+                Err(fmt::Error)
+            }
+        }
+        let lines = lines(format(), || {
+            let _span = tracing::info_span!("work", held = ?Failing).entered();
+            tracing::info!(value = ?Failing);
+        });
+        assert_eq!(lines[0]["value"], "par\"tial");
+        assert_eq!(lines[0]["spans"][0]["held"], "par\"tial");
+    }
+
+    #[test]
+    fn a_line_outside_any_request_has_no_trace_fields() {
+        let lines = lines(format(), || {
+            tracing::info!("outside");
+            let _span =
+                tracing::info_span!("job", trace_id = TRACE_ID, span_id = SPAN_ID).entered();
+            tracing::info!("in a span of its own");
+        });
+        assert_eq!(
+            lines[0],
+            json!({ "time": TIME, "severity": "INFO", "message": "outside", "target": HERE })
+        );
+        assert_eq!(
+            lines[1],
+            json!({
+                "time": TIME,
+                "severity": "INFO",
+                "message": "in a span of its own",
+                "target": HERE,
+                "spans": [{ "name": "job", "trace_id": TRACE_ID, "span_id": SPAN_ID }],
+            }),
+            "ids are read from request spans only"
+        );
+    }
+
+    fn trace_fields(line: &Value) -> (&Value, &Value, &Value) {
+        (
+            &line["logging.googleapis.com/trace"],
+            &line["logging.googleapis.com/spanId"],
+            &line["logging.googleapis.com/trace_sampled"],
+        )
+    }
+
+    #[test]
+    fn the_innermost_request_span_with_ids_gives_them() {
+        let lines = lines(format(), || {
+            let _request = request_span(false).entered();
+            let _handler = tracing::info_span!("handler").entered();
+            tracing::info!("in the handler");
+            {
+                let _call = tracing::info_span!(
+                    target: TARGET,
+                    CLIENT_SPAN,
+                    trace_id = TRACE_ID,
+                    span_id = CLIENT_SPAN_ID,
+                    trace_sampled = true,
+                )
+                .entered();
+                let _inner = tracing::info_span!("retry").entered();
+                tracing::info!("in the call");
+            }
+            tracing::info!("after the call");
+        });
+        let trace = Value::from(format!("projects/my-project/traces/{TRACE_ID}"));
+        assert_eq!(
+            trace_fields(&lines[0]),
+            (&trace, &Value::from(SPAN_ID), &Value::from(false)),
+            "a nested span without ids has the request's"
+        );
+        assert_eq!(
+            trace_fields(&lines[1]),
+            (&trace, &Value::from(CLIENT_SPAN_ID), &Value::from(true)),
+            "the client call's, innermost"
+        );
+        assert_eq!(
+            trace_fields(&lines[2]),
+            (&trace, &Value::from(SPAN_ID), &Value::from(false))
+        );
+        let names: Vec<&Value> = lines[1]["spans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| &s["name"])
+            .collect();
+        assert_eq!(names, ["request", "handler", "client_request", "retry"]);
+    }
+
+    #[test]
+    fn ids_are_kept_typed_in_the_span_extensions() {
+        let ids = |span: &tracing::Span| {
+            span.with_subscriber(|(id, dispatch)| {
+                let registry = dispatch.downcast_ref::<Registry>().expect("a registry");
+                let span = registry.span(id).expect("open");
+                let extensions = span.extensions();
+                extensions.get::<RequestIds>().copied()
+            })
+            .flatten()
+        };
+        let lines = lines(format(), || {
+            let request = request_span(true);
+            assert_eq!(
+                ids(&request),
+                Some(RequestIds {
+                    trace_id: TraceId::from_hex(TRACE_ID).unwrap(),
+                    span_id: SpanId::from_hex(SPAN_ID).unwrap(),
+                    sampled: Some(true),
+                }),
+                "read when the span opens"
+            );
+            let _request = request.entered();
+            let handler = tracing::info_span!("handler", trace_id = TRACE_ID, span_id = SPAN_ID);
+            assert_eq!(ids(&handler), None, "not a request span");
+            tracing::info!("logged");
+        });
+        assert_eq!(lines[0]["logging.googleapis.com/spanId"], SPAN_ID);
+    }
+
+    #[test]
+    fn ids_recorded_after_the_span_opens_are_read_when_recorded() {
+        let lines = lines(format(), || {
+            let span = tracing::info_span!(
+                target: TARGET,
+                SERVER_SPAN,
+                trace_id = Empty,
+                span_id = Empty,
+                trace_sampled = Empty,
+            );
+            let _entered = span.enter();
+            tracing::info!("before");
+            span.record("trace_id", TRACE_ID);
+            tracing::info!("trace id only");
+            span.record("span_id", SPAN_ID);
+            tracing::info!("both ids");
+            span.record("trace_sampled", true);
+            tracing::info!("sampled");
+        });
+        assert!(lines[0].get("logging.googleapis.com/trace").is_none());
+        assert!(lines[1].get("logging.googleapis.com/trace").is_none());
+        assert_eq!(lines[2]["logging.googleapis.com/spanId"], SPAN_ID);
+        assert!(
+            lines[2]
+                .get("logging.googleapis.com/trace_sampled")
+                .is_none(),
+            "no flag, no field"
+        );
+        assert_eq!(lines[3]["logging.googleapis.com/trace_sampled"], true);
+        assert_eq!(lines[3]["spans"][0]["trace_sampled"], true);
+    }
+
+    #[rustfmt::skip]
+    #[test]
+    fn ids_must_be_hex_of_their_length() {
+        let ids = |trace_id: &str, span_id: &str| {
+            let mut fields = SpanFields::default();
+            fields.0.insert(fields::TRACE_ID, Value::from(trace_id));
+            fields.0.insert(fields::SPAN_ID, Value::from(span_id));
+            RequestIds::from_fields(&fields)
+        };
+        assert!(ids(TRACE_ID, SPAN_ID).is_some());
+        assert!(RequestIds::from_fields(&SpanFields::default()).is_none()); // no ids
+        assert!(ids(&TRACE_ID[1..], SPAN_ID).is_none());             // too short
+        assert!(ids(TRACE_ID, "+0f067aa0ba902b7").is_none());        // a sign is not hex
+        assert!(ids(&TRACE_ID.replace('4', "g"), SPAN_ID).is_none()); // not hex
     }
 
     #[test]
@@ -415,17 +1070,5 @@ mod tests {
         assert_eq!(severity(&Level::INFO), "INFO");
         assert_eq!(severity(&Level::DEBUG), "DEBUG");
         assert_eq!(severity(&Level::TRACE), "DEBUG");
-    }
-
-    #[test]
-    fn trace_ids_are_read_from_json_fields() {
-        let ids = TraceIds::parse(
-            r#"{"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736","span_id":"00f067aa0ba902b7","trace_sampled":false}"#,
-        )
-        .unwrap();
-        assert_eq!(ids.trace_id, "4bf92f3577b34da6a3ce929d0e0e4736");
-        assert_eq!(ids.span_id, "00f067aa0ba902b7");
-        assert_eq!(ids.sampled, Some(false));
-        assert!(TraceIds::parse(r#"{"span_id":"00f067aa0ba902b7"}"#).is_none());
     }
 }
