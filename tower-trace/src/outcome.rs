@@ -21,7 +21,8 @@ pub enum Outcome<'a> {
     Panicked,
 }
 
-/// An error seen by the lifecycle, borrowed for the duration of [`Record::finish`].
+/// An error seen by the lifecycle, borrowed for the duration of
+/// [`Record::finish`](crate::lifecycle::Record::finish).
 ///
 /// Records can read its message, its type name (a low-cardinality `error.type`), or downcast
 /// it to a known type (`hyper::Error`, `tonic::Status`, …).

@@ -1,4 +1,4 @@
-//! The semantic conventions, as tables: attribute names ([`attributes`]), gRPC status codes
+//! The semantic conventions, as tables: attribute names, gRPC status codes
 //! ([`grpc`]), the protocol and RPC generation switches, which requests are errors and their
 //! `error.type` (the rules behind the lifecycle's [`Verdict`](crate::lifecycle::Verdict)), the
 //! request's method, scheme and `host:port`, and query redaction.

@@ -78,8 +78,8 @@
 //! (`logging.googleapis.com/trace`, `logging.googleapis.com/spanId`,
 //! `logging.googleapis.com/trace_sampled`; see "Structured logging", "Special JSON fields in
 //! messages", in Google Cloud Logging's documentation). [`CloudLogging`] (feature
-//! `tracing-subscriber`) is a `tracing_subscriber::fmt` event format that writes them at the
-//! top level of each line, with `severity`, `time` and the event's fields, from the innermost
+//! `tracing-subscriber`) makes a `tracing_subscriber` layer ([`CloudLogging::layer`]) that
+//! writes them at the top level of each line, with `severity`, `time` and the event's fields, from the innermost
 //! request span around the event:
 //!
 //! ```text
@@ -158,7 +158,7 @@ pub(crate) mod span;
 
 #[cfg(feature = "tracing-subscriber")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing-subscriber")))]
-pub use cloud_logging::CloudLogging;
+pub use cloud_logging::{CloudLogging, CloudLoggingLayer};
 #[cfg(feature = "tracing-subscriber")]
 #[cfg_attr(docsrs, doc(cfg(feature = "tracing-subscriber")))]
 pub use filter::SkipRequestSpans;
