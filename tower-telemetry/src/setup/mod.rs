@@ -787,9 +787,42 @@ mod tests {
                 assert_eq!(result.unwrap_err().variable(), "OTEL_TRACES_SAMPLER");
             }
         }
-        // The SDK's own reading of the (unset) variable in this process is not reported.
-        let (result, seen) = build(&[], true);
-        assert!(result.is_ok() && seen.is_empty(), "{seen:?}");
+        // The SDK's own reading of the variable, in a process of its own (a test cannot set
+        // this one's environment).
+        for (value, reported) in [
+            ("sometimes", true),
+            ("Always_Off", true),
+            ("always_off", false),
+        ] {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "setup::tests::sampler_in_a_process", "--ignored"])
+                .env("OTEL_TRACES_SAMPLER", value)
+                .env("SAMPLER_REPORTED", if reported { "1" } else { "0" })
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "OTEL_TRACES_SAMPLER={value}: {stdout}"
+            );
+        }
+    }
+
+    /// Run by `a_sampler_the_sdk_did_not_build_is_reported` with `OTEL_TRACES_SAMPLER` set.
+    #[test]
+    #[ignore = "run in a process of its own, with OTEL_TRACES_SAMPLER set"]
+    fn sampler_in_a_process() {
+        let value = std::env::var("OTEL_TRACES_SAMPLER").unwrap();
+        let reported = std::env::var("SAMPLER_REPORTED").unwrap() == "1";
+        let (result, seen) = build(&[], false);
+        assert!(result.is_ok());
+        assert_eq!(seen.len(), usize::from(reported), "{value}: {seen:?}");
+        let (result, _) = build(&[], true);
+        assert_eq!(
+            result.err().map(|e| e.variable().to_owned()),
+            reported.then(|| "OTEL_TRACES_SAMPLER".to_owned()),
+            "{value}: strict"
+        );
     }
 
     #[test]
