@@ -41,6 +41,8 @@ struct Received {
     /// The content encoding of each export (`grpc-encoding` or `content-encoding`; `identity`
     /// when none).
     encodings: Arc<Mutex<Vec<String>>>,
+    /// The content type of each OTLP/HTTP export.
+    content_types: Arc<Mutex<Vec<String>>>,
 }
 
 impl Received {
@@ -147,6 +149,33 @@ fn otlp_body(headers: &http::HeaderMap, body: &Bytes) -> Vec<u8> {
     }
 }
 
+/// An OTLP/HTTP request of type `R`, as protobuf or (`application/json`) JSON, recorded; and
+/// the (empty) response in the same encoding.
+fn otlp_http<R: Message + Default + serde::de::DeserializeOwned>(
+    received: &Received,
+    headers: &http::HeaderMap,
+    body: &Bytes,
+    into: &Mutex<Vec<R>>,
+) -> Bytes {
+    received.encoding(headers, "content-encoding");
+    let content_type = headers
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let body = otlp_body(headers, body);
+    let json = content_type == "application/json";
+    received.content_types.lock().unwrap().push(content_type);
+    let request = if json {
+        serde_json::from_slice(&body).expect("OTLP JSON")
+    } else {
+        R::decode(&body[..]).expect("OTLP protobuf")
+    };
+    into.lock().unwrap().push(request);
+    // An empty `Export…ServiceResponse`, in either encoding.
+    Bytes::from_static(if json { b"{}" } else { b"" })
+}
+
 /// The OTLP/HTTP receiver's routes.
 fn http_receiver_router(received: &Received) -> Router {
     let (t, m) = (received.clone(), received.clone());
@@ -154,35 +183,13 @@ fn http_receiver_router(received: &Received) -> Router {
         .route(
             "/v1/traces",
             post(move |headers: http::HeaderMap, body: Bytes| async move {
-                t.encoding(&headers, "content-encoding");
-                let body = otlp_body(&headers, &body);
-                t.traces
-                    .lock()
-                    .unwrap()
-                    .push(ExportTraceServiceRequest::decode(&body[..]).expect("OTLP protobuf"));
-                Bytes::from(
-                    ExportTraceServiceResponse {
-                        partial_success: None,
-                    }
-                    .encode_to_vec(),
-                )
+                otlp_http(&t, &headers, &body, &t.traces)
             }),
         )
         .route(
             "/v1/metrics",
             post(move |headers: http::HeaderMap, body: Bytes| async move {
-                m.encoding(&headers, "content-encoding");
-                let body = otlp_body(&headers, &body);
-                m.metrics
-                    .lock()
-                    .unwrap()
-                    .push(ExportMetricsServiceRequest::decode(&body[..]).expect("OTLP protobuf"));
-                Bytes::from(
-                    ExportMetricsServiceResponse {
-                        partial_success: None,
-                    }
-                    .encode_to_vec(),
-                )
+                otlp_http(&m, &headers, &body, &m.metrics)
             }),
         )
 }
@@ -230,6 +237,7 @@ fn telemetry(endpoint: String, protocol: &str, vars: &[(&str, String)]) -> Telem
         .collect();
     let protocol = match protocol {
         "grpc" => OtlpProtocol::Grpc,
+        "http/json" => OtlpProtocol::HttpJson,
         _ => OtlpProtocol::HttpProtobuf,
     };
     Telemetry::builder("set-in-code")
@@ -380,6 +388,20 @@ async fn otlp_over_grpc() {
 async fn otlp_over_http_protobuf() {
     let (addr, received) = http_receiver().await;
     run_and_check("http/protobuf", addr, received).await;
+}
+
+/// OTLP/HTTP with JSON bodies (feature `http-json`): the same trace and metrics arrive, as
+/// `application/json`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_over_http_json() {
+    let (addr, received) = http_receiver().await;
+    run_and_check("http/json", addr, received.clone()).await;
+    let content_types = received.content_types.lock().unwrap().clone();
+    assert!(!content_types.is_empty());
+    assert!(
+        content_types.iter().all(|t| t == "application/json"),
+        "{content_types:?}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -3,17 +3,24 @@
 //!
 //! ```toml
 //! [dependencies]
-//! tower-telemetry = { version = "0.1", features = ["otlp", "serve"] } # default: axum, metrics
+//! tower-telemetry = { version = "0.1", features = ["otlp", "prometheus", "serve"] } # default: axum, metrics
 //! axum = "0.8"
 //! tokio = { version = "1", features = ["full"] }
 //! ```
 //!
 //! # Quick start
 //!
-//! With the `otlp` and `serve` features (the block is compiled as a doctest when they are on):
+//! With the `otlp`, `prometheus` and `serve` features (the block is compiled as a doctest when
+//! they are on):
 //!
-#![cfg_attr(all(feature = "otlp", feature = "serve"), doc = "```no_run")]
-#![cfg_attr(not(all(feature = "otlp", feature = "serve")), doc = "```ignore")]
+#![cfg_attr(
+    all(feature = "otlp", feature = "prometheus", feature = "serve"),
+    doc = "```no_run"
+)]
+#![cfg_attr(
+    not(all(feature = "otlp", feature = "prometheus", feature = "serve")),
+    doc = "```ignore"
+)]
 //! use axum::{Router, routing::get};
 //! use tower_telemetry::{serve, setup::Telemetry, shutdown_signal};
 //!
@@ -61,8 +68,9 @@
 //! |---|---|---|
 //! | `axum` | yes | `http.route` from axum's `MatchedPath`. **Without it, the route is known only if you give [`TraceLayer::with_route`]**: spans are named `GET` and metrics have no `http_route` label. |
 //! | `metrics` | yes | [`MetricsLayer`], [`WithMetrics`] (`.with_metrics(&meter)`) |
-//! | `prometheus` | | `metrics::prometheus`: a `/metrics` service |
-//! | `otlp` | | [`setup`]: providers from `OTEL_*`, OTLP over gRPC and HTTP/protobuf, console, Prometheus; shutdown and signals |
+//! | `prometheus` | | `metrics::prometheus`: a `/metrics` service; with `otlp`, `OTEL_METRICS_EXPORTER=prometheus` and `Telemetry::metrics_service` |
+//! | `otlp` | | [`setup`]: providers from `OTEL_*`, OTLP over gRPC and HTTP/protobuf, console; shutdown and signals. Turns on `metrics`, not `prometheus`. OTLP/HTTP uses reqwest's blocking client, which the SDK's batch span processor and periodic reader need (they export from threads of their own) |
+//! | `http-json` | | `OTEL_EXPORTER_OTLP_PROTOCOL=http/json` (and per signal): OTLP/HTTP with JSON bodies; without it, `http/json` warns and protobuf is used |
 //! | `serve` | | [`serve()`]: a server loop with a header-read timeout and a drain deadline, and [`shutdown_signal`] |
 //! | `tls` | | `https://` OTLP endpoints, both protocols (rustls with ring, webpki roots), private CAs and client certificates (`OTEL_EXPORTER_OTLP_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY`) |
 //! | `gzip` | | `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` |

@@ -18,11 +18,11 @@
 //!
 //! `opentelemetry-otlp` and the SDK read their own variables; this setup does not re-parse
 //! them, so everything they support works as documented there: `OTEL_EXPORTER_OTLP_ENDPOINT`
-//! and the per-signal `…_TRACES_…`/`…_METRICS_…` variants, `…_PROTOCOL` (`grpc`,
-//! `http/protobuf`; per signal too), `…_HEADERS`, `…_TIMEOUT`, `…_COMPRESSION` (`gzip` with
-//! the `gzip` feature), `…_METRICS_TEMPORALITY_PREFERENCE`, `OTEL_TRACES_SAMPLER` and
-//! `…_ARG`, `OTEL_BSP_*`, `OTEL_METRIC_EXPORT_INTERVAL`/`_TIMEOUT`, `OTEL_RESOURCE_ATTRIBUTES`,
-//! `OTEL_SERVICE_NAME`, `OTEL_SPAN_*_COUNT_LIMIT`. `https://` endpoints need the `tls` feature.
+//! and the per-signal `…_TRACES_…`/`…_METRICS_…` variants, `…_HEADERS`, `…_TIMEOUT`,
+//! `…_COMPRESSION` (`gzip` with the `gzip` feature), `…_METRICS_TEMPORALITY_PREFERENCE`,
+//! `OTEL_TRACES_SAMPLER` and `…_ARG`, `OTEL_BSP_*`, `OTEL_METRIC_EXPORT_INTERVAL`/`_TIMEOUT`,
+//! `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_SERVICE_NAME`, `OTEL_SPAN_*_COUNT_LIMIT`. `https://`
+//! endpoints need the `tls` feature.
 //!
 //! This setup reads only what the SDK lacks:
 //!
@@ -30,19 +30,27 @@
 //! |---|---|---|
 //! | `OTEL_SDK_DISABLED` | `true`: no exporters, layers still propagate context | `false` |
 //! | `OTEL_TRACES_EXPORTER` | `otlp`, `console`, `none` (a list) | `otlp` |
-//! | `OTEL_METRICS_EXPORTER` | `otlp`, `prometheus`, `console`, `none` (a list) | `otlp` |
+//! | `OTEL_METRICS_EXPORTER` | `otlp`, `prometheus` (feature `prometheus`), `console`, `none` (a list) | `otlp` |
+//! | `OTEL_EXPORTER_OTLP_PROTOCOL` (and `…_TRACES_…`, `…_METRICS_…`) | `grpc`, `http/protobuf`, `http/json` (feature `http-json`; without it, a warning and protobuf) | `http/protobuf` |
 //! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `xcloudtrace` (both ways), `xcloudtrace_oneway` (extract only), `grpctracebin` (OpenCensus `grpc-trace-bin`, extract only), `none` | `tracecontext,baggage` |
 //! | `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` | `explicit_bucket_histogram`, `base2_exponential_bucket_histogram` | explicit |
-//! | `OTEL_SEMCONV_STABILITY_OPT_IN` | a list; its `rpc` entry: `rpc` (current RPC conventions), `rpc/dup` (both), `rpc/old` (classic) | current |
-//! | `OTEL_TRACES_SAMPLER` | checked only, so a bad name is reported (the SDK builds the sampler) | |
+//! | `OTEL_SEMCONV_STABILITY_OPT_IN` | a list; its `rpc` entries, read by [`RpcConventions::from_opt_in`]: `rpc` (current RPC conventions), `rpc/dup` (both; wins), `rpc/old` (classic) | current |
 //! | `OTEL_EXPORTER_OTLP_CERTIFICATE` (and `…_TRACES_…`, `…_METRICS_…`) | with `tls`: a PEM file of CA certificates trusted besides the public (webpki) roots | public roots |
 //! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_KEY` (and per signal) | with `tls`: PEM files of the client certificate chain and its key (mutual TLS) | none |
 //!
-//! With `tls`, the setup gives both transports their TLS configuration itself (rustls with
-//! ring, chosen explicitly: no process-wide crypto provider is needed or installed), since
-//! `opentelemetry-otlp` 0.33 reads none of the certificate variables; building the HTTP client
-//! itself, it also applies `OTEL_EXPORTER_OTLP_TIMEOUT` (and `…_TRACES_…`/`…_METRICS_…`) to it,
-//! as `opentelemetry-otlp` does to the client it builds.
+//! The transport must be known before `opentelemetry-otlp` builds an exporter, so the setup
+//! reads the protocol variables (as `opentelemetry-otlp` does: the signal's, then the general
+//! one, case-insensitive) and passes the protocol on. With `tls`, the setup gives both
+//! transports their TLS configuration itself (rustls with ring, chosen explicitly: no
+//! process-wide crypto provider is needed or installed), since `opentelemetry-otlp` 0.33 reads
+//! none of the certificate variables; building the HTTP client itself, it also applies
+//! `OTEL_EXPORTER_OTLP_TIMEOUT` (and `…_TRACES_…`/`…_METRICS_…`) to it, as
+//! `opentelemetry-otlp` does to the client it builds. OTLP over HTTP uses a blocking client:
+//! the SDK's batch span processor and periodic reader export from threads of their own.
+//!
+//! `OTEL_TRACES_SAMPLER` stays the SDK's: the setup only reports a name the SDK did not build
+//! (the SDK's own warning is compiled out of a default build), asking the SDK rather than
+//! keeping a copy of its list.
 //!
 //! The [OpenTelemetry environment-variable rules] apply: an empty value is unset; a value that
 //! cannot be used gets **one warning naming the variable** and the default; an unknown name in
@@ -67,6 +75,8 @@
 //! [OpenTelemetry environment-variable rules]: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#parsing-empty-value
 
 mod env;
+mod exporters;
+mod propagators;
 mod report;
 mod shutdown;
 #[cfg(feature = "tls")]
@@ -77,12 +87,8 @@ use std::time::Duration;
 
 use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::Resource;
-use opentelemetry_sdk::metrics::{
-    Aggregation, Instrument, InstrumentKind, PeriodicReader, SdkMeterProvider, Stream,
-};
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracer, SdkTracerProvider, SpanProcessor};
-use tower_telemetry_metrics::prometheus::MetricsService;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanProcessor};
 use tower_telemetry_metrics::{TraceMetricsLayer, WithMetrics};
 use tower_telemetry_propagation::Propagator;
 use tower_telemetry_trace::hooks::DefaultRoute;
@@ -95,12 +101,20 @@ pub use env::SetupError;
 pub use shutdown::DEFAULT_SHUTDOWN_BUDGET;
 
 use env::{Env, Vars};
-use report::{Diagnostics, FailureReport, Reported};
+use exporters::{AddReader, AddSpanProcessor, Exporters, OtlpSettings};
+use report::Diagnostics;
 
 /// The fused server layer [`Telemetry::server_layer`] builds.
 pub type ServerLayer = TraceMetricsLayer<ServerObserver<SdkTracer, Propagator>, DefaultRoute, ()>;
 /// The fused client layer [`Telemetry::client_layer`] builds.
 pub type ClientLayer = TraceMetricsLayer<ClientObserver<SdkTracer, Propagator>, DefaultRoute, ()>;
+
+/// The `/metrics` endpoint (feature `prometheus`).
+#[cfg(feature = "prometheus")]
+type MetricsEndpoint = tower_telemetry_metrics::prometheus::MetricsService;
+/// Without the `prometheus` feature, there is none.
+#[cfg(not(feature = "prometheus"))]
+type MetricsEndpoint = ();
 
 /// Which OTLP transport to use when set in code (it wins over `OTEL_EXPORTER_OTLP_PROTOCOL`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -110,20 +124,11 @@ pub enum OtlpProtocol {
     Grpc,
     /// OTLP over HTTP with protobuf bodies.
     HttpProtobuf,
+    /// OTLP over HTTP with JSON bodies (feature `http-json`).
+    #[cfg(feature = "http-json")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "http-json")))]
+    HttpJson,
 }
-
-type AddSpanProcessor = Box<
-    dyn FnOnce(
-            opentelemetry_sdk::trace::TracerProviderBuilder,
-        ) -> opentelemetry_sdk::trace::TracerProviderBuilder
-        + Send,
->;
-type AddReader = Box<
-    dyn FnOnce(
-            opentelemetry_sdk::metrics::MeterProviderBuilder,
-        ) -> opentelemetry_sdk::metrics::MeterProviderBuilder
-        + Send,
->;
 
 /// Builds a [`Telemetry`]: where the variables come from, strictness, extra processors and
 /// readers, the shutdown budget, where diagnostics go.
@@ -136,8 +141,7 @@ pub struct TelemetryBuilder {
     budget: Duration,
     summary_interval: Duration,
     diagnostics: Diagnostics,
-    otlp_endpoint: Option<String>,
-    otlp_protocol: Option<OtlpProtocol>,
+    otlp: OtlpSettings,
 }
 
 impl std::fmt::Debug for TelemetryBuilder {
@@ -151,14 +155,15 @@ impl std::fmt::Debug for TelemetryBuilder {
 }
 
 /// The providers built from the environment, with what the layers need (tracer, meter,
-/// propagator, RPC conventions) and a `/metrics` service. Shut it down with
-/// [`shutdown`](Self::shutdown); dropping it shuts down too (see the [module docs](self)).
+/// propagator, RPC conventions) and, with `prometheus`, a `/metrics` service. Shut it down
+/// with [`shutdown`](Self::shutdown); dropping it shuts down too (see the [module docs](self)).
 pub struct Telemetry {
     tracer_provider: SdkTracerProvider,
     meter_provider: SdkMeterProvider,
     propagator: Propagator,
     rpc: RpcConventions,
-    prometheus: MetricsService,
+    #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
+    prometheus: MetricsEndpoint,
     service_name: String,
     budget: Duration,
     diagnostics: Diagnostics,
@@ -167,12 +172,13 @@ pub struct Telemetry {
 
 impl std::fmt::Debug for Telemetry {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Telemetry")
-            .field("service_name", &self.service_name)
+        let mut f = f.debug_struct("Telemetry");
+        f.field("service_name", &self.service_name)
             .field("propagator", &self.propagator)
-            .field("rpc", &self.rpc)
-            .field("prometheus", &self.prometheus.is_enabled())
-            .finish_non_exhaustive()
+            .field("rpc", &self.rpc);
+        #[cfg(feature = "prometheus")]
+        f.field("prometheus", &self.prometheus.is_enabled());
+        f.finish_non_exhaustive()
     }
 }
 
@@ -200,8 +206,7 @@ impl Telemetry {
             budget: DEFAULT_SHUTDOWN_BUDGET,
             summary_interval: Duration::from_secs(60),
             diagnostics: Diagnostics::stderr(),
-            otlp_endpoint: None,
-            otlp_protocol: None,
+            otlp: OtlpSettings::default(),
         }
     }
 
@@ -249,9 +254,11 @@ impl Telemetry {
             .with_metrics(&self.meter("tower-telemetry"))
     }
 
-    /// The `/metrics` endpoint: the Prometheus text format when `OTEL_METRICS_EXPORTER`
-    /// includes `prometheus`, else `404` saying how to turn it on.
-    pub fn metrics_service(&self) -> MetricsService {
+    /// The `/metrics` endpoint (feature `prometheus`): the Prometheus text format when
+    /// `OTEL_METRICS_EXPORTER` includes `prometheus`, else `404` saying how to turn it on.
+    #[cfg(feature = "prometheus")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
+    pub fn metrics_service(&self) -> tower_telemetry_metrics::prometheus::MetricsService {
         self.prometheus.clone()
     }
 
@@ -311,26 +318,6 @@ impl Telemetry {
             work();
         }
     }
-
-    fn shutdown_work(&mut self) -> Option<impl FnOnce() + Send + 'static> {
-        if std::mem::replace(&mut self.shut_down, true) {
-            return None;
-        }
-        let (tracer_provider, meter_provider) =
-            (self.tracer_provider.clone(), self.meter_provider.clone());
-        let (budget, diagnostics) = (self.budget, self.diagnostics.clone());
-        Some(move || {
-            shutdown::shutdown_within(tracer_provider, meter_provider, budget, &diagnostics);
-        })
-    }
-}
-
-impl Drop for Telemetry {
-    fn drop(&mut self) {
-        if let Some(work) = self.shutdown_work() {
-            work();
-        }
-    }
 }
 
 impl TelemetryBuilder {
@@ -352,13 +339,13 @@ impl TelemetryBuilder {
     /// The OTLP endpoint, set in code: it wins over the `OTEL_EXPORTER_OTLP_*ENDPOINT`
     /// variables (for HTTP, `/v1/traces` and `/v1/metrics` are appended).
     pub fn with_otlp_endpoint(mut self, endpoint: impl Into<String>) -> Self {
-        self.otlp_endpoint = Some(endpoint.into());
+        self.otlp.endpoint = Some(endpoint.into());
         self
     }
 
     /// The OTLP transport, set in code: it wins over `OTEL_EXPORTER_OTLP_*PROTOCOL`.
     pub fn with_otlp_protocol(mut self, protocol: OtlpProtocol) -> Self {
-        self.otlp_protocol = Some(protocol);
+        self.otlp.protocol = Some(protocol);
         self
     }
 
@@ -406,371 +393,42 @@ impl TelemetryBuilder {
     ///
     /// An exporter that cannot be built, or (in strict mode) the first variable that cannot
     /// be used.
-    pub fn build(mut self) -> Result<Telemetry, SetupError> {
-        let env = Env {
-            vars: &self.vars,
-            strict: self.strict,
-            diagnostics: &self.diagnostics,
-            warned: Default::default(),
-        };
+    pub fn build(self) -> Result<Telemetry, SetupError> {
+        let env = Env::new(&self.vars, self.strict, &self.diagnostics);
         let disabled = env.bool("OTEL_SDK_DISABLED", false)?;
-        let propagator = propagator(&env)?;
-        let rpc = rpc_conventions(&env)?;
-        env.choice(
-            "OTEL_TRACES_SAMPLER",
-            &[
-                "always_on",
-                "always_off",
-                "traceidratio",
-                "parentbased_always_on",
-                "parentbased_always_off",
-                "parentbased_traceidratio",
-                "parentbased_jaeger_remote",
-                "jaeger_remote",
-                "xray",
-            ],
-            "parentbased_always_on",
-        )?;
-        let traces = if disabled {
-            Vec::new()
-        } else {
-            env.list(
-                "OTEL_TRACES_EXPORTER",
-                &["otlp", "console", "none"],
-                &["otlp"],
-            )?
-        };
-        let metrics = if disabled {
-            Vec::new()
-        } else {
-            env.list(
-                "OTEL_METRICS_EXPORTER",
-                &["otlp", "prometheus", "console", "none"],
-                &["otlp"],
-            )?
-        };
-        let mut exponential = env.choice(
-            "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-            &[
-                "explicit_bucket_histogram",
-                "base2_exponential_bucket_histogram",
-            ],
-            "explicit_bucket_histogram",
-        )? == "base2_exponential_bucket_histogram";
-        if exponential && metrics.contains(&"prometheus") {
-            // Views apply to every reader of a provider, and the Prometheus text format needs
-            // explicit buckets.
-            env.reject(
-                "OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION",
-                "base2_exponential_bucket_histogram",
-                "exponential histograms apply to every reader, and the Prometheus exporter is on",
-                (),
-                "explicit buckets",
-            )?;
-            exponential = false;
-        }
-        let resource = resource(&env, &self.service_name);
+        let propagator = propagators::from_env(&env)?;
+        let rpc = env::rpc_conventions(&env)?;
+        env::check_sampler(&env)?;
+        let traces = env::trace_exporters(&env, disabled)?;
+        let metrics = env::metric_exporters(&env, disabled)?;
+        let exponential = env::exponential_histograms(&env, &metrics)?;
+        let resource = env::resource(&env, &self.service_name);
         let service_name = resource
             .get(&opentelemetry::Key::from_static_str("service.name"))
             .map_or_else(|| self.service_name.clone(), |v| v.to_string());
 
-        let report = |what: String| {
-            FailureReport::new(what, self.summary_interval, self.diagnostics.clone())
+        let exporters = Exporters {
+            env: &env,
+            otlp: &self.otlp,
+            resource,
+            summary_interval: self.summary_interval,
+            diagnostics: &self.diagnostics,
         };
-
-        // Traces.
-        let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
-        for exporter in traces {
-            match exporter {
-                "otlp" => {
-                    let exporter = self.span_exporter(&env)?;
-                    let what = "trace export over OTLP".to_owned();
-                    tracer_builder = tracer_builder.with_span_processor(
-                        BatchSpanProcessor::builder(Reported {
-                            inner: exporter,
-                            report: report(what),
-                        })
-                        .build(),
-                    );
-                }
-                "console" => {
-                    tracer_builder = tracer_builder.with_span_processor(
-                        BatchSpanProcessor::builder(opentelemetry_stdout::SpanExporter::default())
-                            .build(),
-                    );
-                }
-                _ => {}
-            }
-        }
-        for add in std::mem::take(&mut self.span_processors) {
-            tracer_builder = add(tracer_builder);
-        }
-
-        // Metrics.
-        let mut meter_builder = SdkMeterProvider::builder().with_resource(resource);
-        if exponential {
-            meter_builder = meter_builder.with_view(|instrument: &Instrument| {
-                (instrument.kind() == InstrumentKind::Histogram).then(|| {
-                    Stream::builder()
-                        .with_aggregation(Aggregation::Base2ExponentialHistogram {
-                            max_size: 160,
-                            max_scale: 20,
-                            record_min_max: true,
-                        })
-                        .build()
-                        .ok()
-                })?
-            });
-        }
-        let mut prometheus = MetricsService::disabled();
-        for exporter in metrics {
-            match exporter {
-                "otlp" => {
-                    let exporter = self.metric_exporter(&env)?;
-                    let reader = PeriodicReader::builder(Reported {
-                        inner: exporter,
-                        report: report("metric export over OTLP".to_owned()),
-                    })
-                    .build();
-                    meter_builder = meter_builder.with_reader(reader);
-                }
-                "prometheus" => {
-                    let (reader, service) = tower_telemetry_metrics::prometheus::exporter()
-                        .map_err(|e| {
-                            SetupError::new("OTEL_METRICS_EXPORTER", "prometheus", e.to_string())
-                        })?;
-                    meter_builder = meter_builder.with_reader(reader);
-                    prometheus = service;
-                }
-                "console" => {
-                    meter_builder = meter_builder.with_reader(
-                        PeriodicReader::builder(opentelemetry_stdout::MetricExporter::default())
-                            .build(),
-                    );
-                }
-                _ => {}
-            }
-        }
-        for add in std::mem::take(&mut self.readers) {
-            meter_builder = add(meter_builder);
-        }
+        let tracer_provider = exporters.tracer_provider(&traces, self.span_processors)?;
+        let (meter_provider, prometheus) =
+            exporters.meter_provider(&metrics, exponential, self.readers)?;
 
         Ok(Telemetry {
-            tracer_provider: tracer_builder.build(),
-            meter_provider: meter_builder.build(),
+            tracer_provider,
+            meter_provider,
             propagator,
             rpc,
             prometheus,
             service_name,
             budget: self.budget,
-            diagnostics: self.diagnostics,
+            diagnostics: self.diagnostics.clone(),
             shut_down: false,
         })
-    }
-
-    /// The OTLP span exporter: from the environment (`opentelemetry-otlp` reads it), unless
-    /// an endpoint or protocol was set in code; with the `tls` feature, with the TLS
-    /// configuration of [`tls`] (which `opentelemetry-otlp` does not read).
-    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-    fn span_exporter(&self, env: &Env<'_>) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
-        use opentelemetry_otlp::SpanExporter;
-        let fail = |e: String| SetupError::new("OTEL_TRACES_EXPORTER", "otlp", e);
-        let built = match self.protocol("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL") {
-            OtlpProtocol::Grpc => {
-                let builder =
-                    with_endpoint(SpanExporter::builder().with_tonic(), self.endpoint(None));
-                #[cfg(feature = "tls")]
-                let builder = opentelemetry_otlp::WithTonicConfig::with_tls_config(
-                    builder,
-                    tls::OtlpTls::from_env(env, "TRACES")?.tonic(),
-                );
-                builder.build()
-            }
-            OtlpProtocol::HttpProtobuf => {
-                let builder = with_endpoint(
-                    SpanExporter::builder().with_http(),
-                    self.endpoint(Some("/v1/traces")),
-                );
-                #[cfg(feature = "tls")]
-                let builder = opentelemetry_otlp::WithHttpConfig::with_http_client(
-                    builder,
-                    tls::OtlpTls::from_env(env, "TRACES")?
-                        .http_client(tls::http_timeout(env, "TRACES")?)
-                        .map_err(fail)?,
-                );
-                builder.build()
-            }
-        };
-        built.map_err(|e| fail(e.to_string()))
-    }
-
-    /// The OTLP metric exporter; see [`span_exporter`](Self::span_exporter).
-    #[cfg_attr(not(feature = "tls"), allow(unused_variables))]
-    fn metric_exporter(
-        &self,
-        env: &Env<'_>,
-    ) -> Result<opentelemetry_otlp::MetricExporter, SetupError> {
-        use opentelemetry_otlp::MetricExporter;
-        let fail = |e: String| SetupError::new("OTEL_METRICS_EXPORTER", "otlp", e);
-        let built = match self.protocol("OTEL_EXPORTER_OTLP_METRICS_PROTOCOL") {
-            OtlpProtocol::Grpc => {
-                let builder =
-                    with_endpoint(MetricExporter::builder().with_tonic(), self.endpoint(None));
-                #[cfg(feature = "tls")]
-                let builder = opentelemetry_otlp::WithTonicConfig::with_tls_config(
-                    builder,
-                    tls::OtlpTls::from_env(env, "METRICS")?.tonic(),
-                );
-                builder.build()
-            }
-            OtlpProtocol::HttpProtobuf => {
-                let builder = with_endpoint(
-                    MetricExporter::builder().with_http(),
-                    self.endpoint(Some("/v1/metrics")),
-                );
-                #[cfg(feature = "tls")]
-                let builder = opentelemetry_otlp::WithHttpConfig::with_http_client(
-                    builder,
-                    tls::OtlpTls::from_env(env, "METRICS")?
-                        .http_client(tls::http_timeout(env, "METRICS")?)
-                        .map_err(fail)?,
-                );
-                builder.build()
-            }
-        };
-        built.map_err(|e| fail(e.to_string()))
-    }
-
-    /// The protocol set in code, else the one the variables ask for (`opentelemetry-otlp`
-    /// chooses the same way: the signal's variable, the general one, then HTTP/protobuf).
-    fn protocol(&self, signal: &str) -> OtlpProtocol {
-        self.otlp_protocol
-            .unwrap_or_else(|| protocol_from_env(&self.vars, signal))
-    }
-
-    /// The endpoint set in code, if any (for HTTP, with the signal's `path` appended, as the
-    /// OTLP exporter spec says for the general endpoint); else `opentelemetry-otlp` reads it.
-    fn endpoint(&self, path: Option<&str>) -> Option<String> {
-        let endpoint = self.otlp_endpoint.as_deref()?;
-        Some(match path {
-            Some(path) => endpoint_for(endpoint, path),
-            None => endpoint.to_owned(),
-        })
-    }
-}
-
-fn with_endpoint<B: opentelemetry_otlp::WithExportConfig>(
-    builder: B,
-    endpoint: Option<String>,
-) -> B {
-    match endpoint {
-        Some(endpoint) => builder.with_endpoint(endpoint),
-        None => builder,
-    }
-}
-
-/// An HTTP signal URL from a base endpoint set in code.
-fn endpoint_for(base: &str, path: &str) -> String {
-    format!("{}{path}", base.trim_end_matches('/'))
-}
-
-/// The protocol the variables ask for, for an endpoint set in code without a protocol
-/// (`opentelemetry-otlp` chooses the same way: the signal's variable, the general one, then
-/// HTTP/protobuf).
-fn protocol_from_env(vars: &Vars, signal: &str) -> OtlpProtocol {
-    let value = vars(signal).or_else(|| vars("OTEL_EXPORTER_OTLP_PROTOCOL"));
-    match value.as_deref().map(str::trim) {
-        Some("grpc") => OtlpProtocol::Grpc,
-        _ => OtlpProtocol::HttpProtobuf,
-    }
-}
-
-/// `OTEL_PROPAGATORS` as this crate's composite propagator. W3C Trace Context is always
-/// extracted and injected (the composite is built on it).
-fn propagator(env: &Env<'_>) -> Result<Propagator, SetupError> {
-    let mut names = env.list(
-        "OTEL_PROPAGATORS",
-        &[
-            "tracecontext",
-            "baggage",
-            "xcloudtrace",
-            "xcloudtrace_oneway",
-            "grpctracebin",
-            "none",
-        ],
-        &["tracecontext", "baggage"],
-    )?;
-    if names.contains(&"xcloudtrace") && names.contains(&"xcloudtrace_oneway") {
-        env.reject(
-            "OTEL_PROPAGATORS",
-            "xcloudtrace,xcloudtrace_oneway",
-            "xcloudtrace and xcloudtrace_oneway exclude each other",
-            (),
-            "xcloudtrace",
-        )?;
-        names.retain(|n| *n != "xcloudtrace_oneway");
-    }
-    let has = |n: &str| names.contains(&n);
-    let mut propagator = if has("xcloudtrace") {
-        Propagator::w3c_and_cloud_trace()
-    } else if has("xcloudtrace_oneway") {
-        Propagator::cloud_trace_one_way()
-    } else {
-        Propagator::w3c()
-    };
-    if has("baggage") {
-        propagator = propagator.with_baggage();
-    }
-    if has("grpctracebin") {
-        propagator = propagator.with_grpc_trace_bin();
-    }
-    Ok(propagator)
-}
-
-/// The `rpc` entry of `OTEL_SEMCONV_STABILITY_OPT_IN` (the list may name other domains, which
-/// are not ours to judge).
-fn rpc_conventions(env: &Env<'_>) -> Result<RpcConventions, SetupError> {
-    let Some(value) = env.get("OTEL_SEMCONV_STABILITY_OPT_IN") else {
-        return Ok(RpcConventions::Current);
-    };
-    let mut rpc = RpcConventions::Current;
-    for item in value.split(',').map(str::trim) {
-        match item {
-            "rpc" => rpc = RpcConventions::Current,
-            "rpc/dup" => rpc = RpcConventions::Both,
-            "rpc/old" => rpc = RpcConventions::Classic,
-            other if other.starts_with("rpc") => {
-                return env.reject(
-                    "OTEL_SEMCONV_STABILITY_OPT_IN",
-                    &value,
-                    &format!("unknown RPC entry {other:?} (expected rpc, rpc/dup or rpc/old)"),
-                    RpcConventions::Current,
-                    "the current RPC conventions",
-                );
-            }
-            _ => {}
-        }
-    }
-    Ok(rpc)
-}
-
-/// The SDK's resource (`OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, the SDK's own
-/// attributes), with `service_name` when the environment names no service.
-/// `OTEL_SERVICE_NAME` from the configured variables wins (so `with_vars` can set it).
-fn resource(env: &Env<'_>, service_name: &str) -> Resource {
-    if let Some(name) = env.get("OTEL_SERVICE_NAME") {
-        return Resource::builder().with_service_name(name).build();
-    }
-    let resource = Resource::builder().build();
-    let named = resource
-        .get(&opentelemetry::Key::from_static_str("service.name"))
-        .is_some_and(|v| !v.as_str().starts_with("unknown_service"));
-    if named {
-        resource
-    } else {
-        Resource::builder()
-            .with_service_name(service_name.to_owned())
-            .build()
     }
 }
 
@@ -779,6 +437,7 @@ mod tests {
     use std::collections::HashMap;
     use std::sync::{Arc, Mutex};
 
+    use super::report::FailureReport;
     use super::*;
 
     /// Builds from `vars` only, no exporter that needs a collector; the diagnostics seen.
@@ -807,7 +466,6 @@ mod tests {
         ("OTEL_TRACES_EXPORTER", "zipkin"),
         ("OTEL_METRICS_EXPORTER", "statsd"),
         ("OTEL_PROPAGATORS", "b3"),
-        ("OTEL_TRACES_SAMPLER", "sometimes"),
         ("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "sum"),
         ("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/new"),
     ];
@@ -882,6 +540,7 @@ mod tests {
         assert_eq!(seen.len(), 1, "{seen:?}");
     }
 
+    #[cfg(feature = "prometheus")]
     #[test]
     fn prometheus_when_asked_else_a_404_service() {
         let (result, _) = build(&[("OTEL_METRICS_EXPORTER", "prometheus")], true);
@@ -890,6 +549,7 @@ mod tests {
         assert!(!result.unwrap().metrics_service().is_enabled());
     }
 
+    #[cfg(feature = "prometheus")]
     #[test]
     fn exponential_histograms_are_refused_next_to_prometheus() {
         let (result, seen) = build(
@@ -905,6 +565,264 @@ mod tests {
         assert!(result.is_ok());
         assert_eq!(seen.len(), 1, "{seen:?}");
         assert!(seen[0].contains("Prometheus"), "{seen:?}");
+    }
+
+    /// The setup reads `OTEL_SEMCONV_STABILITY_OPT_IN` with the trace crate's parser, and the
+    /// layers it builds use what that gives.
+    #[test]
+    fn the_semconv_opt_in_is_read_as_the_trace_crate_reads_it() {
+        #[rustfmt::skip]
+        let cases = [
+            ("rpc/dup,rpc", RpcConventions::Both, "rpc/dup wins over rpc"),
+            ("rpc,rpc/old", RpcConventions::Current, "rpc wins over rpc/old"),
+            ("RPC/DUP", RpcConventions::Both, "case-insensitive"),
+            (" rpc/old ", RpcConventions::Classic, "trimmed"),
+            ("http,database", RpcConventions::Current, "no rpc entry: the default"),
+            ("http/dup,rpc/old", RpcConventions::Classic, "other categories ignored"),
+        ];
+        for (value, expected, why) in cases {
+            let (result, seen) = build(&[("OTEL_SEMCONV_STABILITY_OPT_IN", value)], true);
+            let telemetry = result.unwrap_or_else(|e| panic!("{value:?}: {e}"));
+            assert!(seen.is_empty(), "{value:?}: {seen:?}");
+            assert_eq!(telemetry.rpc_conventions(), expected, "{value:?}: {why}");
+            assert_eq!(
+                RpcConventions::from_opt_in(value).unwrap_or_default(),
+                expected,
+                "{value:?}: the trace crate agrees"
+            );
+        }
+        // An unknown RPC entry next to known ones: one warning, the others still apply.
+        let (result, seen) = build(
+            &[("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/new, Rpc/Dup")],
+            false,
+        );
+        assert_eq!(result.unwrap().rpc_conventions(), RpcConventions::Both);
+        assert_eq!(seen.len(), 1, "{seen:?}");
+        assert!(seen[0].contains("\"rpc/new\""), "{seen:?}");
+    }
+
+    /// Records the spans that end.
+    #[derive(Debug, Clone, Default)]
+    struct Capture(Arc<Mutex<Vec<opentelemetry_sdk::trace::SpanData>>>);
+
+    impl SpanProcessor for Capture {
+        fn on_start(&self, _: &mut opentelemetry_sdk::trace::Span, _: &opentelemetry::Context) {}
+
+        fn on_end(&self, span: opentelemetry_sdk::trace::SpanData) {
+            self.0.lock().unwrap().push(span);
+        }
+
+        fn force_flush(&self) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+
+        fn shutdown_with_timeout(&self, _: Duration) -> opentelemetry_sdk::error::OTelSdkResult {
+            Ok(())
+        }
+    }
+
+    /// The layers the setup builds follow the RPC conventions the opt-in selects: the server
+    /// and client spans of a gRPC call carry `rpc.system.name` (current), `rpc.system`
+    /// (classic), or both.
+    #[tokio::test]
+    async fn the_built_layers_use_the_selected_rpc_conventions() {
+        use axum::body::Body;
+        use tower::{Layer as _, ServiceExt as _};
+
+        let grpc = || {
+            axum::http::Response::builder()
+                .header("content-type", "application/grpc")
+                .header("grpc-status", "0")
+                .body(Body::empty())
+                .unwrap()
+        };
+        let call = || {
+            axum::http::Request::post("http://svc.test/pkg.Greeter/SayHello")
+                .header("content-type", "application/grpc")
+                .body(Body::empty())
+                .unwrap()
+        };
+        #[rustfmt::skip]
+        let cases = [
+            ("rpc/dup,rpc", true, true),
+            ("rpc,rpc/old", true, false),
+            ("RPC/OLD", false, true),
+            ("http,database", true, false),
+        ];
+        for (value, current, classic) in cases {
+            let capture = Capture::default();
+            let vars: HashMap<&str, &str> = HashMap::from([
+                ("OTEL_TRACES_EXPORTER", "none"),
+                ("OTEL_METRICS_EXPORTER", "none"),
+                ("OTEL_SEMCONV_STABILITY_OPT_IN", value),
+            ]);
+            let telemetry = Telemetry::builder("rpc")
+                .with_vars(move |k| vars.get(k).map(|v| (*v).to_owned()))
+                .with_span_processor(capture.clone())
+                .strict(true)
+                .build()
+                .unwrap();
+            let server = telemetry.server_layer().layer(tower::service_fn(|_| async {
+                Ok::<_, std::convert::Infallible>(grpc())
+            }));
+            let client = telemetry.client_layer().layer(tower::service_fn(|_| async {
+                Ok::<_, std::convert::Infallible>(grpc())
+            }));
+            let response = server.oneshot(call()).await.unwrap();
+            axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+                .await
+                .unwrap();
+            let response = client.oneshot(call()).await.unwrap();
+            axum::body::to_bytes(Body::new(response.into_body()), usize::MAX)
+                .await
+                .unwrap();
+            let spans = capture.0.lock().unwrap().clone();
+            assert_eq!(spans.len(), 2, "{value:?}: a server and a client span");
+            for span in spans {
+                let has = |key: &str| span.attributes.iter().any(|kv| kv.key.as_str() == key);
+                assert_eq!(has("rpc.system.name"), current, "{value:?}: {span:?}");
+                assert_eq!(has("rpc.system"), classic, "{value:?}: {span:?}");
+            }
+        }
+    }
+
+    /// The OTLP protocol variables: the signal's wins, case does not matter, `http/json` is
+    /// used with the `http-json` feature and otherwise warns, naming the variable and saying
+    /// what is used instead.
+    #[test]
+    fn otlp_protocol_selection() {
+        let pick = |vars: &[(&str, &str)], strict: bool| {
+            let map: HashMap<String, String> = vars
+                .iter()
+                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+                .collect();
+            let vars: Vars = Box::new(move |k| map.get(k).cloned());
+            let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+            let sink = Arc::clone(&seen);
+            let diagnostics = Diagnostics::to(Arc::new(move |m: &str| {
+                sink.lock().unwrap().push(m.to_owned());
+            }));
+            let env = Env::new(&vars, strict, &diagnostics);
+            let picked = exporters::protocol_from_env(&env, "TRACES");
+            let seen = seen.lock().unwrap().clone();
+            (picked, seen)
+        };
+        const GENERAL: &str = "OTEL_EXPORTER_OTLP_PROTOCOL";
+        const TRACES: &str = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL";
+        #[rustfmt::skip]
+        let cases: &[(&[(&str, &str)], OtlpProtocol)] = &[
+            (&[], OtlpProtocol::HttpProtobuf),
+            (&[(GENERAL, "grpc")], OtlpProtocol::Grpc),
+            (&[(GENERAL, " GRPC ")], OtlpProtocol::Grpc),
+            (&[(GENERAL, "grpc"), (TRACES, "http/protobuf")], OtlpProtocol::HttpProtobuf),
+            (&[(GENERAL, "http/protobuf"), (TRACES, "grpc")], OtlpProtocol::Grpc),
+            (&[(GENERAL, "grpc"), (TRACES, " ")], OtlpProtocol::Grpc),
+        ];
+        for (vars, expected) in cases {
+            let (picked, seen) = pick(vars, true);
+            assert_eq!(picked, Ok(*expected), "{vars:?}");
+            assert!(seen.is_empty(), "{vars:?}: {seen:?}");
+        }
+        for name in [GENERAL, TRACES] {
+            let (picked, seen) = pick(&[(name, "HTTP/JSON")], false);
+            #[cfg(feature = "http-json")]
+            {
+                assert_eq!(picked, Ok(OtlpProtocol::HttpJson), "{name}");
+                assert!(seen.is_empty(), "{name}: {seen:?}");
+            }
+            #[cfg(not(feature = "http-json"))]
+            {
+                assert_eq!(picked, Ok(OtlpProtocol::HttpProtobuf), "{name}");
+                assert_eq!(seen.len(), 1, "{name}: {seen:?}");
+                assert!(
+                    seen[0].starts_with(&format!("{name}=\"HTTP/JSON\" ignored"))
+                        && seen[0].contains("`http-json` feature")
+                        && seen[0].ends_with("using http/protobuf"),
+                    "{name}: {seen:?}"
+                );
+                let (picked, _) = pick(&[(name, "http/json")], true);
+                assert_eq!(picked.unwrap_err().variable(), name, "strict");
+            }
+        }
+    }
+
+    /// `OTEL_TRACES_SAMPLER` is judged by what the SDK chose for it, not by a list of names.
+    #[test]
+    fn a_sampler_the_sdk_did_not_build_is_reported() {
+        use opentelemetry_sdk::trace::Sampler;
+        let fallback = format!("{:?}", Sampler::ParentBased(Box::new(Sampler::AlwaysOn)));
+        let always_off = format!("{:?}", Sampler::AlwaysOff);
+        let judge = |value: &str, chosen: &str, strict: bool| {
+            let vars: Vars = Box::new(|_| None);
+            let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+            let sink = Arc::clone(&seen);
+            let diagnostics = Diagnostics::to(Arc::new(move |m: &str| {
+                sink.lock().unwrap().push(m.to_owned());
+            }));
+            let env = Env::new(&vars, strict, &diagnostics);
+            let result = env::check_sampler_choice(&env, value, chosen);
+            let seen = seen.lock().unwrap().clone();
+            (result, seen)
+        };
+        // (the value, what the SDK chose, whether it is reported)
+        #[rustfmt::skip]
+        let cases = [
+            ("always_off", &always_off, false),
+            ("parentbased_always_on", &fallback, false),
+            ("", &fallback, false),
+            ("sometimes", &fallback, true),
+            ("ALWAYS_OFF", &fallback, true),
+            ("xray", &fallback, true),
+        ];
+        for (value, chosen, reported) in cases {
+            let (result, seen) = judge(value, chosen, false);
+            assert_eq!(result, Ok(()), "{value:?}");
+            assert_eq!(seen.len(), usize::from(reported), "{value:?}: {seen:?}");
+            if reported {
+                assert!(
+                    seen[0].starts_with(&format!("OTEL_TRACES_SAMPLER={value:?} ignored")),
+                    "{seen:?}"
+                );
+                let (result, _) = judge(value, chosen, true);
+                assert_eq!(result.unwrap_err().variable(), "OTEL_TRACES_SAMPLER");
+            }
+        }
+        // The SDK's own reading of the variable, in a process of its own (a test cannot set
+        // this one's environment).
+        for (value, reported) in [
+            ("sometimes", true),
+            ("Always_Off", true),
+            ("always_off", false),
+        ] {
+            let output = std::process::Command::new(std::env::current_exe().unwrap())
+                .args(["--exact", "setup::tests::sampler_in_a_process", "--ignored"])
+                .env("OTEL_TRACES_SAMPLER", value)
+                .env("SAMPLER_REPORTED", if reported { "1" } else { "0" })
+                .output()
+                .unwrap();
+            let stdout = String::from_utf8_lossy(&output.stdout);
+            assert!(
+                output.status.success() && stdout.contains("1 passed"),
+                "OTEL_TRACES_SAMPLER={value}: {stdout}"
+            );
+        }
+    }
+
+    /// Run by `a_sampler_the_sdk_did_not_build_is_reported` with `OTEL_TRACES_SAMPLER` set.
+    #[test]
+    #[ignore = "run in a process of its own, with OTEL_TRACES_SAMPLER set"]
+    fn sampler_in_a_process() {
+        let value = std::env::var("OTEL_TRACES_SAMPLER").unwrap();
+        let reported = std::env::var("SAMPLER_REPORTED").unwrap() == "1";
+        let (result, seen) = build(&[], false);
+        assert!(result.is_ok());
+        assert_eq!(seen.len(), usize::from(reported), "{value}: {seen:?}");
+        let (result, _) = build(&[], true);
+        assert_eq!(
+            result.err().map(|e| e.variable().to_owned()),
+            reported.then(|| "OTEL_TRACES_SAMPLER".to_owned()),
+            "{value}: strict"
+        );
     }
 
     #[test]

@@ -1,4 +1,4 @@
-//! One shutdown budget for every signal, and the signals containers stop services with.
+//! One shutdown budget for every signal: [`Telemetry`]'s shutdown, explicit or on drop.
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -6,10 +6,36 @@ use std::time::{Duration, Instant};
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 
+use super::Telemetry;
 use super::report::Diagnostics;
 
 /// The default budget for flushing and shutting down every signal, together.
 pub const DEFAULT_SHUTDOWN_BUDGET: Duration = Duration::from_secs(5);
+
+// === impl Telemetry ===
+
+impl Telemetry {
+    /// The shutdown to run, the first time only.
+    pub(super) fn shutdown_work(&mut self) -> Option<impl FnOnce() + Send + 'static> {
+        if std::mem::replace(&mut self.shut_down, true) {
+            return None;
+        }
+        let (tracer_provider, meter_provider) =
+            (self.tracer_provider.clone(), self.meter_provider.clone());
+        let (budget, diagnostics) = (self.budget, self.diagnostics.clone());
+        Some(move || {
+            shutdown_within(tracer_provider, meter_provider, budget, &diagnostics);
+        })
+    }
+}
+
+impl Drop for Telemetry {
+    fn drop(&mut self) {
+        if let Some(work) = self.shutdown_work() {
+            work();
+        }
+    }
+}
 
 /// Flushes and shuts down the tracer and meter providers concurrently, returning within
 /// `budget` whatever the collector does (unreachable, slow, a black hole): what has not

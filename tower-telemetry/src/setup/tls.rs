@@ -35,14 +35,7 @@ impl OtlpTls {
     /// be read or holds no PEM of the right kind: one warning naming the variable, then the
     /// default (the public roots only; no client certificate), or an error when strict.
     pub(crate) fn from_env(env: &Env<'_>, signal: &str) -> Result<Self, SetupError> {
-        let variable = |what: &str| {
-            let specific = format!("OTEL_EXPORTER_OTLP_{signal}_{what}");
-            if env.get(&specific).is_some() {
-                specific
-            } else {
-                format!("OTEL_EXPORTER_OTLP_{what}")
-            }
-        };
+        let variable = |what: &str| env.otlp_variable(signal, what);
         let ca = read(env, &variable("CERTIFICATE"), Kind::Certificates)?;
         let certificate = read(env, &variable("CLIENT_CERTIFICATE"), Kind::Certificates)?;
         let key = read(env, &variable("CLIENT_KEY"), Kind::Key)?;
@@ -221,12 +214,7 @@ fn read(env: &Env<'_>, name: &str, kind: Kind) -> Result<Option<Vec<u8>>, SetupE
 /// applies the timeout to the client it builds, not to one it is given.
 pub(crate) fn http_timeout(env: &Env<'_>, signal: &str) -> Result<Duration, SetupError> {
     const DEFAULT: Duration = Duration::from_secs(10);
-    let specific = format!("OTEL_EXPORTER_OTLP_{signal}_TIMEOUT");
-    let name = if env.get(&specific).is_some() {
-        specific
-    } else {
-        "OTEL_EXPORTER_OTLP_TIMEOUT".to_owned()
-    };
+    let name = env.otlp_variable(signal, "TIMEOUT");
     let Some(value) = env.get(&name) else {
         return Ok(DEFAULT);
     };
