@@ -85,8 +85,20 @@ impl MetricLabel for () {
 pub struct Label<V> {
     key: Key,
     value: V,
-    values: Interner,
+    /// Shared by the clones of a layer (axum clones layers): one bound per layer.
+    values: Arc<Interner>,
     other: Arc<str>,
+}
+
+impl<V: Clone> Clone for Label<V> {
+    fn clone(&self) -> Self {
+        Label {
+            key: self.key.clone(),
+            value: self.value.clone(),
+            values: Arc::clone(&self.values),
+            other: Arc::clone(&self.other),
+        }
+    }
 }
 
 impl<V> Label<V> {
@@ -94,7 +106,7 @@ impl<V> Label<V> {
         Label {
             key,
             value,
-            values: Interner::with_capacity(MAX_LABEL_VALUES),
+            values: Arc::new(Interner::with_capacity(MAX_LABEL_VALUES)),
             other: Arc::from(attr::OTHER),
         }
     }

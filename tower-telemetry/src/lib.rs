@@ -111,6 +111,9 @@ pub mod setup;
 pub mod serve;
 #[cfg(any(feature = "otlp", feature = "serve"))]
 mod signal;
+#[cfg(feature = "testing")]
+#[cfg_attr(docsrs, doc(cfg(feature = "testing")))]
+pub mod testing;
 
 pub use opentelemetry;
 pub use opentelemetry_sdk;
@@ -127,5 +130,25 @@ pub use tower_telemetry_trace as trace;
 
 #[cfg(feature = "metrics")]
 pub use metrics::{MetricsLayer, WithMetrics};
+
+/// The fused server layer (spans and RED metrics) that `setup::Telemetry::server_layer` and
+/// `testing::TestTelemetry::server_layer` build.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub type ServerLayer = metrics::TraceMetricsLayer<
+    trace::ServerObserver<opentelemetry_sdk::trace::SdkTracer, Propagator>,
+    trace::hooks::DefaultRoute,
+    (),
+>;
+
+/// The fused client layer (spans and RED metrics) that `setup::Telemetry::client_layer` and
+/// `testing::TestTelemetry::client_layer` build.
+#[cfg(feature = "metrics")]
+#[cfg_attr(docsrs, doc(cfg(feature = "metrics")))]
+pub type ClientLayer = metrics::TraceMetricsLayer<
+    trace::ClientObserver<opentelemetry_sdk::trace::SdkTracer, Propagator>,
+    trace::hooks::DefaultRoute,
+    (),
+>;
 pub use propagation::Propagator;
 pub use trace::{ClientTraceLayer, Protocol, RequestInfo, RpcConventions, TraceLayer};

@@ -104,10 +104,7 @@ use env::{Env, Vars};
 use exporters::{AddReader, AddSpanProcessor, Exporters, OtlpSettings};
 use report::Diagnostics;
 
-/// The fused server layer [`Telemetry::server_layer`] builds.
-pub type ServerLayer = TraceMetricsLayer<ServerObserver<SdkTracer, Propagator>, DefaultRoute, ()>;
-/// The fused client layer [`Telemetry::client_layer`] builds.
-pub type ClientLayer = TraceMetricsLayer<ClientObserver<SdkTracer, Propagator>, DefaultRoute, ()>;
+pub use crate::{ClientLayer, ServerLayer};
 
 /// The `/metrics` endpoint (feature `prometheus`).
 #[cfg(feature = "prometheus")]
