@@ -12,19 +12,14 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use opentelemetry::trace::TracerProvider as _;
-use opentelemetry_sdk::trace::{
-    InMemorySpanExporter, InMemorySpanExporterBuilder, SdkTracer, SdkTracerProvider, SpanData,
-};
+use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanData};
 use tokio::net::TcpListener;
+use tower_telemetry::testing::TestTelemetry;
 
-/// The SDK with a synchronous in-memory exporter: a span is in [`Tracing::spans`] as soon as
-/// it ends, no flushing or sleeping needed.
+/// Spans, on the kit users get (`tower_telemetry::testing`): the SDK with a synchronous
+/// in-memory exporter, so a span is in [`Tracing::spans`] as soon as it ends.
 #[derive(Debug, Clone)]
-pub struct Tracing {
-    provider: SdkTracerProvider,
-    exporter: InMemorySpanExporter,
-}
+pub struct Tracing(TestTelemetry);
 
 impl Default for Tracing {
     fn default() -> Self {
@@ -35,38 +30,27 @@ impl Default for Tracing {
 impl Tracing {
     /// A provider sampling everything (parent-based, always on).
     pub fn new() -> Self {
-        Self::with_sampler(opentelemetry_sdk::trace::Sampler::ParentBased(Box::new(
-            opentelemetry_sdk::trace::Sampler::AlwaysOn,
-        )))
+        Tracing(TestTelemetry::new())
     }
 
     /// A provider with `sampler`.
-    pub fn with_sampler(
-        sampler: impl Into<Box<dyn opentelemetry_sdk::trace::ShouldSample>>,
-    ) -> Self {
-        let exporter = InMemorySpanExporterBuilder::new().build();
-        let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
-            .with_sampler(sampler)
-            .build();
-        Tracing { provider, exporter }
+    pub fn with_sampler(sampler: impl opentelemetry_sdk::trace::ShouldSample + 'static) -> Self {
+        Tracing(TestTelemetry::with_sampler(sampler))
     }
 
     /// The provider.
     pub fn provider(&self) -> &SdkTracerProvider {
-        &self.provider
+        self.0.tracer_provider()
     }
 
     /// A tracer of this provider.
     pub fn tracer(&self) -> SdkTracer {
-        self.provider.tracer("integration-tests")
+        self.0.tracer("integration-tests")
     }
 
     /// The spans that have ended so far.
     pub fn spans(&self) -> Vec<SpanData> {
-        self.exporter
-            .get_finished_spans()
-            .expect("in-memory exporter")
+        self.0.spans().into_iter().map(|s| s.into_data()).collect()
     }
 
     /// Waits (at most 5 s) until `n` spans have ended, for spans that end on another task
@@ -84,8 +68,9 @@ impl Tracing {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "expected {n} spans, got {}: {spans:#?}",
-                spans.len()
+                "expected {n} spans, got {}:\n{}",
+                spans.len(),
+                self.0.dump_spans()
             );
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
@@ -113,28 +98,36 @@ pub fn attr_i64(span: &SpanData, key: &str) -> Option<i64> {
     }
 }
 
-/// The SDK's metrics with an in-memory exporter, read on demand ([`Metrics::collect`] forces
-/// a collection: no sleeping).
-#[derive(Debug, Clone)]
-pub struct Metrics {
-    provider: opentelemetry_sdk::metrics::SdkMeterProvider,
-    exporter: opentelemetry_sdk::metrics::InMemoryMetricExporter,
+/// The span's duration in seconds: the value its histogram point must hold.
+pub fn seconds(span: &SpanData) -> f64 {
+    span.end_time
+        .duration_since(span.start_time)
+        .expect("a span ends after it starts")
+        .as_secs_f64()
 }
 
-/// One histogram data point, flattened for assertions.
-#[derive(Debug, Clone, PartialEq)]
-pub struct HistogramPoint {
-    /// Attributes as `key → value` text.
-    pub attributes: std::collections::BTreeMap<String, String>,
-    /// Number of recordings.
-    pub count: u64,
-    /// Sum of the recorded values.
-    pub sum: f64,
-    /// Bucket boundaries.
-    pub bounds: Vec<f64>,
-    /// Per-bucket counts (`bounds.len() + 1`).
-    pub buckets: Vec<u64>,
+/// The point whose attributes are exactly `pairs`.
+///
+/// # Panics
+///
+/// When there is none, with every point.
+pub fn point<'a>(points: &'a [HistogramPoint], pairs: &[(&str, &str)]) -> &'a HistogramPoint {
+    let want: std::collections::BTreeMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    points
+        .iter()
+        .find(|p| p.attributes == want)
+        .unwrap_or_else(|| panic!("no point with {want:?} in {points:#?}"))
 }
+
+/// Metrics, on the kit users get (`tower_telemetry::testing`): each read collects first, no
+/// sleeping.
+#[derive(Debug, Clone)]
+pub struct Metrics(TestTelemetry);
+
+pub use tower_telemetry::testing::HistogramPoint;
 
 impl Default for Metrics {
     fn default() -> Self {
@@ -145,106 +138,48 @@ impl Default for Metrics {
 impl Metrics {
     /// A meter provider whose reader only runs when asked.
     pub fn new() -> Self {
-        let exporter = opentelemetry_sdk::metrics::InMemoryMetricExporter::default();
-        let reader = opentelemetry_sdk::metrics::PeriodicReader::builder(exporter.clone())
-            .with_interval(Duration::from_secs(3600))
-            .build();
-        let provider = opentelemetry_sdk::metrics::SdkMeterProvider::builder()
-            .with_reader(reader)
-            .build();
-        Metrics { provider, exporter }
+        Metrics(TestTelemetry::new())
     }
 
     /// A meter of this provider.
     pub fn meter(&self) -> opentelemetry::metrics::Meter {
-        use opentelemetry::metrics::MeterProvider as _;
-        self.provider.meter("integration-tests")
-    }
-
-    /// Forces a collection and returns the latest (cumulative) metrics.
-    pub fn collect(&self) -> Vec<opentelemetry_sdk::metrics::data::ResourceMetrics> {
-        self.exporter.reset();
-        self.provider.force_flush().expect("flush");
-        self.exporter
-            .get_finished_metrics()
-            .expect("in-memory exporter")
-    }
-
-    fn find<T>(
-        &self,
-        name: &str,
-        f: impl Fn(&opentelemetry_sdk::metrics::data::Metric) -> Vec<T>,
-    ) -> Vec<T> {
-        let all = self.collect();
-        let Some(last) = all.last() else {
-            return Vec::new();
-        };
-        last.scope_metrics()
-            .flat_map(|s| s.metrics())
-            .filter(|m| m.name() == name)
-            .flat_map(f)
-            .collect()
+        self.0.meter("integration-tests")
     }
 
     /// The data points of histogram `name` (empty when nothing was recorded).
     pub fn histogram(&self, name: &str) -> Vec<HistogramPoint> {
-        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-        self.find(name, |m| match m.data() {
-            AggregatedMetrics::F64(MetricData::Histogram(h)) => h
-                .data_points()
-                .map(|p| HistogramPoint {
-                    attributes: p
-                        .attributes()
-                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect(),
-                    count: p.count(),
-                    sum: p.sum(),
-                    bounds: p.bounds().collect(),
-                    buckets: p.bucket_counts().collect(),
-                })
-                .collect(),
-            AggregatedMetrics::U64(MetricData::Histogram(h)) => h
-                .data_points()
-                .map(|p| HistogramPoint {
-                    attributes: p
-                        .attributes()
-                        .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                        .collect(),
-                    count: p.count(),
-                    sum: p.sum() as f64,
-                    bounds: p.bounds().collect(),
-                    buckets: p.bucket_counts().collect(),
-                })
-                .collect(),
-            other => panic!("{name} is not a histogram: {other:?}"),
-        })
+        self.0.histogram(name).points().to_vec()
     }
 
     /// The data points of the (up-down) counter `name`: attributes and value.
+    #[allow(clippy::cast_possible_truncation)]
     pub fn sum(&self, name: &str) -> Vec<(std::collections::BTreeMap<String, String>, i64)> {
-        use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
-        self.find(name, |m| match m.data() {
-            AggregatedMetrics::I64(MetricData::Sum(s)) => s
-                .data_points()
-                .map(|p| {
-                    (
-                        p.attributes()
-                            .map(|kv| (kv.key.to_string(), kv.value.to_string()))
-                            .collect(),
-                        p.value(),
-                    )
-                })
-                .collect(),
-            other => panic!("{name} is not an i64 sum: {other:?}"),
-        })
+        self.0
+            .sum(name)
+            .points()
+            .iter()
+            .map(|p| (p.attributes.clone(), p.value as i64))
+            .collect()
     }
 
     /// The unit of instrument `name`.
     pub fn unit(&self, name: &str) -> Option<String> {
-        self.find(name, |m| vec![m.unit().to_owned()])
-            .into_iter()
-            .next()
+        self.0.unit(name)
     }
+}
+
+/// A tonic server on 127.0.0.1 with the echo service behind `$layer`
+/// (`Server::builder().layer($layer)`); evaluates to its address.
+#[macro_export]
+macro_rules! serve_echo {
+    ($layer:expr) => {
+        $crate::serve_tonic(|incoming| {
+            tonic::transport::Server::builder()
+                .layer($layer)
+                .add_service($crate::grpc::EchoServer)
+                .serve_with_incoming(incoming)
+        })
+    };
 }
 
 async fn listener() -> (TcpListener, SocketAddr) {

@@ -21,10 +21,8 @@ use http::{Request, Response};
 use http_body::Frame;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
-use integration_tests::grpc::{EchoServer, channel, say};
-use integration_tests::{
-    LogCapture, Tracing, get as http_get, http1_client, serve_axum, serve_tonic,
-};
+use integration_tests::grpc::{channel, say};
+use integration_tests::{LogCapture, Tracing, get as http_get, http1_client, serve_axum};
 use opentelemetry::trace::SpanKind;
 use opentelemetry_sdk::trace::SpanData;
 use serde_json::Value;
@@ -380,13 +378,7 @@ async fn grpc_requests_log_their_rpc_method() {
             request
         })
         .into_inner();
-    let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let addr = integration_tests::serve_echo!(layer).await;
     say(
         channel(addr).await,
         "hello",

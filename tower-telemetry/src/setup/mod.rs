@@ -89,12 +89,9 @@ use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanProcessor};
-use tower_telemetry_metrics::{TraceMetricsLayer, WithMetrics};
+use tower_telemetry_metrics::WithMetrics;
 use tower_telemetry_propagation::Propagator;
-use tower_telemetry_trace::hooks::DefaultRoute;
-use tower_telemetry_trace::{
-    ClientObserver, ClientTraceLayer, RpcConventions, ServerObserver, TraceLayer,
-};
+use tower_telemetry_trace::{ClientTraceLayer, RpcConventions, TraceLayer};
 
 pub use crate::signal::shutdown_signal;
 pub use env::SetupError;

@@ -19,6 +19,19 @@ impl RecordedSpan {
         RecordedSpan(span)
     }
 
+    /// The SDK's record of the span.
+    pub fn into_data(self) -> SpanData {
+        self.0
+    }
+
+    /// How long the span lasted (end time minus start time).
+    pub fn duration(&self) -> std::time::Duration {
+        self.0
+            .end_time
+            .duration_since(self.0.start_time)
+            .unwrap_or_default()
+    }
+
     /// The span's name.
     pub fn name(&self) -> &str {
         &self.0.name

@@ -6,8 +6,8 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
 use http::HeaderMap;
-use integration_tests::grpc::{EchoServer, channel, say};
-use integration_tests::{Tracing, serve_tonic};
+use integration_tests::Tracing;
+use integration_tests::grpc::{channel, say};
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use tonic::metadata::MetadataValue;
 use tower::ServiceBuilder;
@@ -53,13 +53,7 @@ async fn say_with_bin(addr: SocketAddr, bin: &[u8], traceparent: Option<&str>) {
 async fn in_the_server_layer_continues_the_trace_below_traceparent() {
     let tracing = Tracing::new();
     let layer = TraceLayer::server(tracing.tracer()); // the default propagator
-    let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let addr = integration_tests::serve_echo!(layer).await;
     say_with_bin(addr, &binary_context(TRACE_ID, "34f067aa0ba902b7"), None).await;
     let span = &tracing.wait_for(1).await[0];
     assert_eq!(
@@ -103,13 +97,7 @@ async fn recording_server() -> (SocketAddr, Arc<Mutex<Vec<HeaderMap>>>) {
         record.lock().unwrap().push(request.headers().clone());
         request
     });
-    let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let addr = integration_tests::serve_echo!(layer).await;
     (addr, seen)
 }
 

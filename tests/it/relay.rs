@@ -12,7 +12,8 @@ use examples::relay::{
 use http::Uri;
 use http_body_util::{BodyExt, Full};
 use integration_tests::grpc::channel;
-use integration_tests::{HistogramPoint, Metrics, Tracing, attr, attr_i64, attr_str, serve_axum};
+use integration_tests::{Metrics, Tracing, attr, attr_i64, attr_str, serve_axum};
+use integration_tests::{point, seconds};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use opentelemetry_sdk::trace::SpanData;
 use prost::Message as _;
@@ -69,24 +70,6 @@ fn server_spans<'a>(spans: &'a [SpanData], name: &str) -> Vec<&'a SpanData> {
         .iter()
         .filter(|s| s.span_kind == SpanKind::Server && s.name == name)
         .collect()
-}
-
-fn seconds(span: &SpanData) -> f64 {
-    span.end_time
-        .duration_since(span.start_time)
-        .unwrap()
-        .as_secs_f64()
-}
-
-fn point<'a>(points: &'a [HistogramPoint], pairs: &[(&str, &str)]) -> &'a HistogramPoint {
-    let want: std::collections::BTreeMap<String, String> = pairs
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    points
-        .iter()
-        .find(|p| p.attributes == want)
-        .unwrap_or_else(|| panic!("no point with {want:?} in {points:#?}"))
 }
 
 #[tokio::test]

@@ -145,13 +145,7 @@ fn remote() -> Context {
 async fn inject_interceptor_carries_the_current_context() {
     let tracing = Tracing::new();
     let layer = TraceLayer::server(tracing.tracer());
-    let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let addr = integration_tests::serve_echo!(layer).await;
     let client =
         tonic::service::interceptor::InterceptedService::new(channel(addr).await, inject_context);
     let _guard = remote().attach();

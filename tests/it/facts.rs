@@ -13,10 +13,11 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full};
-use integration_tests::grpc::{EchoServer, channel, say};
+use integration_tests::grpc::{channel, say};
+use integration_tests::seconds;
 use integration_tests::{
     HistogramPoint, Metrics, Tracing, attr_i64, attr_str, get as http_get, http1_client,
-    serve_axum, serve_hyper, serve_tonic,
+    serve_axum, serve_hyper,
 };
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanKind, Status};
@@ -26,13 +27,6 @@ use tower_telemetry_metrics::{MAX_LABEL_VALUES, MetricsLayer, WithMetrics};
 use tower_telemetry_trace::{ClientTraceLayer, RpcConventions, TraceLayer, TraceMiddleware};
 
 const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-fn seconds(span: &SpanData) -> f64 {
-    span.end_time
-        .duration_since(span.start_time)
-        .unwrap()
-        .as_secs_f64()
-}
 
 fn only<'a>(points: &'a [HistogramPoint], what: &str) -> &'a HistogramPoint {
     assert_eq!(points.len(), 1, "{what}: {points:#?}");
@@ -91,13 +85,7 @@ async fn classic_rpc_conventions_apply_to_the_span_and_the_metrics() {
     let layer = TraceLayer::server(tracing.tracer())
         .with_rpc_conventions(RpcConventions::Classic)
         .with_metrics(&metrics.meter());
-    let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let addr = integration_tests::serve_echo!(layer).await;
     say(channel(addr).await, "fail:5", &[]).await.unwrap_err();
     let span = &tracing.wait_for(1).await[0];
     assert_eq!(attr_str(span, "rpc.system").as_deref(), Some("grpc"));

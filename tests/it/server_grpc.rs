@@ -5,7 +5,7 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use integration_tests::grpc::{EchoServer, channel, say, stream};
-use integration_tests::{Metrics, Tracing, attr, attr_i64, attr_str, serve_tonic};
+use integration_tests::{Metrics, Tracing, attr, attr_i64, attr_str};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceId};
 use tonic::Code;
 use tower_telemetry_metrics::WithMetrics;
@@ -15,13 +15,7 @@ const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-
 
 async fn serve(tracing: &Tracing, conventions: RpcConventions) -> SocketAddr {
     let layer = TraceLayer::server(tracing.tracer()).with_rpc_conventions(conventions);
-    serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await
+    integration_tests::serve_echo!(layer).await
 }
 
 #[tokio::test]
@@ -173,13 +167,7 @@ async fn unknown_method_is_other_and_named_grpc() {
     let tracing = Tracing::new();
     let metrics = Metrics::new();
     let layer = TraceLayer::server(tracing.tracer()).with_metrics(&metrics.meter());
-    let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let addr = integration_tests::serve_echo!(layer).await;
     assert_eq!(
         call_path(addr, "/test.Echo/Nope").await.code(),
         Code::Unimplemented
@@ -378,13 +366,7 @@ async fn say_with_grpc_timeout(addr: SocketAddr, message: &str, timeout: &str) -
 
 async fn fused_echo_server(tracing: &Tracing, metrics: &Metrics) -> SocketAddr {
     let layer = TraceLayer::server(tracing.tracer()).with_metrics(&metrics.meter());
-    serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await
+    integration_tests::serve_echo!(layer).await
 }
 
 /// What a tonic server does when a call's `grpc-timeout` elapses: its own timer (outside the

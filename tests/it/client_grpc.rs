@@ -4,8 +4,8 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use integration_tests::grpc::{EchoServer, channel, say, stream};
-use integration_tests::{Tracing, attr, attr_i64, attr_str, serve_tonic};
+use integration_tests::grpc::{channel, say, stream};
+use integration_tests::{Tracing, attr, attr_i64, attr_str};
 use opentelemetry::trace::{SpanKind, Status};
 use opentelemetry_sdk::trace::SpanData;
 use tonic::Code;
@@ -14,13 +14,7 @@ use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 
 async fn serve(tracing: &Tracing) -> SocketAddr {
     let layer = TraceLayer::server(tracing.tracer());
-    serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await
+    integration_tests::serve_echo!(layer).await
 }
 
 fn pair(spans: &[SpanData]) -> (&SpanData, &SpanData) {
@@ -236,13 +230,7 @@ async fn bidirectional_stream_ends_after_the_last_message() {
     let tracing = Tracing::new();
     let (server_metrics, client_metrics) = (Metrics::new(), Metrics::new());
     let layer = TraceLayer::server(tracing.tracer()).with_metrics(&server_metrics.meter());
-    let addr = serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await;
+    let addr = integration_tests::serve_echo!(layer).await;
     let client = ServiceBuilder::new()
         .layer(
             ClientTraceLayer::client_grpc(tracing.tracer()).with_metrics(&client_metrics.meter()),

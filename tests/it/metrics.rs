@@ -10,8 +10,9 @@ use axum::routing::get;
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use integration_tests::grpc::{EchoServer, channel, say, stream};
-use integration_tests::{HistogramPoint, Metrics, Tracing, http1_client, serve_axum, serve_tonic};
+use integration_tests::grpc::{channel, say, stream};
+use integration_tests::point;
+use integration_tests::{Metrics, Tracing, http1_client, serve_axum};
 use tokio::io::AsyncWriteExt;
 use tower::{Layer, ServiceExt, service_fn};
 use tower_telemetry_metrics::{DURATION_BUCKETS, MetricsLayer, WithMetrics};
@@ -22,14 +23,6 @@ fn attrs(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
         .iter()
         .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
         .collect()
-}
-
-fn point<'a>(points: &'a [HistogramPoint], pairs: &[(&str, &str)]) -> &'a HistogramPoint {
-    let want = attrs(pairs);
-    points
-        .iter()
-        .find(|p| p.attributes == want)
-        .unwrap_or_else(|| panic!("no point with {want:?} in {points:#?}"))
 }
 
 async fn get_status(addr: std::net::SocketAddr, path: &str) -> u16 {
@@ -310,13 +303,7 @@ async fn inner_service_error_is_recorded_and_passed_through() {
 
 async fn grpc_server(metrics: &Metrics, rpc: RpcConventions) -> std::net::SocketAddr {
     let layer = MetricsLayer::server(&metrics.meter()).with_rpc_conventions(rpc);
-    serve_tonic(|incoming| {
-        tonic::transport::Server::builder()
-            .layer(layer)
-            .add_service(EchoServer)
-            .serve_with_incoming(incoming)
-    })
-    .await
+    integration_tests::serve_echo!(layer).await
 }
 
 #[tokio::test]
