@@ -118,6 +118,8 @@
 //! reading spans of a real server (or of a stream, or of a cancelled call), `await`
 //! [`settled`](TestTelemetry::settled), which waits until no span is open.
 
+#[cfg(feature = "tracing-subscriber")]
+mod logs;
 mod metrics;
 mod spans;
 
@@ -142,6 +144,9 @@ use tower_telemetry_metrics::WithMetrics as _;
 use tower_telemetry_propagation::Propagator;
 use tower_telemetry_trace::{ClientTraceLayer, RpcConventions, TraceLayer};
 
+#[cfg(feature = "tracing-subscriber")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tracing-subscriber")))]
+pub use logs::LogLine;
 pub use metrics::{Histogram, HistogramPoint, Sum, SumPoint};
 pub use spans::RecordedSpan;
 
@@ -418,6 +423,35 @@ impl TestTelemetry {
     pub fn prometheus_text(&self) -> String {
         let bytes = self.prometheus.render().expect("the Prometheus text");
         String::from_utf8(bytes).expect("the Prometheus text is UTF-8")
+    }
+
+    // === logs ===
+
+    /// Captures the log lines written from now on, for [`logs`](Self::logs) (feature
+    /// `tracing-subscriber`). Installs, once per process, a global `tracing` subscriber that
+    /// keeps every line; each test reads only the lines of its own traces, so parallel tests
+    /// don't mix. Add the layers' `tracing` spans (they carry the trace id) with the feature
+    /// `tracing`, which `tracing-subscriber` turns on.
+    ///
+    /// # Panics
+    ///
+    /// When the test binary already installed a global subscriber of its own.
+    #[cfg(feature = "tracing-subscriber")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing-subscriber")))]
+    pub fn capture_logs(&self) {
+        logs::capture();
+    }
+
+    /// The log lines written inside requests of trace `trace_id` (on the server and in the
+    /// client calls it made), in order.
+    ///
+    /// # Panics
+    ///
+    /// When [`capture_logs`](Self::capture_logs) was not called.
+    #[cfg(feature = "tracing-subscriber")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "tracing-subscriber")))]
+    pub fn logs(&self, trace_id: TraceId) -> Vec<LogLine> {
+        logs::of(trace_id)
     }
 
     fn collect(&self) -> Vec<opentelemetry_sdk::metrics::data::ResourceMetrics> {

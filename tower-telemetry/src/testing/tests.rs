@@ -201,3 +201,44 @@ async fn the_prometheus_text() {
         "{text}"
     );
 }
+
+#[cfg(feature = "tracing-subscriber")]
+#[tokio::test]
+async fn log_lines_of_a_trace() {
+    let telemetry = TestTelemetry::new();
+    telemetry.capture_logs();
+    let app = Router::new()
+        .route(
+            "/orders/{id}",
+            get(|| async {
+                tracing::info!(order = 7, "loading \"the\" order");
+                tracing::warn!("slow");
+                "ok"
+            }),
+        )
+        .layer(telemetry.server_layer());
+    for _ in 0..2 {
+        telemetry
+            .call(
+                app.clone(),
+                Request::get("/orders/7").body(String::new()).unwrap(),
+            )
+            .await;
+    }
+    let spans = telemetry.spans_named("GET /orders/{id}");
+    assert_eq!(spans.len(), 2);
+    let lines = telemetry.logs(spans[0].trace_id());
+    assert_eq!(lines.len(), 2, "{lines:#?}");
+    assert_eq!(lines[0].severity, "INFO");
+    assert_eq!(lines[0].message, "loading \"the\" order");
+    assert_eq!(lines[0].fields["order"], 7);
+    assert_eq!(lines[0].span_id, spans[0].span_id().to_string());
+    assert_eq!(lines[1].severity, "WARNING");
+    assert_eq!(lines[1].message, "slow");
+    assert_eq!(
+        telemetry.logs(spans[1].trace_id()).len(),
+        2,
+        "the other request's own"
+    );
+    assert!(telemetry.logs(TraceId::from(7)).is_empty());
+}
