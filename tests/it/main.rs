@@ -11,6 +11,7 @@ mod client_reqwest_tonic;
 mod demo;
 mod facts;
 mod grpc_trace_bin;
+mod kit;
 mod metrics;
 mod otlp;
 mod relay;
