@@ -93,24 +93,14 @@ impl Histogram {
     /// When no point or more than one matches, with every point of the histogram.
     #[track_caller]
     pub fn point(&self, attributes: &[(&str, &str)]) -> HistogramPoint {
-        let found: Vec<&HistogramPoint> = self
-            .points
-            .iter()
-            .filter(|p| matches(&p.attributes, attributes))
-            .collect();
-        match found[..] {
-            [point] => point.clone(),
-            _ => panic!(
-                "histogram {:?}: expected one point with {attributes:?}, found {}; points:\n{}",
-                self.name,
-                found.len(),
-                dump(
-                    self.points
-                        .iter()
-                        .map(|p| { (&p.attributes, format!("count={} sum={}", p.count, p.sum)) })
-                )
-            ),
-        }
+        one(
+            "histogram",
+            &self.name,
+            &self.points,
+            attributes,
+            |p| &p.attributes,
+            |p| format!("count={} sum={}", p.count, p.sum),
+        )
     }
 }
 
@@ -162,24 +152,14 @@ impl Sum {
     /// When no point or more than one matches, with every point.
     #[track_caller]
     pub fn point(&self, attributes: &[(&str, &str)]) -> SumPoint {
-        let found: Vec<&SumPoint> = self
-            .points
-            .iter()
-            .filter(|p| matches(&p.attributes, attributes))
-            .collect();
-        match found[..] {
-            [point] => point.clone(),
-            _ => panic!(
-                "sum {:?}: expected one point with {attributes:?}, found {}; points:\n{}",
-                self.name,
-                found.len(),
-                dump(
-                    self.points
-                        .iter()
-                        .map(|p| (&p.attributes, format!("value={}", p.value)))
-                )
-            ),
-        }
+        one(
+            "sum",
+            &self.name,
+            &self.points,
+            attributes,
+            |p| &p.attributes,
+            |p| format!("value={}", p.value),
+        )
     }
 }
 
@@ -210,6 +190,30 @@ fn matches(attributes: &BTreeMap<String, String>, wanted: &[(&str, &str)]) -> bo
     wanted
         .iter()
         .all(|(k, v)| attributes.get(*k).is_some_and(|a| a == v))
+}
+
+/// The one point of `points` whose attributes include `wanted`.
+#[track_caller]
+fn one<P: Clone>(
+    kind: &str,
+    name: &str,
+    points: &[P],
+    wanted: &[(&str, &str)],
+    attributes: impl Fn(&P) -> &BTreeMap<String, String>,
+    values: impl Fn(&P) -> String,
+) -> P {
+    let found: Vec<&P> = points
+        .iter()
+        .filter(|p| matches(attributes(p), wanted))
+        .collect();
+    match found[..] {
+        [point] => point.clone(),
+        _ => panic!(
+            "{kind} {name:?}: expected one point with {wanted:?}, found {}; points:\n{}",
+            found.len(),
+            dump(points.iter().map(|p| (attributes(p), values(p))))
+        ),
+    }
 }
 
 fn dump<'a>(points: impl Iterator<Item = (&'a BTreeMap<String, String>, String)>) -> String {
