@@ -163,7 +163,9 @@ async fn in_the_extract_interceptor_by_default() {
     use tower_telemetry_trace::interceptor::ExtractContext;
     let addr = serve_tonic(|incoming| {
         tonic::transport::Server::builder()
-            .layer(tonic::service::InterceptorLayer::new(ExtractContext::default()))
+            .layer(tonic::service::InterceptorLayer::new(
+                ExtractContext::default(),
+            ))
             .add_service(EchoServer)
             .serve_with_incoming(incoming)
     })

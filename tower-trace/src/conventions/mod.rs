@@ -11,6 +11,7 @@ pub(crate) mod attributes;
 pub(crate) mod classify;
 pub(crate) mod error_type;
 pub mod grpc;
+pub mod grpc_web;
 pub(crate) mod intern;
 pub(crate) mod redact;
 pub(crate) mod request;
