@@ -102,7 +102,7 @@ where
         .with_propagator(relay::SERVER_PROPAGATOR)
         .with_metrics(meter);
     let relay = RelayServer::new(provider.tracer("validation-server"), meter);
-    let grpc = grpc_layer.clone().layer(relay.clone());
+    let grpc = grpc_layer.layer(relay.clone());
     // gRPC-Web: the same service and the same layer, outside tonic-web's translation, so the
     // layer reads the status from the body's trailer frame.
     let grpc_web = grpc_layer.layer(tonic_web::GrpcWebLayer::new().layer(relay));

@@ -378,6 +378,14 @@ async fn post_raw(addr: SocketAddr) -> (StatusCode, Bytes) {
     )
 }
 
+/// The chunks a body is sent in, the `rpc.status_code` and `error.type` expected, and why.
+type Case = (
+    Vec<Vec<u8>>,
+    Option<&'static str>,
+    Option<&'static str>,
+    &'static str,
+);
+
 #[tokio::test]
 async fn byte_by_byte_bodies_and_malformed_frames() {
     let trailers = b"grpc-status: 13\r\ngrpc-message: boom\r\n";
@@ -385,7 +393,7 @@ async fn byte_by_byte_bodies_and_malformed_frames() {
     let mut beyond = frame(0, b"hello");
     beyond[4] = 200; // a length beyond the body
     #[rustfmt::skip]
-    let cases: Vec<(Vec<Vec<u8>>, Option<&str>, Option<&str>, &str)> = vec![
+    let cases: Vec<Case> = vec![
         (good.iter().map(|b| vec![*b]).collect(), Some("INTERNAL"), Some("INTERNAL"), "byte by byte: the trailer frame split across 40 chunks"),
         (vec![frame(0, b"hello")], None, None, "no trailer frame: judged as a gRPC call without grpc-status"),
         (vec![beyond], None, None, "a length beyond the body"),

@@ -392,10 +392,10 @@ async fn grpc_pair(
         .service(channel(addr).await)
 }
 
-fn by_kind(spans: &[SpanData], kind: SpanKind) -> &SpanData {
+fn by_kind<'a>(spans: &'a [SpanData], kind: &SpanKind) -> &'a SpanData {
     spans
         .iter()
-        .find(|s| s.span_kind == kind)
+        .find(|s| s.span_kind == *kind)
         .unwrap_or_else(|| panic!("{kind:?} in {spans:#?}"))
 }
 
@@ -445,8 +445,8 @@ async fn grpc_stream_cancelled_mid_stream_through_both_layers() {
     chat_then_give_up(svc, None).await;
     let spans = tracing.wait_for(2).await;
     let (c, s) = (
-        by_kind(&spans, SpanKind::Client),
-        by_kind(&spans, SpanKind::Server),
+        by_kind(&spans, &SpanKind::Client),
+        by_kind(&spans, &SpanKind::Server),
     );
     assert_eq!(
         (c.name.as_ref(), s.name.as_ref()),
@@ -484,8 +484,8 @@ async fn grpc_stream_past_its_deadline_through_both_layers() {
     chat_then_give_up(svc, Some(Duration::from_millis(300))).await;
     let spans = tracing.wait_for(2).await;
     let (c, s) = (
-        by_kind(&spans, SpanKind::Client),
-        by_kind(&spans, SpanKind::Server),
+        by_kind(&spans, &SpanKind::Client),
+        by_kind(&spans, &SpanKind::Server),
     );
     assert_eq!(
         attr_str(c, "rpc.status_code").as_deref(),

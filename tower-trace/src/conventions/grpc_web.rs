@@ -10,7 +10,7 @@
 //! (`grpc-status: 13\r\ngrpc-message: …\r\n`). In `-text` the bytes are base64 encoded, and a
 //! server may encode each frame on its own, so a body can hold several padded base64 chunks.
 //!
-//! [`TrailerScan`] reads those frames as the body's bytes go by: a bounded state machine that
+//! The lifecycle's response body reads those frames as the bytes go by: a bounded state machine that
 //! skips messages without keeping them and collects only a trailer frame's payload, up to
 //! [`MAX_TRAILER_FRAME`] bytes. It never changes the bytes, and any input, however chunked,
 //! gives the same answer.

@@ -23,7 +23,8 @@ pub use redact::DEFAULT_SENSITIVE_QUERY_PARAMS;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Protocol {
-    /// gRPC when `content-type` is `application/grpc…`, HTTP otherwise.
+    /// gRPC when `content-type` is `application/grpc…` (gRPC-Web's `application/grpc-web…`
+    /// included, see [`grpc_web`]), HTTP otherwise.
     #[default]
     Auto,
     /// Always HTTP.
