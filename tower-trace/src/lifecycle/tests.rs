@@ -522,6 +522,45 @@ async fn grpc_web_status_is_read_from_the_trailer_frame_byte_by_byte() {
     );
 }
 
+/// A data type in several pieces (`bytes::buf::Chain`) is read through `chunks_vectored`,
+/// without consuming it: the trailer frame split across the pieces is found, the bytes
+/// passed on whole.
+#[tokio::test]
+async fn grpc_web_frames_in_a_chained_buffer() {
+    use bytes::Buf;
+    let ends = Ends(Arc::default());
+    let trailers = b"grpc-status: 5\r\n";
+    let mut wire = vec![0x80];
+    wire.extend((trailers.len() as u32).to_be_bytes());
+    wire.extend(trailers);
+    let (head, tail) = wire.split_at(7);
+    let (head, tail) = (Bytes::copy_from_slice(head), Bytes::copy_from_slice(tail));
+    let svc = ObserveLayer::new(Conventions::client(), ends.clone()).layer(service_fn(
+        move |_: Request<()>| {
+            let data = head.clone().chain(tail.clone());
+            async move {
+                let mut response = Response::new(Full::new(data));
+                response
+                    .headers_mut()
+                    .insert("content-type", "application/grpc-web".parse().unwrap());
+                Ok::<_, Infallible>(response)
+            }
+        },
+    ));
+    let mut request = req("/pkg.Svc/Call");
+    request
+        .headers_mut()
+        .insert("content-type", "application/grpc-web".parse().unwrap());
+    let body = svc.oneshot(request).await.unwrap().into_body();
+    let mut received = body.collect().await.unwrap().aggregate();
+    assert_eq!(received.copy_to_bytes(received.remaining()), wire);
+    let seen = ends.0.lock().unwrap().clone();
+    assert_eq!(
+        (seen.len(), seen[0].1, seen[0].2),
+        (1, Some("NOT_FOUND"), Some("NOT_FOUND"))
+    );
+}
+
 #[tokio::test]
 async fn context_is_current_in_call_and_in_the_future() {
     let sc = SpanContext::new(
