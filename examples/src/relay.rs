@@ -472,21 +472,58 @@ pub fn is_grpc<B>(request: &Request<B>) -> bool {
         .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
 }
 
-/// Serves gRPC requests ([`is_grpc`]) with `grpc` and the rest with `http`, on one port.
+/// Whether `request` is gRPC-Web ("gRPC Web", `grpc/grpc:doc/PROTOCOL-WEB.md`):
+/// `content-type` `application/grpc-web` or `application/grpc-web-text`, alone or with a
+/// `+format` or parameters.
+pub fn is_grpc_web<B>(request: &Request<B>) -> bool {
+    request
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.as_bytes().strip_prefix(b"application/grpc-web"))
+        .and_then(|rest| rest.strip_prefix(b"-text").or(Some(rest)))
+        .is_some_and(|rest| rest.is_empty() || rest[0] == b'+' || rest[0] == b';')
+}
+
+/// Serves gRPC requests ([`is_grpc`]) with `grpc`, gRPC-Web requests ([`is_grpc_web`]) with
+/// `grpc_web`, and the rest with `http`, on one port.
 #[derive(Debug, Clone)]
-pub struct GrpcOrHttp<G, H> {
+pub struct GrpcOrHttp<G, W, H> {
     grpc: G,
+    grpc_web: W,
     http: H,
 }
 
-impl<G, H> GrpcOrHttp<G, H> {
-    /// `grpc` for gRPC, `http` for everything else.
-    pub fn new(grpc: G, http: H) -> Self {
-        GrpcOrHttp { grpc, http }
+impl<G, W, H> GrpcOrHttp<G, W, H> {
+    /// `grpc` for gRPC, `grpc_web` for gRPC-Web, `http` for everything else.
+    pub fn new(grpc: G, grpc_web: W, http: H) -> Self {
+        GrpcOrHttp {
+            grpc,
+            grpc_web,
+            http,
+        }
     }
 }
 
-impl<G, H, GB> tower::Service<Request<axum::body::Body>> for GrpcOrHttp<G, H>
+/// Calls `service` with `request`, its body boxed as axum's.
+fn boxed<S, B>(
+    service: S,
+    request: Request<axum::body::Body>,
+) -> BoxFuture<Result<Response<axum::body::Body>, Infallible>>
+where
+    S: tower::Service<Request<axum::body::Body>, Response = Response<B>, Error = Infallible>
+        + Send
+        + 'static,
+    S::Future: Send,
+    B: http_body::Body<Data = Bytes> + Send + 'static,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    Box::pin(async move {
+        let response = service.oneshot(request).await?;
+        Ok(response.map(axum::body::Body::new))
+    })
+}
+
+impl<G, W, H, GB, WB> tower::Service<Request<axum::body::Body>> for GrpcOrHttp<G, W, H>
 where
     G: tower::Service<Request<axum::body::Body>, Response = Response<GB>, Error = Infallible>
         + Clone
@@ -495,6 +532,13 @@ where
     G::Future: Send,
     GB: http_body::Body<Data = Bytes> + Send + 'static,
     GB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    W: tower::Service<Request<axum::body::Body>, Response = Response<WB>, Error = Infallible>
+        + Clone
+        + Send
+        + 'static,
+    W::Future: Send,
+    WB: http_body::Body<Data = Bytes> + Send + 'static,
+    WB::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     H: tower::Service<
             Request<axum::body::Body>,
             Response = Response<axum::body::Body>,
@@ -515,11 +559,9 @@ where
 
     fn call(&mut self, request: Request<axum::body::Body>) -> Self::Future {
         if is_grpc(&request) {
-            let grpc = self.grpc.clone();
-            Box::pin(async move {
-                let response = grpc.oneshot(request).await?;
-                Ok(response.map(axum::body::Body::new))
-            })
+            boxed(self.grpc.clone(), request)
+        } else if is_grpc_web(&request) {
+            boxed(self.grpc_web.clone(), request)
         } else {
             Box::pin(self.http.clone().oneshot(request))
         }
@@ -580,6 +622,23 @@ mod tests {
             "application/grpcx",
         ] {
             assert!(!is_grpc(&with(no)), "{no}");
+        }
+        for yes in [
+            "application/grpc-web",
+            "application/grpc-web+proto",
+            "application/grpc-web-text",
+            "application/grpc-web-text+proto",
+            "application/grpc-web;charset=utf-8",
+        ] {
+            assert!(is_grpc_web(&with(yes)), "{yes}");
+        }
+        for no in [
+            "application/grpc",
+            "application/grpc-webx",
+            "application/grpc-web-textual",
+            "application/json",
+        ] {
+            assert!(!is_grpc_web(&with(no)), "{no}");
         }
         assert!(!is_grpc(&Request::post("/x").body(()).unwrap()));
     }

@@ -24,6 +24,9 @@
 //! `application/grpc+proto`, …) go to service `validation.v1.Relay` (see [`crate::relay`]),
 //! behind its own fused server layer (spans and `rpc.server.call.duration`), which also
 //! extracts OpenCensus `grpc-trace-bin`, below `traceparent` and `X-Cloud-Trace-Context`.
+//! **gRPC-Web** too (`application/grpc-web`, `application/grpc-web-text`, with or without
+//! `+proto`; HTTP/1.1 and HTTP/2): the same service through `tonic_web::GrpcWebLayer`, behind
+//! the same layer (no CORS: browsers on another origin need a CORS layer in front).
 //! Everything else is the HTTP contract above, unchanged.
 
 use std::net::IpAddr;
@@ -95,15 +98,16 @@ where
         );
     // The scrape endpoint itself is neither traced nor counted.
     let http = traced.route_service("/metrics", metrics);
-    let grpc = TraceLayer::server_grpc(provider.tracer("validation-server"))
+    let grpc_layer = TraceLayer::server_grpc(provider.tracer("validation-server"))
         .with_propagator(relay::SERVER_PROPAGATOR)
-        .with_metrics(meter)
-        .layer(RelayServer::new(
-            provider.tracer("validation-server"),
-            meter,
-        ));
-    // One port: gRPC by its content type, the HTTP routes for the rest.
-    Router::new().fallback_service(GrpcOrHttp::new(grpc, http))
+        .with_metrics(meter);
+    let relay = RelayServer::new(provider.tracer("validation-server"), meter);
+    let grpc = grpc_layer.layer(relay.clone());
+    // gRPC-Web: the same service and the same layer, outside tonic-web's translation, so the
+    // layer reads the status from the body's trailer frame.
+    let grpc_web = grpc_layer.layer(tonic_web::GrpcWebLayer::new().layer(relay));
+    // One port: gRPC and gRPC-Web by their content types, the HTTP routes for the rest.
+    Router::new().fallback_service(GrpcOrHttp::new(grpc, grpc_web, http))
 }
 
 /// The validation server's telemetry from the `OTEL_*` variables `vars` reads (see

@@ -143,3 +143,31 @@ async fn out_of_the_client_layer_only_when_enabled() {
     );
     assert!(seen[1].contains_key("traceparent"), "W3C still goes out");
 }
+
+/// The propagation-only `ExtractContext` interceptor reads what the server layer's default
+/// propagator reads: `grpc-trace-bin` when there is no `traceparent`.
+#[tokio::test]
+async fn in_the_extract_interceptor_by_default() {
+    use tower_telemetry_trace::interceptor::ExtractContext;
+    let addr = integration_tests::serve_echo!(tonic::service::InterceptorLayer::new(
+        ExtractContext::default(),
+    ))
+    .await;
+    let mut grpc = tonic::client::Grpc::new(channel(addr).await);
+    grpc.ready().await.unwrap();
+    let mut request = tonic::Request::new(bytes::Bytes::from_static(b"whoami"));
+    request.metadata_mut().insert_bin(
+        "grpc-trace-bin",
+        MetadataValue::from_bytes(&binary_context(TRACE_ID, "00f067aa0ba902b7")),
+    );
+    let reply = grpc
+        .unary(
+            request,
+            http::uri::PathAndQuery::from_static("/test.Echo/Say"),
+            integration_tests::grpc::BytesCodec,
+        )
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(reply, format!("{TRACE_ID}-00f067aa0ba902b7"));
+}

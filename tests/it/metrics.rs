@@ -685,6 +685,44 @@ async fn grpc_client_call_duration_names_the_server() {
     );
 }
 
+/// The classic `rpc.client.duration` names the server as the current instrument does:
+/// `server.address` and `server.port` ("RPC metrics" page, semconv 1.37.0: conditionally
+/// required on the client).
+#[tokio::test]
+async fn grpc_classic_client_duration_names_the_server() {
+    let server_metrics = Metrics::new();
+    let addr = grpc_server(&server_metrics, RpcConventions::Current).await;
+    let metrics = Metrics::new();
+    let client = tower::ServiceBuilder::new()
+        .layer(
+            MetricsLayer::client(&metrics.meter())
+                .with_rpc_conventions(RpcConventions::Classic)
+                .with_server_address(addr.to_string()),
+        )
+        .service(channel(addr).await);
+    say(client, "fail:3", &[]).await.unwrap_err();
+    let port = addr.port().to_string();
+    let points = metrics.histogram("rpc.client.duration");
+    assert_eq!(
+        point(
+            &points,
+            &[
+                ("rpc.system", "grpc"),
+                ("rpc.service", "test.Echo"),
+                ("rpc.method", "Say"),
+                ("rpc.grpc.status_code", "3"),
+                ("error.type", "INVALID_ARGUMENT"),
+                ("server.address", "127.0.0.1"),
+                ("server.port", &port),
+            ]
+        )
+        .count,
+        1,
+        "{points:#?}"
+    );
+    assert!(metrics.histogram("rpc.client.call.duration").is_empty());
+}
+
 /// `RpcConventions::Both` (`rpc/dup`): both instruments, each with its own generation's
 /// attributes, one recording each per call.
 #[tokio::test]

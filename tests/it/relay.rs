@@ -864,3 +864,161 @@ async fn x_cloud_trace_context_metadata_continues_the_trace() {
         "exactly as in HTTP"
     );
 }
+
+/// Calls `path` as a gRPC-Web client would (hand-framed, "gRPC Web",
+/// `grpc/grpc:doc/PROTOCOL-WEB.md`) over HTTP/1.1 or HTTP/2; the HTTP status, the replies, and
+/// the `grpc-status` from the body's trailer frame (else the head).
+async fn grpc_web_call(
+    addr: SocketAddr,
+    http2: bool,
+    content_type: &str,
+    path: &str,
+    message: &impl prost::Message,
+) -> (u16, Vec<EchoReply>, Option<String>) {
+    use base64::Engine as _;
+    let text = content_type.starts_with("application/grpc-web-text");
+    let mut body = framed(message);
+    if text {
+        body = base64::engine::general_purpose::STANDARD
+            .encode(&body)
+            .into();
+    }
+    let request = http::Request::post(format!("http://{addr}{path}"))
+        .header("content-type", content_type)
+        .header("accept", content_type)
+        .header("traceparent", TRACEPARENT)
+        .body(Full::new(body))
+        .unwrap();
+    let client = if http2 {
+        integration_tests::http2_client()
+    } else {
+        integration_tests::http1_client()
+    };
+    let response = client.request(request).await.unwrap();
+    let status = response.status().as_u16();
+    let head_status = response
+        .headers()
+        .get("grpc-status")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let raw = response.into_body().collect().await.unwrap().to_bytes();
+    let mut body: Bytes = if text {
+        raw.chunks(4)
+            .flat_map(|g| base64::engine::general_purpose::STANDARD.decode(g).unwrap())
+            .collect::<Vec<u8>>()
+            .into()
+    } else {
+        raw
+    };
+    let (mut replies, mut trailer_status) = (Vec::new(), None);
+    while body.len() >= 5 {
+        let flag = body.get_u8();
+        let len = body.get_u32() as usize;
+        let payload = body.split_to(len);
+        if flag & 0x80 == 0 {
+            replies.push(EchoReply::decode(payload).unwrap());
+        } else {
+            trailer_status = String::from_utf8_lossy(&payload)
+                .split("\r\n")
+                .find_map(|l| l.strip_prefix("grpc-status:"))
+                .map(|s| s.trim().to_owned());
+        }
+    }
+    (status, replies, trailer_status.or(head_status))
+}
+
+/// `validation.v1.Relay` over gRPC-Web on the same port: HTTP/1.1 and HTTP/2, binary and
+/// `-text`. The server span and `rpc.server.call.duration` carry the status exactly as for
+/// native gRPC: from the head (a failing `Echo`, Trailers-Only) and from the body's trailer
+/// frame (`Stream`); `INTERNAL` is an error on both.
+#[tokio::test]
+async fn grpc_web_on_the_same_port() {
+    let tracing = Tracing::new();
+    let metrics = Metrics::new();
+    let vs = validation_server(&tracing, &metrics).await;
+    let mut calls = 0;
+    for http2 in [false, true] {
+        for content_type in [
+            "application/grpc-web",
+            "application/grpc-web+proto",
+            "application/grpc-web-text",
+            "application/grpc-web-text+proto",
+        ] {
+            let why = format!("http2={http2} {content_type}");
+            let (status, replies, code) = grpc_web_call(
+                vs,
+                http2,
+                content_type,
+                relay::ECHO,
+                &echo_request("hi", 0, 0),
+            )
+            .await;
+            assert_eq!((status, code.as_deref()), (200, Some("0")), "{why}");
+            assert_eq!(replies[0].message, "hi", "{why}");
+            assert_eq!(
+                replies[0].parent_traceparent, TRACEPARENT,
+                "{why}: the trace continues"
+            );
+            let (_, _, code) = grpc_web_call(
+                vs,
+                http2,
+                content_type,
+                relay::ECHO,
+                &echo_request("x", 13, 0),
+            )
+            .await;
+            assert_eq!(code.as_deref(), Some("13"), "{why}");
+            let stream = StreamRequest {
+                count: 2,
+                interval_ms: 10,
+                fail_code: 13,
+            };
+            let (_, replies, code) =
+                grpc_web_call(vs, http2, content_type, relay::STREAM, &stream).await;
+            assert_eq!(replies.len(), 2, "{why}");
+            assert_eq!(code.as_deref(), Some("13"), "{why}: in the trailer frame");
+            calls += 3;
+        }
+    }
+    let spans = tracing.wait_for(calls).await;
+    for (name, n) in [
+        ("validation.v1.Relay/Echo", 16),
+        ("validation.v1.Relay/Stream", 8),
+    ] {
+        let spans = server_spans(&spans, name);
+        assert_eq!(spans.len(), n, "{name}");
+        for span in spans {
+            assert_eq!(
+                span.span_context.trace_id(),
+                TraceId::from_hex(TRACE_ID).unwrap()
+            );
+            assert_eq!(attr_str(span, "rpc.system.name").as_deref(), Some("grpc"));
+            let code = attr_str(span, "rpc.status_code");
+            match code.as_deref() {
+                Some("OK") => assert_eq!(attr(span, "error.type"), None),
+                Some("INTERNAL") => {
+                    assert_eq!(attr_str(span, "error.type").as_deref(), Some("INTERNAL"));
+                    assert!(matches!(span.status, Status::Error { .. }));
+                }
+                other => panic!("{name}: {other:?}"),
+            }
+        }
+    }
+    let points = metrics.histogram("rpc.server.call.duration");
+    let base = [("rpc.system.name", "grpc")];
+    let with = |extra: &[(&'static str, &'static str)]| -> Vec<(&'static str, &'static str)> {
+        base.iter().chain(extra).copied().collect()
+    };
+    #[rustfmt::skip]
+    let expected = [
+        (with(&[("rpc.method", "validation.v1.Relay/Echo"), ("rpc.status_code", "OK")]), 8),
+        (with(&[("rpc.method", "validation.v1.Relay/Echo"), ("rpc.status_code", "INTERNAL"), ("error.type", "INTERNAL")]), 8),
+        (with(&[("rpc.method", "validation.v1.Relay/Stream"), ("rpc.status_code", "INTERNAL"), ("error.type", "INTERNAL")]), 8),
+    ];
+    for (labels, count) in expected {
+        assert_eq!(point(&points, &labels).count, count, "{labels:?}");
+    }
+    assert!(
+        metrics.histogram("http.server.request.duration").is_empty(),
+        "no HTTP request was made"
+    );
+}

@@ -43,6 +43,11 @@ impl Tracing {
         self.0.tracer_provider()
     }
 
+    /// The kit underneath, for what these fixtures don't wrap (log lines per trace).
+    pub fn telemetry(&self) -> &TestTelemetry {
+        &self.0
+    }
+
     /// A tracer of this provider.
     pub fn tracer(&self) -> SdkTracer {
         self.0.tracer("integration-tests")

@@ -372,6 +372,24 @@ impl MetricsRecord {
             self.push_label(&mut attrs);
             attrs
         };
+        // `server.address` and `server.port` are conditionally required on the client's
+        // duration and opt-in on the server's, in both generations ("RPC metrics" page,
+        // semconv 1.45.0 and 1.37.0).
+        let (address, port) = match facts.role() {
+            Role::Client => facts.server(),
+            _ => (None, None),
+        };
+        let push_server = |attrs: &mut Attrs| {
+            if let Some(address) = address {
+                attrs.push(KeyValue::new(
+                    attr::SERVER_ADDRESS,
+                    StringValue::from(Arc::clone(address)),
+                ));
+                if let Some(port) = port {
+                    attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
+                }
+            }
+        };
         if let Some(histogram) = &self.instruments.rpc_classic_duration {
             // Service and method are split per call (owned): recorded unbound.
             let mut attrs = Attrs::new();
@@ -386,17 +404,12 @@ impl MetricsRecord {
                     i64::from(code.as_i32()),
                 ));
             }
+            push_server(&mut attrs);
             let ms = elapsed.as_secs_f64() * 1000.0;
             histogram.record_unbound(ms, with_end(attrs).as_slice());
         }
         let Some(histogram) = &self.instruments.rpc_call_duration else {
             return;
-        };
-        // `server.address` and `server.port` are conditionally required on the client's
-        // duration and opt-in on the server's.
-        let (address, port) = match facts.role() {
-            Role::Client => facts.server(),
-            _ => (None, None),
         };
         let mut key = SeriesKey::default();
         key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_interned);
@@ -419,15 +432,7 @@ impl MetricsRecord {
             if let Some(code) = verdict.grpc_code {
                 attrs.push(KeyValue::new(attr::RPC_STATUS_CODE, code.as_str()));
             }
-            if let Some(address) = address {
-                attrs.push(KeyValue::new(
-                    attr::SERVER_ADDRESS,
-                    StringValue::from(Arc::clone(address)),
-                ));
-                if let Some(port) = port {
-                    attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
-                }
-            }
+            push_server(&mut attrs);
             with_end(attrs)
         });
     }

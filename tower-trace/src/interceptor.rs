@@ -89,17 +89,26 @@ pub fn inject_context(request: Request<()>) -> Result<Request<()>, Status> {
 
 /// Server side: reads the caller's context from the metadata and puts it into the request's
 /// extensions as an `opentelemetry::Context` (take it with `request.extensions().get()`).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct ExtractContext<P = Propagator> {
     propagator: P,
 }
 
 impl ExtractContext {
-    /// Extracts W3C Trace Context.
+    /// Extracts W3C Trace Context, with OpenCensus `grpc-trace-bin` as a fallback: what the
+    /// server layer's default propagator reads (`Propagator::w3c().with_grpc_trace_bin()`),
+    /// so a caller still on OpenCensus gRPC joins the trace either way.
     pub const fn new() -> Self {
         ExtractContext {
-            propagator: Propagator::w3c(),
+            propagator: Propagator::w3c().with_grpc_trace_bin(),
         }
+    }
+}
+
+impl Default for ExtractContext {
+    /// [`ExtractContext::new`].
+    fn default() -> Self {
+        ExtractContext::new()
     }
 }
 
@@ -121,7 +130,8 @@ impl<P: HeaderPropagator> Interceptor for ExtractContext<P> {
     }
 }
 
-/// [`ExtractContext::new`] as a function, for `Server::with_interceptor(service, extract_context)`.
+/// [`ExtractContext::new`] as a function, for `Server::with_interceptor(service, extract_context)`:
+/// reads `traceparent`, else `grpc-trace-bin`.
 ///
 /// # Errors
 ///

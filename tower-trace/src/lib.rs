@@ -52,7 +52,9 @@
 //!
 //! gRPC requests (`content-type: application/grpc`) get spans named `helloworld.Greeter/SayHello`
 //! with the RPC conventions; [`TraceLayer::server_http`] and [`TraceLayer::server_grpc`] fix
-//! the protocol instead of detecting it.
+//! the protocol instead of detecting it. gRPC-Web calls (`application/grpc-web`, `-text`) are
+//! gRPC calls too: their status is read from the trailer frame in the body, where they end,
+//! whether the layer sits outside `tonic_web::GrpcWebLayer` or inside it.
 //!
 //! # Client spans
 //!
@@ -173,7 +175,7 @@
 //!
 //! | ending | HTTP span | gRPC span |
 //! |---|---|---|
-//! | complete | `http.response.status_code`; 5xx: status Error, `error.type` = the code | `rpc.status_code` from the trailers or a Trailers-Only head; server error codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`): Error, `error.type` = the code name |
+//! | complete | `http.response.status_code`; 5xx: status Error, `error.type` = the code | `rpc.status_code` from the trailers (gRPC-Web: the body's trailer frame) or a Trailers-Only head; server error codes (`UNKNOWN`, `DEADLINE_EXCEEDED`, `UNIMPLEMENTED`, `INTERNAL`, `UNAVAILABLE`, `DATA_LOSS`): Error, `error.type` = the code name |
 //! | inner service error | Error, `error.type` = the error's type | as complete, or `UNKNOWN` |
 //! | body error | Error, `error.type` = the error's type | as complete, or `UNKNOWN` |
 //! | client went away (future or body dropped) | Error, `error.type` = `cancelled` | `CANCELLED`, not an error (the RPC table); at or after the call's `grpc-timeout` deadline, `DEADLINE_EXCEEDED`, an error |

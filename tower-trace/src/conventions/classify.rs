@@ -18,6 +18,14 @@
 //!
 //! For gRPC, `error.type` is the status code's name.
 //!
+//! **A server's client that goes away** (a closed event stream, a reset connection) ends the
+//! request then, with `error.type=cancelled`: the HTTP spans page (semconv 1.45.0, "Status")
+//! says a request that fails because "it was cancelled or an error occurred preventing the
+//! client or server from sending/receiving the request/response fully" SHOULD be an error with
+//! `error.type`, and gives the server example "connection dropped before response body was
+//! sent". Leaving a cancelled request unset (semconv 1.41.0) is the rule for a *client* whose
+//! caller cancelled on purpose, which the client column follows.
+//!
 //! **Deadlines.** A gRPC call carries its deadline as `grpc-timeout` ("gRPC over HTTP2",
 //! `grpc/grpc:doc/PROTOCOL-HTTP2.md`). When it passes, a server is not told with a status it
 //! could read: tonic's server drops the service's future (its timer sits outside the layers

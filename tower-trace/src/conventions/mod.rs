@@ -11,6 +11,7 @@ pub(crate) mod attributes;
 pub(crate) mod classify;
 pub(crate) mod error_type;
 pub mod grpc;
+pub mod grpc_web;
 pub(crate) mod intern;
 pub(crate) mod redact;
 pub(crate) mod request;
@@ -22,7 +23,8 @@ pub use redact::DEFAULT_SENSITIVE_QUERY_PARAMS;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum Protocol {
-    /// gRPC when `content-type` is `application/grpc…`, HTTP otherwise.
+    /// gRPC when `content-type` is `application/grpc…` (gRPC-Web's `application/grpc-web…`
+    /// included, see [`grpc_web`]), HTTP otherwise.
     #[default]
     Auto,
     /// Always HTTP.

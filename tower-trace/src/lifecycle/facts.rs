@@ -10,6 +10,7 @@ use http::HeaderMap;
 
 use super::{Conventions, Timestamp};
 use crate::conventions::grpc::{self, Code};
+use crate::conventions::grpc_web::{self, GrpcWeb};
 use crate::conventions::intern::Interners;
 use crate::conventions::{Protocol, Role, RpcConventions, request};
 use crate::route::{MakeRoute, RequestPredicate};
@@ -153,6 +154,7 @@ pub struct Facts {
     server: (Option<Arc<str>>, Option<u16>),
     rpc_method: Option<Arc<str>>,
     grpc_timeout: Option<Duration>,
+    grpc_web: Option<GrpcWeb>,
     status: Option<u16>,
     response_version: Option<&'static str>,
     grpc_status: Option<Code>,
@@ -206,6 +208,11 @@ impl Facts {
             rpc_method,
             grpc_timeout: if grpc {
                 grpc::timeout_in(request.headers())
+            } else {
+                None
+            },
+            grpc_web: if grpc {
+                grpc_web::encoding_in(request.headers())
             } else {
                 None
             },
@@ -295,6 +302,16 @@ impl Facts {
         self.grpc_timeout
     }
 
+    /// Whether this gRPC call is gRPC-Web, and how its body is encoded: from the request's
+    /// `content-type`, then the response's when it has one (gRPC only; `None` for native
+    /// gRPC). A gRPC-Web call's status is read from the head (Trailers-Only) or from the
+    /// trailer frame in its body, where the call ends ("gRPC Web",
+    /// `grpc/grpc:doc/PROTOCOL-WEB.md`).
+    #[inline]
+    pub fn grpc_web(&self) -> Option<GrpcWeb> {
+        self.grpc_web
+    }
+
     /// `network.protocol.version`: the response's, else the request's.
     #[inline]
     pub fn protocol_version(&self) -> Option<&'static str> {
@@ -320,10 +337,16 @@ impl Facts {
         self.response_version = request::protocol_version(response.version());
         if self.is_grpc() {
             self.grpc_status = grpc::status_in(response.headers());
+            // The response's framing is what the body is read by: a layer inside a
+            // gRPC-Web translation sees native gRPC answers.
+            if response.headers().contains_key(http::header::CONTENT_TYPE) {
+                self.grpc_web = grpc_web::encoding_in(response.headers());
+            }
         }
     }
 
-    /// Reads the trailers, once: gRPC puts its status there.
+    /// Reads the trailers, once: gRPC puts its status there (gRPC-Web in the body's trailer
+    /// frame, which the lifecycle reads as trailers).
     pub(crate) fn on_trailers(&mut self, trailers: &HeaderMap) {
         if self.is_grpc() {
             if let Some(code) = grpc::status_in(trailers) {

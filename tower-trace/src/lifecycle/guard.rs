@@ -80,6 +80,12 @@ impl<R: Record> Guard<R> {
         self.state.is_some()
     }
 
+    /// The facts, while armed.
+    #[inline]
+    pub(crate) fn facts(&self) -> Option<&Facts> {
+        self.state.as_ref().map(|(_, facts)| facts)
+    }
+
     #[inline]
     pub(crate) fn record(&self) -> Option<&R> {
         self.state.as_ref().map(|(record, _)| record)

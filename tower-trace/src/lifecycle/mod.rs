@@ -7,6 +7,7 @@
 //! | event | outcome |
 //! |---|---|
 //! | the body returns its last frame (`None`), a trailers frame, or reports [`is_end_stream`] after a data frame (hyper stops polling once `Content-Length` is satisfied) | [`Outcome::Complete`] |
+//! | a gRPC-Web answer's trailer frame has passed in the body (its status is read there; the bytes that follow pass unobserved) | [`Outcome::Complete`] |
 //! | the response head says the body is already empty (`HEAD`, `204`, gRPC Trailers-Only) | [`Outcome::Complete`] at the head |
 //! | an HTTP client call's response head arrives, or a gRPC call is answered by something that is not gRPC (no `grpc-status`, HTTP status not 200) | [`Outcome::Complete`] at the head, for every signal alike |
 //! | the inner service returns `Err` | [`Outcome::ServiceError`]; the error is passed through unchanged |

@@ -464,6 +464,103 @@ async fn grpc_status_is_read_from_the_trailers() {
     );
 }
 
+/// gRPC-Web: the status is in a trailer frame inside the body ("gRPC Web",
+/// `grpc/grpc:doc/PROTOCOL-WEB.md`). Fed one byte per data frame, the bytes pass unchanged and
+/// the call ends with the trailer frame's last byte, not at the end of the body.
+#[tokio::test]
+async fn grpc_web_status_is_read_from_the_trailer_frame_byte_by_byte() {
+    let ends = Ends(Arc::default());
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<http_body::Frame<Bytes>, Infallible>>(64);
+    let rx = Arc::new(Mutex::new(Some(rx)));
+    let svc = ObserveLayer::new(Conventions::server(), ends.clone()).layer(service_fn(
+        move |_: Request<()>| {
+            let rx = rx.lock().unwrap().take().unwrap();
+            async move {
+                let mut response = Response::new(StreamBody::new(futures_stream(rx)));
+                response.headers_mut().insert(
+                    "content-type",
+                    "application/grpc-web+proto".parse().unwrap(),
+                );
+                Ok::<_, Infallible>(response)
+            }
+        },
+    ));
+    let mut request = req("/pkg.Svc/Call");
+    request.headers_mut().insert(
+        "content-type",
+        "application/grpc-web+proto".parse().unwrap(),
+    );
+    let mut body = svc.oneshot(request).await.unwrap().into_body();
+    let trailers = b"grpc-status: 13\r\ngrpc-message: boom\r\n";
+    let mut wire = vec![0, 0, 0, 0, 2, b'h', b'i', 0x80];
+    wire.extend((trailers.len() as u32).to_be_bytes());
+    wire.extend(trailers);
+    let mut received = Vec::new();
+    for (i, byte) in wire.iter().enumerate() {
+        tx.send(Ok(http_body::Frame::data(Bytes::copy_from_slice(&[*byte]))))
+            .await
+            .unwrap();
+        received.extend(body.frame().await.unwrap().unwrap().into_data().unwrap());
+        let finished = ends.0.lock().unwrap().len();
+        assert_eq!(finished, usize::from(i == wire.len() - 1), "byte {i}");
+    }
+    assert_eq!(received, wire, "the bytes pass unchanged");
+    tx.send(Ok(http_body::Frame::data(Bytes::from_static(b"more"))))
+        .await
+        .unwrap();
+    drop(tx);
+    assert_eq!(
+        &body.frame().await.unwrap().unwrap().into_data().unwrap()[..],
+        b"more"
+    );
+    assert!(body.frame().await.is_none());
+    let seen = ends.0.lock().unwrap().clone();
+    assert_eq!(seen.len(), 1, "exactly once, at the trailer frame");
+    assert_eq!(
+        (seen[0].0, seen[0].1, seen[0].2),
+        (Some(200), Some("INTERNAL"), Some("INTERNAL"))
+    );
+}
+
+/// A data type in several pieces (`bytes::buf::Chain`) is read through `chunks_vectored`,
+/// without consuming it: the trailer frame split across the pieces is found, the bytes
+/// passed on whole.
+#[tokio::test]
+async fn grpc_web_frames_in_a_chained_buffer() {
+    use bytes::Buf;
+    let ends = Ends(Arc::default());
+    let trailers = b"grpc-status: 5\r\n";
+    let mut wire = vec![0x80];
+    wire.extend((trailers.len() as u32).to_be_bytes());
+    wire.extend(trailers);
+    let (head, tail) = wire.split_at(7);
+    let (head, tail) = (Bytes::copy_from_slice(head), Bytes::copy_from_slice(tail));
+    let svc = ObserveLayer::new(Conventions::client(), ends.clone()).layer(service_fn(
+        move |_: Request<()>| {
+            let data = head.clone().chain(tail.clone());
+            async move {
+                let mut response = Response::new(Full::new(data));
+                response
+                    .headers_mut()
+                    .insert("content-type", "application/grpc-web".parse().unwrap());
+                Ok::<_, Infallible>(response)
+            }
+        },
+    ));
+    let mut request = req("/pkg.Svc/Call");
+    request
+        .headers_mut()
+        .insert("content-type", "application/grpc-web".parse().unwrap());
+    let body = svc.oneshot(request).await.unwrap().into_body();
+    let mut received = body.collect().await.unwrap().aggregate();
+    assert_eq!(received.copy_to_bytes(received.remaining()), wire);
+    let seen = ends.0.lock().unwrap().clone();
+    assert_eq!(
+        (seen.len(), seen[0].1, seen[0].2),
+        (1, Some("NOT_FOUND"), Some("NOT_FOUND"))
+    );
+}
+
 #[tokio::test]
 async fn context_is_current_in_call_and_in_the_future() {
     let sc = SpanContext::new(
