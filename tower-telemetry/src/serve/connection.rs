@@ -119,7 +119,9 @@ pub(super) async fn run<C: GracefulConnection>(
     // dropped as soon as it is idle, if it did not close by itself; requests in flight are
     // bounded by the drain deadline (the accept loop's).
     let mut closing = false;
-    let mut check_at = activity.opened + deadlines.first_request;
+    // The state is checked at the deadline it implies, and at least once an idle timeout
+    // (a request may start and end in between); no wake-up per request.
+    let mut check_at = activity.opened + deadlines.first_request.min(deadlines.idle);
     loop {
         tokio::select! {
             // A connection's own error (a reset, a malformed request hyper answered with
@@ -135,12 +137,15 @@ pub(super) async fn run<C: GracefulConnection>(
             () = tokio::time::sleep_until(check_at) => {
                 let now = Instant::now();
                 match activity.state() {
-                    State::Busy => check_at = now + deadlines.idle.min(deadlines.first_request),
+                    State::Busy => check_at = now + deadlines.idle,
                     State::Silent if now >= activity.opened + deadlines.first_request => {
                         // Nothing to answer and nobody to tell: close the socket.
                         return;
                     }
-                    State::Silent => check_at = activity.opened + deadlines.first_request,
+                    State::Silent => {
+                        check_at = (activity.opened + deadlines.first_request)
+                            .min(now + deadlines.idle);
+                    }
                     State::Idle(_) if closing => return,
                     State::Idle(since) if now >= since + deadlines.idle => {
                         connection.as_mut().graceful_shutdown();
