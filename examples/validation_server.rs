@@ -69,7 +69,9 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 /// The server loop's settings from `HEADER_READ_TIMEOUT_MS`, `IDLE_TIMEOUT_MS` and
 /// `MAX_CONNECTIONS`, each optional.
 fn serve_settings() -> Result<
-    impl FnOnce(tower_telemetry::serve::Serve<axum::Router>) -> tower_telemetry::serve::Serve<axum::Router>,
+    impl FnOnce(
+        tower_telemetry::serve::Serve<axum::Router>,
+    ) -> tower_telemetry::serve::Serve<axum::Router>,
     String,
 > {
     let number = |name: &str| -> Result<Option<u64>, String> {
@@ -83,18 +85,23 @@ fn serve_settings() -> Result<
             .transpose()
     };
     let millis = |name: &str| Ok::<_, String>(number(name)?.map(std::time::Duration::from_millis));
-    let (header_read, idle) = (millis("HEADER_READ_TIMEOUT_MS")?, millis("IDLE_TIMEOUT_MS")?);
+    let (header_read, idle) = (
+        millis("HEADER_READ_TIMEOUT_MS")?,
+        millis("IDLE_TIMEOUT_MS")?,
+    );
     let max = number("MAX_CONNECTIONS")?;
-    Ok(move |mut serve: tower_telemetry::serve::Serve<axum::Router>| {
-        if let Some(timeout) = header_read {
-            serve = serve.header_read_timeout(timeout);
-        }
-        if let Some(timeout) = idle {
-            serve = serve.idle_timeout(timeout);
-        }
-        if let Some(max) = max {
-            serve = serve.max_connections(usize::try_from(max).unwrap_or(usize::MAX));
-        }
-        serve
-    })
+    Ok(
+        move |mut serve: tower_telemetry::serve::Serve<axum::Router>| {
+            if let Some(timeout) = header_read {
+                serve = serve.header_read_timeout(timeout);
+            }
+            if let Some(timeout) = idle {
+                serve = serve.idle_timeout(timeout);
+            }
+            if let Some(max) = max {
+                serve = serve.max_connections(usize::try_from(max).unwrap_or(usize::MAX));
+            }
+            serve
+        },
+    )
 }

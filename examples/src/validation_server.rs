@@ -145,9 +145,12 @@ where
     P::Tracer: Send + Sync + 'static,
     <P::Tracer as Tracer>::Span: Send + Sync + 'static,
 {
-    configure(tower_telemetry::serve(listener, app(provider, meter, metrics)))
-        .with_graceful_shutdown(shutdown)
-        .await
+    configure(tower_telemetry::serve(
+        listener,
+        app(provider, meter, metrics),
+    ))
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// One element of the `/verify-tracecontext` body.

@@ -32,7 +32,9 @@ pub fn default_max_connections() -> usize {
 #[cfg_attr(not(unix), allow(dead_code))]
 fn for_file_limit(files: u64) -> usize {
     let reserve = (files / 4).clamp(64, 1024).min(files / 2);
-    usize::try_from(files - reserve).unwrap_or(usize::MAX).max(1)
+    usize::try_from(files - reserve)
+        .unwrap_or(usize::MAX)
+        .max(1)
 }
 
 /// Delays between retries of a failing `accept` (e.g. out of file descriptors): from 10 ms,

@@ -294,7 +294,12 @@ where
                 .serve_connection_with_upgrades(TokioIo::new(stream), service)
                 .into_owned();
             open.spawn(
-                connection::run(connection, Arc::clone(&activity), deadlines, stopped.clone()),
+                connection::run(
+                    connection,
+                    Arc::clone(&activity),
+                    deadlines,
+                    stopped.clone(),
+                ),
                 activity,
             );
         }

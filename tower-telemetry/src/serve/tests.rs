@@ -55,8 +55,7 @@ async fn request(addr: SocketAddr, path: &str) -> std::io::Result<String> {
     let mut stream = TcpStream::connect(addr).await?;
     stream
         .write_all(
-            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n")
-                .as_bytes(),
+            format!("GET {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n\r\n").as_bytes(),
         )
         .await?;
     let mut answer = String::new();
@@ -151,8 +150,7 @@ async fn a_drain_without_stragglers_ends_at_once() {
 /// timeout, while the server keeps serving.
 #[tokio::test]
 async fn a_stalled_head_is_closed_after_the_header_read_timeout() {
-    let (addr, stop, handle) =
-        start(|s| s.header_read_timeout(Duration::from_millis(300))).await;
+    let (addr, stop, handle) = start(|s| s.header_read_timeout(Duration::from_millis(300))).await;
     let mut stalled = TcpStream::connect(addr).await.unwrap();
     stalled.write_all(b"GET / HT").await.unwrap();
     let started = Instant::now();
@@ -337,7 +335,11 @@ async fn at_the_cap_the_oldest_idle_connection_makes_room() {
     }
     let started = Instant::now();
     assert!(request(addr, "/slow/0").await.unwrap().ends_with("done"));
-    assert!(started.elapsed() < Duration::from_secs(1), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "{:?}",
+        started.elapsed()
+    );
     // The oldest idle ones were closed; the newest two are still open.
     for stream in &mut idle[..6] {
         let _ = closed_within(stream, Duration::from_secs(1)).await;
