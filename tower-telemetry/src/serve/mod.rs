@@ -22,10 +22,38 @@
 //! never fires and its graceful shutdown waits for every connection to finish: one client that
 //! sends part of a request head and stalls holds the drain — and so the process, and the
 //! flush of its telemetry — until the client goes away. This loop is hyper-util's own
-//! building blocks ([`auto::Builder`] for HTTP/1.1 and HTTP/2, [`TokioTimer`],
-//! [`GracefulShutdown`]) plus the two bounds hyper leaves to the caller: the header-read
-//! timeout (hyper's, given a timer) and a drain deadline after which the connections left are
-//! dropped.
+//! building blocks ([`auto::Builder`] for HTTP/1.1 and HTTP/2, [`TokioTimer`], hyper's
+//! graceful shutdown) plus the bounds hyper leaves to the caller: a deadline for the first
+//! request and an idle timeout whatever the protocol, a cap on open connections, and a drain
+//! deadline after which the connections left are dropped.
+//!
+//! # Timeouts, per protocol
+//!
+//! | timeout (default) | HTTP/1.1 | HTTP/2 |
+//! |---|---|---|
+//! | first request ([`DEFAULT_HEADER_READ_TIMEOUT`], [`Serve::header_read_timeout`]): from accept to the first request reaching the service | nothing sent, a partial head: closed | nothing sent, a partial preface, SETTINGS and no request: closed |
+//! | each later request head (the same; hyper's) | closed (also an idle keep-alive connection) | – |
+//! | idle ([`DEFAULT_IDLE_TIMEOUT`], [`Serve::idle_timeout`]): no request in flight | closed | GOAWAY, then dropped a second later if still open |
+//! | keep-alive ([`Serve::http2_keep_alive`]): a PING every 30 s, unanswered for 20 s | – | closed, even with a request in flight |
+//!
+//! hyper's header-read timeout covers HTTP/1.1 heads only, and hyper-util's auto builder reads
+//! the first bytes (to tell HTTP/2's preface from an HTTP/1.1 head) before any hyper timer
+//! runs; so each connection's task keeps its own clock, counted in requests, not bytes: a
+//! client trickling bytes, PINGs or SETTINGS does not keep its connection open. A request is
+//! in flight from the moment it reaches the service until its response body ends (a long
+//! stream is not idle).
+//!
+//! # Open connections
+//!
+//! At most [`Serve::max_connections`] are open ([`default_max_connections`]: the soft
+//! `RLIMIT_NOFILE` less the descriptors left to the service). A connection accepted at the cap
+//! closes the oldest connection without a request in flight (silent or idle), so a flood of
+//! idle connections cannot stop new requests from being served; if every connection has a
+//! request in flight, accepting waits until one ends (new connections wait in the listen
+//! backlog) rather than cut a request. An accept error other than a connection's own (out of
+//! file descriptors: the service's own use, or a limit below the cap) is reported once on
+//! stderr, closes the oldest idle connection if there is one, and is retried after a pause
+//! doubling from 10 ms to 1 s, instead of spinning. Reaching the cap is reported once too.
 //!
 //! # Budgets
 //!
@@ -42,7 +70,6 @@
 //!
 //! [`auto::Builder`]: hyper_util::server::conn::auto::Builder
 //! [`TokioTimer`]: hyper_util::rt::TokioTimer
-//! [`GracefulShutdown`]: hyper_util::server::graceful::GracefulShutdown
 
 mod connection;
 mod limit;
