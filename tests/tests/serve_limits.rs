@@ -137,6 +137,45 @@ async fn a_flood_of_idle_connections_under_a_file_limit_does_not_stop_requests()
     drop(held);
 }
 
+/// With a cap above the file limit, accepting runs out of descriptors (`EMFILE`): reported
+/// once on stderr, an idle connection is closed to make room, and a request is still answered
+/// within a second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn out_of_file_descriptors_is_reported_once_and_requests_are_served() {
+    let server = ExampleProcess::start_with_file_limit(
+        "validation_server",
+        256,
+        &[("MAX_CONNECTIONS", "10000")],
+    );
+    let addr = server.addr;
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        held.push(TcpStream::connect(addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let answered = tokio::time::timeout(
+        Duration::from_secs(1),
+        integration_tests::get(addr, "/", &[]),
+    )
+    .await
+    .expect("answered within a second");
+    assert_eq!(answered.0, 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    let failed: Vec<_> = lines(&server)
+        .into_iter()
+        .filter(|l| l.contains("accepting a connection failed"))
+        .collect();
+    assert_eq!(failed.len(), 1, "{}", server.stderr());
+    assert!(
+        failed[0].starts_with(
+            "tower-telemetry: serve: accepting a connection failed: Too many open files"
+        ),
+        "{failed:?}"
+    );
+    drop(held);
+}
+
 /// A collector that never answers: the queue (8 spans) fills, the first drop is on stderr at
 /// once, and at shutdown the exporter's line says it timed out and how many spans were
 /// dropped: every span beyond the 16 the exporter took (one batch in its export, one queued).
