@@ -18,6 +18,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
 seconds="${SOAK_SECONDS:-600}"
 sample="${SOAK_SAMPLE:-10}"
 rate="${SOAK_RATE:-200}"
