@@ -9,6 +9,10 @@
 //! `GET /metrics` for Prometheus. The standard `OTEL_*` variables export its spans and metrics,
 //! e.g. `OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:4318 OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf
 //! OTEL_SERVICE_NAME=vs OTEL_BSP_SCHEDULE_DELAY=200 cargo run --example validation_server`.
+//!
+//! `HEADER_READ_TIMEOUT_MS`, `IDLE_TIMEOUT_MS` and `MAX_CONNECTIONS` change the server loop's
+//! defaults (see `tower_telemetry::serve`): how long a new connection gets to send its first
+//! request, how long one stays open without a request, how many may be open.
 
 use std::net::{Ipv4Addr, SocketAddr};
 
@@ -48,6 +52,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         &meter,
         metrics,
         stop,
+        serve_settings()?,
     )
     .await;
     if drained.connections_cut > 0 {
@@ -59,4 +64,44 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Flush and shut down within one budget, even when the collector is down.
     telemetry.shutdown().await;
     Ok(())
+}
+
+/// The server loop's settings from `HEADER_READ_TIMEOUT_MS`, `IDLE_TIMEOUT_MS` and
+/// `MAX_CONNECTIONS`, each optional.
+fn serve_settings() -> Result<
+    impl FnOnce(
+        tower_telemetry::serve::Serve<axum::Router>,
+    ) -> tower_telemetry::serve::Serve<axum::Router>,
+    String,
+> {
+    let number = |name: &str| -> Result<Option<u64>, String> {
+        std::env::var(name)
+            .ok()
+            .map(|value| {
+                value
+                    .parse()
+                    .map_err(|e| format!("{name}={value:?} is not a number: {e}"))
+            })
+            .transpose()
+    };
+    let millis = |name: &str| Ok::<_, String>(number(name)?.map(std::time::Duration::from_millis));
+    let (header_read, idle) = (
+        millis("HEADER_READ_TIMEOUT_MS")?,
+        millis("IDLE_TIMEOUT_MS")?,
+    );
+    let max = number("MAX_CONNECTIONS")?;
+    Ok(
+        move |mut serve: tower_telemetry::serve::Serve<axum::Router>| {
+            if let Some(timeout) = header_read {
+                serve = serve.header_read_timeout(timeout);
+            }
+            if let Some(timeout) = idle {
+                serve = serve.idle_timeout(timeout);
+            }
+            if let Some(max) = max {
+                serve = serve.max_connections(usize::try_from(max).unwrap_or(usize::MAX));
+            }
+            serve
+        },
+    )
 }

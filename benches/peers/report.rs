@@ -242,6 +242,16 @@ fn main() {
         );
     }
     md.push_str(NOTES);
+    // The soak's section (benches/soak.sh, run by hand) is kept from the file being replaced.
+    if let Ok(previous) = std::fs::read_to_string(&output) {
+        if let Some(start) = previous.find("\n## soak\n") {
+            let rest = &previous[start + 1..];
+            let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 4);
+            md.push('\n');
+            md.push_str(rest[..end].trim_end());
+            md.push('\n');
+        }
+    }
     std::fs::write(&output, md).expect("write BENCHMARKS.md");
     println!("wrote {}", output.display());
 }

@@ -131,24 +131,30 @@ pub fn telemetry(
     Ok((telemetry, metrics))
 }
 
-/// Serves [`app`] on `listener` until `shutdown` completes, then drains in-flight requests
-/// within [`tower_telemetry::serve()`]'s deadline (a client stalled in its request head cannot
-/// hold it).
+/// Serves [`app`] on `listener` with [`tower_telemetry::serve()`]'s timeouts and connection
+/// cap as `configure` sets them, until `shutdown` completes, then drains in-flight requests
+/// within its deadline (a client stalled in its request head cannot hold it).
 pub async fn serve<P>(
     listener: tokio::net::TcpListener,
     provider: &P,
     meter: &Meter,
     metrics: MetricsService,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+    configure: impl FnOnce(
+        tower_telemetry::serve::Serve<Router>,
+    ) -> tower_telemetry::serve::Serve<Router>,
 ) -> tower_telemetry::serve::Drained
 where
     P: TracerProvider,
     P::Tracer: Send + Sync + 'static,
     <P::Tracer as Tracer>::Span: Send + Sync + 'static,
 {
-    tower_telemetry::serve(listener, app(provider, meter, metrics))
-        .with_graceful_shutdown(shutdown)
-        .await
+    configure(tower_telemetry::serve(
+        listener,
+        app(provider, meter, metrics),
+    ))
+    .with_graceful_shutdown(shutdown)
+    .await
 }
 
 /// One element of the `/verify-tracecontext` body.

@@ -16,6 +16,7 @@ mod kit;
 mod metrics;
 mod otlp;
 mod relay;
+mod serve_limits;
 mod server_grpc;
 mod server_http;
 mod streams;

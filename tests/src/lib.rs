@@ -349,6 +349,20 @@ impl ExampleProcess {
     ///
     /// When the binary is missing or does not start listening.
     pub fn start_with_args(name: &str, args: &[&str], env: &[(&str, &str)]) -> Self {
+        Self::spawn(name, args, env, None)
+    }
+
+    /// [`ExampleProcess::start`] under a limit of `files` open file descriptors (the soft and
+    /// hard `RLIMIT_NOFILE`, set by the shell's `ulimit -n` before it runs the example).
+    ///
+    /// # Panics
+    ///
+    /// When the binary is missing or does not start listening.
+    pub fn start_with_file_limit(name: &str, files: u32, env: &[(&str, &str)]) -> Self {
+        Self::spawn(name, &[], env, Some(files))
+    }
+
+    fn spawn(name: &str, args: &[&str], env: &[(&str, &str)], files: Option<u32>) -> Self {
         use std::io::{BufRead, Read};
         let exe = std::env::current_exe().expect("test binary path");
         let dir = exe
@@ -361,7 +375,19 @@ impl ExampleProcess {
             "{} not built (cargo test --workspace builds it)",
             bin.display()
         );
-        let mut child = std::process::Command::new(&bin)
+        let mut command = match files {
+            None => std::process::Command::new(&bin),
+            Some(files) => {
+                // `exec`: the example keeps the shell's process id (signals reach it).
+                let mut command = std::process::Command::new("sh");
+                command
+                    .arg("-c")
+                    .arg(format!("ulimit -n {files} && exec \"$0\" \"$@\""))
+                    .arg(&bin);
+                command
+            }
+        };
+        let mut child = command
             .args(args)
             .env("PORT", "0")
             .envs(env.iter().copied())

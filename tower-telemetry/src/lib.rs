@@ -71,7 +71,7 @@
 //! | `prometheus` | | `metrics::prometheus`: a `/metrics` service; with `otlp`, `OTEL_METRICS_EXPORTER=prometheus` and `Telemetry::metrics_service` |
 //! | `otlp` | | [`setup`]: providers from `OTEL_*`, OTLP over gRPC and HTTP/protobuf, console; shutdown and signals. Turns on `metrics`, not `prometheus`. OTLP/HTTP uses reqwest's blocking client, which the SDK's batch span processor and periodic reader need (they export from threads of their own) |
 //! | `http-json` | | `OTEL_EXPORTER_OTLP_PROTOCOL=http/json` (and per signal): OTLP/HTTP with JSON bodies; without it, `http/json` warns and protobuf is used |
-//! | `serve` | | [`serve()`]: a server loop with a header-read timeout and a drain deadline, and [`shutdown_signal`] |
+//! | `serve` | | [`serve()`]: a server loop that closes silent and idle connections whatever the protocol, caps open connections, and drains within a deadline; and [`shutdown_signal`] |
 //! | `tls` | | `https://` OTLP endpoints, both protocols (rustls with ring, webpki roots), private CAs and client certificates (`OTEL_EXPORTER_OTLP_CERTIFICATE`, `…_CLIENT_CERTIFICATE`, `…_CLIENT_KEY`) |
 //! | `gzip` | | `OTEL_EXPORTER_OTLP_COMPRESSION=gzip` |
 //! | `tonic` | | propagation-only tonic interceptors (`trace::interceptor`); the layers need no feature for tonic |

@@ -14,6 +14,8 @@
 //!
 //! [OTLP exporter variables]: https://opentelemetry.io/docs/specs/otel/protocol/exporter/#configuration-options
 
+use std::cell::RefCell;
+use std::sync::Arc;
 use std::time::Duration;
 
 use opentelemetry_otlp::{
@@ -25,10 +27,11 @@ use opentelemetry_sdk::metrics::{
     Aggregation, Instrument, InstrumentKind, MeterProviderBuilder, PeriodicReader,
     SdkMeterProvider, Stream,
 };
-use opentelemetry_sdk::trace::{BatchSpanProcessor, SdkTracerProvider, TracerProviderBuilder};
+use opentelemetry_sdk::trace::{SdkTracerProvider, TracerProviderBuilder};
 
 use super::env::{Env, SetupError};
-use super::report::{Diagnostics, FailureReport, Reported};
+use super::queue;
+use super::report::{Diagnostics, ExportReport, Reported};
 #[cfg(feature = "tls")]
 use super::tls;
 use super::{MetricsEndpoint, OtlpProtocol};
@@ -53,6 +56,8 @@ pub(super) struct Exporters<'a> {
     pub(super) resource: Resource,
     pub(super) summary_interval: Duration,
     pub(super) diagnostics: &'a Diagnostics,
+    /// The reports of the exporters built, for the shutdown's lines.
+    pub(super) reports: RefCell<Vec<Arc<ExportReport>>>,
 }
 
 impl Exporters<'_> {
@@ -67,15 +72,24 @@ impl Exporters<'_> {
             match *name {
                 "otlp" => {
                     let exporter = self.otlp::<Traces>()?;
-                    builder = builder.with_span_processor(
-                        BatchSpanProcessor::builder(self.reported(exporter, "trace")).build(),
-                    );
+                    let report = self.report("traces", "trace export over OTLP");
+                    builder = builder.with_span_processor(queue::batch(
+                        Reported {
+                            inner: exporter,
+                            report: Arc::clone(&report),
+                        },
+                        report,
+                    ));
                 }
                 "console" => {
-                    builder = builder.with_span_processor(
-                        BatchSpanProcessor::builder(opentelemetry_stdout::SpanExporter::default())
-                            .build(),
-                    );
+                    let report = self.report("traces", "trace export to the console");
+                    builder = builder.with_span_processor(queue::batch(
+                        Reported {
+                            inner: opentelemetry_stdout::SpanExporter::default(),
+                            report: Arc::clone(&report),
+                        },
+                        report,
+                    ));
                 }
                 _ => {}
             }
@@ -117,8 +131,13 @@ impl Exporters<'_> {
             match *name {
                 "otlp" => {
                     let exporter = self.otlp::<Metrics>()?;
+                    let report = self.report("metrics", "metric export over OTLP");
                     builder = builder.with_reader(
-                        PeriodicReader::builder(self.reported(exporter, "metric")).build(),
+                        PeriodicReader::builder(Reported {
+                            inner: exporter,
+                            report,
+                        })
+                        .build(),
                     );
                 }
                 #[cfg(feature = "prometheus")]
@@ -131,9 +150,13 @@ impl Exporters<'_> {
                     endpoint = service;
                 }
                 "console" => {
+                    let report = self.report("metrics", "metric export to the console");
                     builder = builder.with_reader(
-                        PeriodicReader::builder(opentelemetry_stdout::MetricExporter::default())
-                            .build(),
+                        PeriodicReader::builder(Reported {
+                            inner: opentelemetry_stdout::MetricExporter::default(),
+                            report,
+                        })
+                        .build(),
                     );
                 }
                 _ => {}
@@ -146,16 +169,16 @@ impl Exporters<'_> {
         Ok((provider, endpoint))
     }
 
-    /// `exporter`, its failures reported as "`what` export over OTLP".
-    fn reported<E>(&self, exporter: E, what: &str) -> Reported<E> {
-        Reported {
-            inner: exporter,
-            report: FailureReport::new(
-                format!("{what} export over OTLP"),
-                self.summary_interval,
-                self.diagnostics.clone(),
-            ),
-        }
+    /// A report of what the exporter `what` loses, kept for the shutdown's lines.
+    fn report(&self, signal: &'static str, what: &str) -> Arc<ExportReport> {
+        let report = ExportReport::new(
+            signal,
+            what.to_owned(),
+            self.summary_interval,
+            self.diagnostics.clone(),
+        );
+        self.reports.borrow_mut().push(Arc::clone(&report));
+        report
     }
 
     /// The OTLP exporter of signal `S`: from the environment (`opentelemetry-otlp` reads it),

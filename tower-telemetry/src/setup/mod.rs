@@ -66,17 +66,27 @@
 //! OTLP/gRPC prefer `shutdown().await`, as the drop blocks the thread the exporter needs and
 //! can take the whole budget. [`shutdown_signal`] resolves on SIGTERM or SIGINT.
 //!
-//! # Export failures
+//! At the end, one line per exporter says how it went: `trace export over OTLP: flushed`,
+//! `…: failed: <reason>` (the last export or the exporter's shutdown failed), or `…: timed
+//! out after 5 s: what it still held is lost`, with what was lost since the last summary.
+//! Nothing is reported after it (an export the timeout left running fails as the process
+//! stops; that is the timeout already reported).
 //!
-//! The first failure of each exporter is reported at once, then at most one summary a minute
-//! ("N batches dropped in the last 60s"): on stderr by default, or wherever
-//! [`TelemetryBuilder::on_diagnostic`] sends them (e.g. `|m| tracing::warn!("{m}")`).
+//! # What is lost, reported
+//!
+//! Each exporter reports its first failed export at once, and the first span its full queue
+//! drops (the batch processor's queue, `OTEL_BSP_MAX_QUEUE_SIZE`: a collector slower than the
+//! traffic), then at most one summary a minute of both ("trace export over OTLP: 12,345 spans
+//! dropped (queue full), 3 batches dropped (export failed) in the last 60 s (last error: …)"):
+//! on stderr by default, or wherever [`TelemetryBuilder::on_diagnostic`] sends them (e.g.
+//! `|m| tracing::warn!("{m}")`). Every span ended is either handed to the exporter or counted.
 //!
 //! [OpenTelemetry environment-variable rules]: https://opentelemetry.io/docs/specs/otel/configuration/sdk-environment-variables/#parsing-empty-value
 
 mod env;
 mod exporters;
 mod propagators;
+mod queue;
 mod report;
 mod shutdown;
 #[cfg(feature = "tls")]
@@ -99,7 +109,7 @@ pub use shutdown::DEFAULT_SHUTDOWN_BUDGET;
 
 use env::{Env, Vars};
 use exporters::{AddReader, AddSpanProcessor, Exporters, OtlpSettings};
-use report::Diagnostics;
+use report::{Diagnostics, ExportReport};
 
 pub use crate::{ClientLayer, ServerLayer};
 
@@ -161,6 +171,8 @@ pub struct Telemetry {
     service_name: String,
     budget: Duration,
     diagnostics: Diagnostics,
+    /// What each exporter lost, for its line at shutdown.
+    reports: Vec<Arc<ExportReport>>,
     shut_down: bool,
 }
 
@@ -407,6 +419,7 @@ impl TelemetryBuilder {
             resource,
             summary_interval: self.summary_interval,
             diagnostics: &self.diagnostics,
+            reports: std::cell::RefCell::default(),
         };
         let tracer_provider = exporters.tracer_provider(&traces, self.span_processors)?;
         let (meter_provider, prometheus) =
@@ -421,6 +434,7 @@ impl TelemetryBuilder {
             service_name,
             budget: self.budget,
             diagnostics: self.diagnostics.clone(),
+            reports: exporters.reports.into_inner(),
             shut_down: false,
         })
     }

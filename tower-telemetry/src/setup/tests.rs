@@ -1,7 +1,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use super::report::FailureReport;
+use super::report::ExportReport;
 use super::*;
 
 /// Builds from `vars` only, no exporter that needs a collector; the diagnostics seen.
@@ -396,7 +396,8 @@ fn export_failures_are_reported_first_then_summarized() {
     let diagnostics = Diagnostics::to(Arc::new(move |m: &str| {
         sink.lock().unwrap().push(m.to_owned());
     }));
-    let report = FailureReport::new(
+    let report = ExportReport::new(
+        "traces",
         "trace export over OTLP".to_owned(),
         Duration::from_millis(50),
         diagnostics,
@@ -549,4 +550,191 @@ fn certificate_variables_follow_the_rules() {
     assert_eq!(seen.len(), 1, "{seen:?}");
     assert!(seen[0].contains("needs its key"), "{seen:?}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+// === what exporters lose, and the shutdown's lines ===
+
+/// Diagnostics collected in memory.
+fn collecting() -> (Diagnostics, Arc<Mutex<Vec<String>>>) {
+    let seen = Arc::new(Mutex::new(Vec::<String>::new()));
+    let sink = Arc::clone(&seen);
+    let diagnostics = Diagnostics::to(Arc::new(move |m: &str| {
+        sink.lock().unwrap().push(m.to_owned());
+    }));
+    (diagnostics, seen)
+}
+
+/// A span exporter that counts what it is handed, waits for `open` before each export (a
+/// slow collector), then answers `result`.
+#[derive(Debug, Clone)]
+struct Collector {
+    open: Arc<(Mutex<bool>, std::sync::Condvar)>,
+    exported: Arc<std::sync::atomic::AtomicUsize>,
+    result: Result<(), &'static str>,
+}
+
+impl Collector {
+    fn new(open: bool, result: Result<(), &'static str>) -> Self {
+        Collector {
+            open: Arc::new((Mutex::new(open), std::sync::Condvar::new())),
+            exported: Arc::default(),
+            result,
+        }
+    }
+
+    fn open(&self) {
+        *self.open.0.lock().unwrap() = true;
+        self.open.1.notify_all();
+    }
+}
+
+impl opentelemetry_sdk::trace::SpanExporter for Collector {
+    async fn export(
+        &self,
+        batch: Vec<opentelemetry_sdk::trace::SpanData>,
+    ) -> opentelemetry_sdk::error::OTelSdkResult {
+        let (open, changed) = &*self.open;
+        let mut is_open = open.lock().unwrap();
+        while !*is_open {
+            is_open = changed.wait(is_open).unwrap();
+        }
+        self.exported
+            .fetch_add(batch.len(), std::sync::atomic::Ordering::SeqCst);
+        self.result
+            .map_err(|e| opentelemetry_sdk::error::OTelSdkError::InternalFailure(e.into()))
+    }
+}
+
+/// A processor in front of `collector`, reported as `what`.
+fn counted(
+    collector: &Collector,
+    what: &str,
+    capacity: usize,
+    diagnostics: &Diagnostics,
+    interval: Duration,
+) -> (
+    queue::Counted<opentelemetry_sdk::trace::BatchSpanProcessor>,
+    Arc<ExportReport>,
+) {
+    let report = ExportReport::new("traces", what.to_owned(), interval, diagnostics.clone());
+    let exporter = report::Reported {
+        inner: collector.clone(),
+        report: Arc::clone(&report),
+    };
+    (
+        queue::with_capacity(exporter, Arc::clone(&report), capacity),
+        report,
+    )
+}
+
+/// The counts of "N spans dropped (queue full)" in `messages`, summed.
+fn dropped_in(messages: &[String]) -> usize {
+    messages
+        .iter()
+        .filter_map(|m| {
+            let before = m.split(" span").next()?;
+            let count = before.rsplit(' ').next()?.replace(',', "");
+            m.contains("dropped (queue full)")
+                .then(|| count.parse::<usize>().ok())?
+        })
+        .sum()
+}
+
+/// A collector slower than the traffic: the queue fills; the first drop is reported at once,
+/// then summaries with counts; every span ended is either exported or counted on the way out.
+#[test]
+fn every_span_is_exported_or_counted_as_dropped() {
+    let (diagnostics, seen) = collecting();
+    let collector = Collector::new(false, Ok(()));
+    let (processor, report) = counted(
+        &collector,
+        "trace export over OTLP",
+        16,
+        &diagnostics,
+        Duration::from_millis(50),
+    );
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(processor)
+        .build();
+    let tracer = provider.tracer("test");
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    for _ in 0..150 {
+        tracer.start("span").end();
+    }
+    std::thread::sleep(Duration::from_millis(60));
+    for _ in 0..150 {
+        tracer.start("span").end();
+    }
+    {
+        let seen = seen.lock().unwrap();
+        assert!(
+            seen[0].starts_with("trace export over OTLP: the queue of 16 spans is full"),
+            "{seen:?}"
+        );
+        assert!(
+            seen[1].starts_with("trace export over OTLP: ")
+                && seen[1].contains(" spans dropped (queue full) in the last 0.1 s"),
+            "{seen:?}"
+        );
+    }
+    collector.open();
+    shutdown::shutdown_within(
+        provider,
+        SdkMeterProvider::default(),
+        Duration::from_secs(5),
+        &diagnostics,
+        &[report],
+    );
+    let seen = seen.lock().unwrap().clone();
+    let exported = collector.exported.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(exported > 0 && exported <= 32, "{exported}");
+    assert_eq!(exported + dropped_in(&seen), 300, "{seen:?}");
+    let last = seen.last().unwrap();
+    assert!(
+        last.starts_with("trace export over OTLP: flushed; since the last report: "),
+        "{seen:?}"
+    );
+}
+
+/// One line per exporter at shutdown, in order: flushed, failed (why), timed out; nothing
+/// after it, not even the failure of the export the timeout left running.
+#[test]
+fn the_shutdown_says_one_line_per_exporter_and_nothing_after() {
+    let (diagnostics, seen) = collecting();
+    let interval = Duration::from_secs(60);
+    let fine = Collector::new(true, Ok(()));
+    let down = Collector::new(true, Err("connection refused"));
+    let hole = Collector::new(false, Err("dispatch task is gone"));
+    let (a, fine_report) = counted(&fine, "trace export A", 64, &diagnostics, interval);
+    let (b, down_report) = counted(&down, "trace export B", 64, &diagnostics, interval);
+    let (c, hole_report) = counted(&hole, "trace export C", 64, &diagnostics, interval);
+    let provider = SdkTracerProvider::builder()
+        .with_span_processor(a)
+        .with_span_processor(b)
+        .with_span_processor(c)
+        .build();
+    use opentelemetry::trace::{Span as _, Tracer as _};
+    provider.tracer("test").start("span").end();
+    let budget = Duration::from_millis(300);
+    let started = std::time::Instant::now();
+    shutdown::shutdown_within(
+        provider,
+        SdkMeterProvider::default(),
+        budget,
+        &diagnostics,
+        &[fine_report, down_report, hole_report],
+    );
+    assert!(started.elapsed() < budget + Duration::from_millis(200));
+    // The black hole answers (fails) after the timeout.
+    hole.open();
+    std::thread::sleep(Duration::from_millis(200));
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(
+        seen,
+        [
+            "trace export A: flushed",
+            "trace export B: failed: Operation failed: connection refused",
+            "trace export C: timed out after 0.3 s: what it still held is lost",
+        ],
+    );
 }
