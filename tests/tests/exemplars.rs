@@ -300,3 +300,67 @@ async fn the_filter_switch_on_the_layer() {
     assert_eq!(on_seen.len(), 1, "{text}");
     assert_eq!(on_seen[0].trace_id, trace);
 }
+
+/// gRPC: the current `rpc.server.call.duration` (seconds) and the classic
+/// `rpc.server.duration` (milliseconds) both keep the sampled call's exemplar, a failed call's
+/// too; the classic one's value is in milliseconds, inside its millisecond bucket.
+#[tokio::test]
+async fn grpc_server_exemplars_in_both_conventions() {
+    use integration_tests::grpc::{EchoServer, channel, say};
+    let tracing = Tracing::new();
+    let (provider, _, metrics) = prometheus();
+    let layer = TraceLayer::server(tracing.tracer())
+        .with_rpc_conventions(tower_telemetry_trace::RpcConventions::Both)
+        .with_metrics(&provider.meter("grpc"));
+    let addr = integration_tests::serve_tonic(|incoming| {
+        tonic::transport::Server::builder()
+            .layer(layer)
+            .add_service(EchoServer)
+            .serve_with_incoming(incoming)
+    })
+    .await;
+    let ok = "6bf92f3577b34da6a3ce929d0e0e4736";
+    let failed = "7bf92f3577b34da6a3ce929d0e0e4736";
+    let unsampled = "8bf92f3577b34da6a3ce929d0e0e4736";
+    say(
+        channel(addr).await,
+        "hi",
+        &[("traceparent", &traceparent(ok, true))],
+    )
+    .await
+    .unwrap();
+    say(
+        channel(addr).await,
+        "fail:13",
+        &[("traceparent", &traceparent(failed, true))],
+    )
+    .await
+    .unwrap_err();
+    say(
+        channel(addr).await,
+        "hi",
+        &[("traceparent", &traceparent(unsampled, false))],
+    )
+    .await
+    .unwrap();
+    tracing.wait_for(2).await;
+    let (_, text) = scrape(&metrics, Some(PROMETHEUS_ACCEPT)).await;
+    for (family, bounds) in [
+        ("rpc_server_call_duration_seconds", DURATION_BUCKETS),
+        (
+            "rpc_server_duration_milliseconds",
+            tower_telemetry_metrics::DURATION_BUCKETS_MS,
+        ),
+    ] {
+        let seen = exemplars(&text, family);
+        let traces: BTreeSet<&str> = seen.iter().map(|e| e.trace_id.as_str()).collect();
+        assert_eq!(traces, BTreeSet::from([ok, failed]), "{family}: {seen:?}");
+        for e in &seen {
+            let lower = bounds.iter().copied().take_while(|b| *b < e.le).last();
+            assert!(
+                e.value <= e.le && lower.is_none_or(|l| e.value > l),
+                "{e:?}"
+            );
+        }
+    }
+}

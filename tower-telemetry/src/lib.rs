@@ -126,6 +126,6 @@ pub use tower_telemetry_propagation as propagation;
 pub use tower_telemetry_trace as trace;
 
 #[cfg(feature = "metrics")]
-pub use metrics::{MetricsLayer, WithMetrics};
+pub use metrics::{ExemplarFilter, MetricsLayer, WithMetrics};
 pub use propagation::Propagator;
 pub use trace::{ClientTraceLayer, Protocol, RequestInfo, RpcConventions, TraceLayer};
