@@ -28,7 +28,7 @@ use std::sync::{Arc, Mutex, RwLock, Weak};
 use std::time::SystemTime;
 
 use opentelemetry::KeyValue;
-use opentelemetry::trace::{SpanContext, TraceContextExt};
+use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceId};
 
 use crate::bound::{MAX_SERIES, SeriesKey};
 
@@ -71,10 +71,11 @@ impl ExemplarFilter {
     /// The span ids a measurement made in `cx`'s span offers, if the filter admits it.
     #[inline]
     pub(crate) fn admit(self, span: &SpanContext) -> Option<Ids> {
+        // The flag first: an unsampled request is turned away by one bit test.
         let admitted = match self {
             Self::AlwaysOff => false,
             Self::AlwaysOn => span.is_valid(),
-            Self::TraceBased => span.is_valid() && span.is_sampled(),
+            Self::TraceBased => span.is_sampled() && span.is_valid(),
         };
         admitted.then(|| Ids {
             trace: u128::from_be_bytes(span.trace_id().to_bytes()),
@@ -330,6 +331,78 @@ pub(crate) fn index() -> Index {
         }
     }
     index
+}
+
+/// An exemplar the metrics layers keep, as [`kept_exemplars`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct KeptExemplar {
+    /// The trace of the request measured.
+    pub trace_id: TraceId,
+    /// Its span (the server or client span of the layer that measured it).
+    pub span_id: SpanId,
+    /// The measured duration, in the instrument's unit.
+    pub value: f64,
+    /// When it was measured.
+    pub time: SystemTime,
+    /// The upper bound of its bucket (`+Inf` for the last).
+    pub upper_bound: f64,
+}
+
+/// The exemplars of one series of one duration histogram, as [`kept_exemplars`] reads them.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct SeriesExemplars {
+    /// The metric as the Prometheus exporter names it (`http_server_request_duration_seconds`).
+    pub metric: String,
+    /// The series' labels as Prometheus names them (`http_route`), sorted, scope left out.
+    pub labels: Vec<(String, String)>,
+    /// One per bucket that has one, from the fastest bucket to the slowest.
+    pub exemplars: Vec<KeptExemplar>,
+}
+
+/// Every exemplar the metrics layers of this process keep right now, per series: what the
+/// Prometheus service writes on the `_bucket` lines, for a view of one's own (the demo's RED
+/// table names the trace of each route's slowest bucket) or a test. A layer's exemplars go
+/// when the layer is dropped.
+///
+/// ```
+/// for series in tower_telemetry_metrics::kept_exemplars() {
+///     if let Some(slowest) = series.exemplars.last() {
+///         println!("{} {:?}: trace {}", series.metric, series.labels, slowest.trace_id);
+///     }
+/// }
+/// ```
+pub fn kept_exemplars() -> Vec<SeriesExemplars> {
+    let live: Vec<Arc<Exemplars>> = REGISTRY
+        .lock()
+        .map(|all| all.iter().filter_map(Weak::upgrade).collect())
+        .unwrap_or_default();
+    let mut out = Vec::new();
+    for store in live {
+        for (labels, slots) in store.snapshot() {
+            let exemplars = slots
+                .iter()
+                .enumerate()
+                .filter_map(|(i, slot)| {
+                    slot.map(|e| KeptExemplar {
+                        trace_id: TraceId::from_bytes(e.ids.trace.to_be_bytes()),
+                        span_id: SpanId::from_bytes(e.ids.span.to_be_bytes()),
+                        value: e.value,
+                        time: SystemTime::UNIX_EPOCH
+                            + std::time::Duration::from_nanos(e.time_nanos),
+                        upper_bound: store.bounds.get(i).copied().unwrap_or(f64::INFINITY),
+                    })
+                })
+                .collect();
+            out.push(SeriesExemplars {
+                metric: store.family.clone(),
+                labels: labels.into_vec(),
+                exemplars,
+            });
+        }
+    }
+    out
 }
 
 /// A name as a Prometheus label or metric name: characters other than ASCII letters, digits,

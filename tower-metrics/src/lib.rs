@@ -140,7 +140,7 @@ mod observer;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 
-pub use exemplars::ExemplarFilter;
+pub use exemplars::{ExemplarFilter, KeptExemplar, SeriesExemplars, kept_exemplars};
 pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
 pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};
 pub use observer::{
