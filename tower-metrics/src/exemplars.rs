@@ -22,6 +22,7 @@
 //! series' label text is built once, when the series is first seen; at most [`MAX_SERIES`]
 //! series per instrument are kept.
 
+#[cfg(feature = "prometheus")]
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
 use std::sync::{Arc, Mutex, RwLock, Weak};
@@ -307,17 +308,23 @@ impl Exemplars {
 /// the series it serves by metric name and label set.
 static REGISTRY: Mutex<Vec<Weak<Exemplars>>> = Mutex::new(Vec::new());
 
+/// The live stores.
+fn live() -> Vec<Arc<Exemplars>> {
+    REGISTRY
+        .lock()
+        .map(|all| all.iter().filter_map(Weak::upgrade).collect())
+        .unwrap_or_default()
+}
+
 /// The exemplars of a series: by family name, then by label set.
+#[cfg(feature = "prometheus")]
 pub(crate) type Index = HashMap<String, HashMap<Labels, Vec<Option<Exemplar>>>>;
 
 /// Every registered series' exemplars, for one scrape.
+#[cfg(feature = "prometheus")]
 pub(crate) fn index() -> Index {
-    let live: Vec<Arc<Exemplars>> = REGISTRY
-        .lock()
-        .map(|all| all.iter().filter_map(Weak::upgrade).collect())
-        .unwrap_or_default();
     let mut index = Index::new();
-    for exemplars in live {
+    for exemplars in live() {
         let family = index.entry(exemplars.family.clone()).or_default();
         for (labels, slots) in exemplars.snapshot() {
             // Two layers recording the same series: the later exemplar of each bucket.
@@ -374,12 +381,8 @@ pub struct SeriesExemplars {
 /// }
 /// ```
 pub fn kept_exemplars() -> Vec<SeriesExemplars> {
-    let live: Vec<Arc<Exemplars>> = REGISTRY
-        .lock()
-        .map(|all| all.iter().filter_map(Weak::upgrade).collect())
-        .unwrap_or_default();
     let mut out = Vec::new();
-    for store in live {
+    for store in live() {
         for (labels, slots) in store.snapshot() {
             let exemplars = slots
                 .iter()

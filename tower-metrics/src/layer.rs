@@ -129,8 +129,9 @@ impl<R, F, L> MetricsLayer<R, F, L> {
     /// Which request durations keep an exemplar (the span's trace and span ids, the value,
     /// the time) in their bucket, for the Prometheus service's OpenMetrics output:
     /// [`ExemplarFilter::TraceBased`] by default (sampled requests only), as the OpenTelemetry
-    /// SDK specification's default; [`ExemplarFilter::AlwaysOff`] keeps none, at no cost. See
-    /// the [`prometheus`](crate#exemplars) docs.
+    /// SDK specification's default; [`ExemplarFilter::AlwaysOff`] keeps none, at no cost. The
+    /// `prometheus` module (feature `prometheus`) serves them; [`kept_exemplars`](crate::kept_exemplars)
+    /// reads them.
     ///
     /// ```
     /// use opentelemetry::global;

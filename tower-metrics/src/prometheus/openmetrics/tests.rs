@@ -67,7 +67,7 @@ fn a_histogram_with_exemplars_as_the_specification_writes_it() {
         "foo",
         "A histogram.",
         MetricType::HISTOGRAM,
-        vec![foo_histogram(vec![route.clone(), scope])],
+        vec![foo_histogram(vec![route, scope])],
     )];
     let labels: Labels = vec![("http_route".to_owned(), "/users/{id}".to_owned())].into();
     // Kept per bucket of the layer's boundaries: the encoder places each by its value, so
@@ -78,10 +78,10 @@ fn a_histogram_with_exemplars_as_the_specification_writes_it() {
             0x4bf92f3577b34da6a3ce929d0e0e4736,
             0x00f067aa0ba902b7,
             0.67,
-            1520879607_789,
+            1_520_879_607_789,
         ),
-        exemplar(1, 2, 9.8, 1520879607_789),
-        exemplar(3, 4, 0.5, 1520879600_000), // older than 0.67, same bucket
+        exemplar(1, 2, 9.8, 1_520_879_607_789),
+        exemplar(3, 4, 0.5, 1_520_879_600_000), // older than 0.67, same bucket
     ];
     let index: Index = HashMap::from([("foo".to_owned(), HashMap::from([(labels, slots)]))]);
     let mut out = String::new();
