@@ -29,9 +29,19 @@ instructions() {
     rm -f "$f"
 }
 mkdir -p "$home"
+# `CALLGRIND_VARIANTS="a b"`: only those variants, printed (not written to the table).
+if [ -n "${CALLGRIND_VARIANTS:-}" ]; then
+    for v in $CALLGRIND_VARIANTS; do
+        a="$(instructions "$v" "$N1")"
+        b="$(instructions "$v" "$N2")"
+        echo "$v $(( (b - a) / (N2 - N1) ))"
+    done
+    exit 0
+fi
 : > "$out"
 for v in bare bare_no_parent bare_full_context identity disabled filtered sampled_out trace metrics fused \
-    fused_no_parent fused_full_context fused_unsampled_parent peer_combo floor client_bare client client_floor; do
+    fused_no_parent fused_full_context fused_unsampled_parent fused_exemplars_off \
+    fused_unsampled_parent_exemplars_off peer_combo floor client_bare client client_floor; do
     a="$(instructions "$v" "$N1")"
     b="$(instructions "$v" "$N2")"
     echo "$v $(( (b - a) / (N2 - N1) ))" | tee -a "$out"

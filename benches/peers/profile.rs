@@ -6,7 +6,8 @@
 //! of `bare`, `identity`, `disabled`, `filtered`, `sampled_out`, `trace`, `metrics`, `fused`
 //! (the server group, realistic request); `bare_no_parent`, `fused_no_parent`,
 //! `bare_full_context`, `fused_full_context` (`tracestate` and `baggage` too),
-//! `fused_unsampled_parent` (the request variants); `peer_combo` (axum-tracing-opentelemetry +
+//! `fused_unsampled_parent` (the request variants); `fused_exemplars_off`,
+//! `fused_unsampled_parent_exemplars_off` (the same, exemplars off: their cost); `peer_combo` (axum-tracing-opentelemetry +
 //! axum-otel-metrics); `floor`, `client_floor` (the SDK calls alone, for exactly the span,
 //! attributes and points the layers record); `client_bare`, `client` (the client layer,
 //! sampled); `describe` prints what the floor reproduces. `benches/callgrind.sh` runs them all
@@ -24,7 +25,7 @@ use http::Request;
 use opentelemetry::global;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use tower::Layer as _;
-use tower_telemetry_metrics::{MetricsLayer, WithMetrics};
+use tower_telemetry_metrics::{ExemplarFilter, MetricsLayer, WithMetrics};
 use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 use tracing_subscriber::layer::SubscriberExt as _;
 
@@ -44,6 +45,12 @@ fn main() {
     };
     let run = |svc: axum::Router| run_with(svc, request);
     let fused = || router().layer(TraceLayer::server(tracer(&traces)).with_metrics(&meter(&meters)));
+    let fused_exemplars_off = || {
+        router().layer(
+            TraceLayer::server(tracer(&traces))
+                .with_metrics_layer(MetricsLayer::server(&meter(&meters)).with_exemplars(ExemplarFilter::AlwaysOff)),
+        )
+    };
     let client = |svc: &dyn Fn(Request<Body>)| {
         for _ in 0..n {
             svc(client_request());
@@ -63,6 +70,8 @@ fn main() {
         "fused_no_parent" => run_with(fused(), request_no_parent),
         "fused_full_context" => run_with(fused(), request_full_context),
         "fused_unsampled_parent" => run_with(fused(), request_unsampled_parent),
+        "fused_exemplars_off" => run(fused_exemplars_off()),
+        "fused_unsampled_parent_exemplars_off" => run_with(fused_exemplars_off(), request_unsampled_parent),
         "peer_combo" => {
             global::set_text_map_propagator(TraceContextPropagator::new());
             let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer(&traces)));

@@ -9,7 +9,7 @@
 //! | `GET /users/{id}` | 200 |
 //! | `GET /fail` | 500 |
 //! | `GET /` | 200 |
-//! | `GET /metrics` | the RED metrics of both layers in the Prometheus text format |
+//! | `GET /metrics` | the RED metrics of both layers: OpenMetrics 1.0 text with exemplars (the trace and span of a sampled request on each duration bucket, `/fail`'s 500s included) when `Accept` asks for it as Prometheus does, else the classic Prometheus text format |
 //! | anything else | 404 |
 //!
 //! Outbound calls go only to `http://` loopback URLs (`127.0.0.0/8`, `[::1]`, `localhost`);

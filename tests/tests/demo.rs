@@ -99,6 +99,27 @@ async fn demo_prints_waterfalls_and_the_red_table() {
         red.lines().any(|l| l.starts_with("greeter  test.Echo/Say")),
         "{red}"
     );
+    // Under each route, the trace of its slowest bucket's exemplar, one of the waterfalls'.
+    let slowest: Vec<&str> = red
+        .lines()
+        .filter_map(|l| l.trim_start().strip_prefix("slowest bucket "))
+        .collect();
+    assert!(slowest.len() >= 3, "{red}");
+    for line in &slowest {
+        let trace = line.rsplit("trace ").next().unwrap();
+        assert_eq!(trace.len(), 32, "{line}");
+        assert!(
+            text.lines()
+                .any(|l| l.starts_with(&format!("trace {trace}"))),
+            "{line}: its waterfall is above"
+        );
+    }
+    let checkout = red
+        .lines()
+        .skip_while(|l| !l.starts_with("frontend GET /checkout/{id}"))
+        .nth(1)
+        .unwrap();
+    assert!(checkout.contains("slowest bucket <= "), "{red}");
     tokio::task::spawn_blocking(move || drop(telemetry))
         .await
         .unwrap();

@@ -3,7 +3,10 @@
 use opentelemetry::metrics::{Histogram, Meter, UpDownCounter};
 use tower_telemetry_trace::conventions::{Role, RpcConventions};
 
+use std::sync::Arc;
+
 use crate::bound::Cached;
+use crate::exemplars::{ExemplarFilter, Exemplars};
 
 /// The advisory bucket boundaries of `http.server.request.duration`,
 /// `http.client.request.duration` and `rpc.*.call.duration`, in seconds.
@@ -30,6 +33,8 @@ pub(crate) struct Options {
     pub(crate) active_requests: Option<bool>,
     pub(crate) body_sizes: bool,
     pub(crate) count_filtered: bool,
+    /// Which durations offer an exemplar.
+    pub(crate) exemplars: ExemplarFilter,
 }
 
 /// One layer's instruments.
@@ -46,6 +51,18 @@ pub(crate) struct Instruments {
     /// The classic `rpc.{server,client}.duration` (milliseconds), with classic conventions or
     /// both.
     pub(crate) rpc_classic_duration: Option<Cached<Histogram<f64>>>,
+    /// Which durations offer an exemplar (`AlwaysOff`: the stores below are all `None`).
+    pub(crate) exemplar_filter: ExemplarFilter,
+    /// The exemplars of `http_duration`, `rpc_call_duration`, `rpc_classic_duration`.
+    pub(crate) exemplars: [Option<Arc<Exemplars>>; 3],
+}
+
+/// Which duration an exemplar belongs to (an index into [`Instruments::exemplars`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Duration {
+    Http = 0,
+    RpcCall = 1,
+    RpcClassic = 2,
 }
 
 impl Instruments {
@@ -111,7 +128,33 @@ impl Instruments {
                 .with_boundaries(DURATION_BUCKETS_MS.to_vec())
                 .build()
         });
+        let store = |present: bool, name: String, unit: &str, bounds: &'static [f64]| {
+            (present && options.exemplars != ExemplarFilter::AlwaysOff)
+                .then(|| Exemplars::register(&name, unit, bounds))
+        };
+        let exemplars = [
+            store(
+                true,
+                format!("http.{side}.request.duration"),
+                "s",
+                &DURATION_BUCKETS,
+            ),
+            store(
+                rpc_call_duration.is_some(),
+                format!("rpc.{side}.call.duration"),
+                "s",
+                &DURATION_BUCKETS,
+            ),
+            store(
+                rpc_classic_duration.is_some(),
+                format!("rpc.{side}.duration"),
+                "ms",
+                &DURATION_BUCKETS_MS,
+            ),
+        ];
         Instruments {
+            exemplar_filter: options.exemplars,
+            exemplars,
             role,
             http_duration: Cached::new(http_duration),
             http_active: http_active.map(Cached::new),

@@ -9,6 +9,7 @@ use tower_telemetry_trace::conventions::{Protocol, Role, RpcConventions};
 use tower_telemetry_trace::hooks::{DefaultRoute, MakeRoute};
 use tower_telemetry_trace::lifecycle::{Conventions, IntoObserveLayer, Observe, ObserveLayer};
 
+use crate::exemplars::ExemplarFilter;
 use crate::instruments::{Instruments, Options};
 use crate::observer::{Inner, Label, MAX_SERVER_TARGETS, MetricsObserver, Targets};
 
@@ -81,6 +82,7 @@ impl MetricsLayer {
             active_requests: None,
             body_sizes: false,
             count_filtered: false,
+            exemplars: ExemplarFilter::default(),
         };
         MetricsLayer {
             instruments: Arc::new(Instruments::new(
@@ -121,6 +123,25 @@ impl<R, F, L> MetricsLayer<R, F, L> {
     /// clients). Decremented exactly once per request on every path, dropped ones included.
     pub fn with_active_requests(mut self, enabled: bool) -> Self {
         self.options.active_requests = Some(enabled);
+        self.rebuilt()
+    }
+
+    /// Which request durations keep an exemplar (the span's trace and span ids, the value,
+    /// the time) in their bucket, for the Prometheus service's OpenMetrics output:
+    /// [`ExemplarFilter::TraceBased`] by default (sampled requests only), as the OpenTelemetry
+    /// SDK specification's default; [`ExemplarFilter::AlwaysOff`] keeps none, at no cost. The
+    /// `prometheus` module (feature `prometheus`) serves them; [`kept_exemplars`](crate::kept_exemplars)
+    /// reads them.
+    ///
+    /// ```
+    /// use opentelemetry::global;
+    /// use tower_telemetry_metrics::{ExemplarFilter, MetricsLayer};
+    ///
+    /// let layer = MetricsLayer::server(&global::meter("svc")).with_exemplars(ExemplarFilter::AlwaysOff);
+    /// # let _ = layer;
+    /// ```
+    pub fn with_exemplars(mut self, filter: ExemplarFilter) -> Self {
+        self.options.exemplars = filter;
         self.rebuilt()
     }
 
@@ -239,6 +260,7 @@ impl<R, F, L> MetricsLayer<R, F, L> {
             count_filtered: self.options.count_filtered,
             label: self.label,
             targets: Targets::new(self.max_targets),
+            capture_current: false,
         })
     }
 }
@@ -264,6 +286,7 @@ impl<R, F, L> IntoObserveLayer for MetricsLayer<R, F, L> {
                 count_filtered: options.count_filtered,
                 label,
                 targets: Targets::new(max_targets),
+                capture_current: true,
             }),
         )
     }

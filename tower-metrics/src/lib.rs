@@ -132,6 +132,7 @@
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod bound;
+mod exemplars;
 mod instruments;
 mod layer;
 mod observer;
@@ -139,6 +140,7 @@ mod observer;
 #[cfg_attr(docsrs, doc(cfg(feature = "prometheus")))]
 pub mod prometheus;
 
+pub use exemplars::{ExemplarFilter, KeptExemplar, SeriesExemplars, kept_exemplars};
 pub use instruments::{DURATION_BUCKETS, DURATION_BUCKETS_MS, SIZE_BUCKETS};
 pub use layer::{MetricsLayer, TraceMetricsLayer, WithMetrics};
 pub use observer::{

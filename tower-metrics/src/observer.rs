@@ -12,7 +12,8 @@ use tower_telemetry_trace::lifecycle::{
 use tower_telemetry_trace::{RequestInfo, ResponseInfo};
 
 use crate::bound::{Atom, SeriesKey};
-use crate::instruments::Instruments;
+use crate::exemplars::{ExemplarFilter, Ids};
+use crate::instruments::{Duration as Measured, Instruments};
 
 /// Distinct values an extra label keeps per layer; later values are recorded as `_OTHER`.
 pub const MAX_LABEL_VALUES: usize = 100;
@@ -139,6 +140,10 @@ pub(crate) struct Inner<L> {
     pub(crate) count_filtered: bool,
     pub(crate) label: L,
     pub(crate) targets: Targets,
+    /// A layer of its own (not the second of a fused pair): the span a measurement belongs to
+    /// is the one current when the request reaches it (an outer trace layer's), read in
+    /// `on_request`. In a pair, it is the pair's span ([`End::context`]).
+    pub(crate) capture_current: bool,
 }
 
 /// The [`Observer`] behind [`MetricsLayer`](crate::MetricsLayer): records RED metrics on the
@@ -200,6 +205,9 @@ pub struct MetricsRecord {
     active: bool,
     /// A client target past the cap: `server.address="_OTHER"`, no port.
     overflow: Option<Arc<str>>,
+    /// The ids of the span current at `on_request`, when this layer stands alone and the
+    /// exemplar filter admits it.
+    ids: Option<Ids>,
 }
 
 impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
@@ -235,7 +243,12 @@ impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
             response_bytes: 0,
             active: false,
             overflow: overflow.clone(),
+            ids: None,
         };
+        let filter = inner.instruments.exemplar_filter;
+        if inner.capture_current && filter != ExemplarFilter::AlwaysOff {
+            record.ids = opentelemetry::Context::map_current(|cx| filter.admit_context(cx));
+        }
         if inner.instruments.request_body_size.is_some() {
             record.request_bytes = content_length(info.headers());
         }
@@ -372,6 +385,7 @@ impl MetricsRecord {
             self.push_label(&mut attrs);
             attrs
         };
+        let ids = self.exemplar_ids(end);
         // `server.address` and `server.port` are conditionally required on the client's
         // duration and opt-in on the server's, in both generations ("RPC metrics" page,
         // semconv 1.45.0 and 1.37.0).
@@ -390,6 +404,15 @@ impl MetricsRecord {
                 }
             }
         };
+        let mut key = SeriesKey::default();
+        key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_interned);
+        key.atoms[1] = verdict
+            .grpc_code
+            .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
+        key.atoms[2] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
+        key.atoms[3] = address.map_or(Atom::NONE, Atom::of_interned);
+        key.atoms[5] = self.label_atom();
+        key.numbers[1] = number(port);
         if let Some(histogram) = &self.instruments.rpc_classic_duration {
             // Service and method are split per call (owned): recorded unbound.
             let mut attrs = Attrs::new();
@@ -406,21 +429,18 @@ impl MetricsRecord {
             }
             push_server(&mut attrs);
             let ms = elapsed.as_secs_f64() * 1000.0;
-            histogram.record_unbound(ms, with_end(attrs).as_slice());
+            let attrs = with_end(attrs);
+            histogram.record_unbound(ms, attrs.as_slice());
+            // The classic series are told apart by the same atoms (the method's text holds
+            // service and method): a key of its own store.
+            self.offer(Measured::RpcClassic, &key, ms, ids, end, || {
+                attrs.as_slice()
+            });
         }
         let Some(histogram) = &self.instruments.rpc_call_duration else {
             return;
         };
-        let mut key = SeriesKey::default();
-        key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_interned);
-        key.atoms[1] = verdict
-            .grpc_code
-            .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
-        key.atoms[2] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
-        key.atoms[3] = address.map_or(Atom::NONE, Atom::of_interned);
-        key.atoms[5] = self.label_atom();
-        key.numbers[1] = number(port);
-        histogram.record(&key, elapsed.as_secs_f64(), || {
+        let attributes = || {
             let mut attrs = Attrs::new();
             attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
             attrs.push(KeyValue::new(
@@ -434,7 +454,37 @@ impl MetricsRecord {
             }
             push_server(&mut attrs);
             with_end(attrs)
-        });
+        };
+        let seconds = elapsed.as_secs_f64();
+        histogram.record(&key, seconds, attributes);
+        self.offer(Measured::RpcCall, &key, seconds, ids, end, attributes);
+    }
+
+    /// The ids of the span this request's measurements belong to, if the exemplar filter
+    /// admits it: the pair's span ([`End::context`]), else the one current at `on_request`.
+    #[inline]
+    fn exemplar_ids(&self, end: &End<'_>) -> Option<Ids> {
+        match end.context() {
+            Some(cx) => self.instruments.exemplar_filter.admit_context(cx),
+            None => self.ids,
+        }
+    }
+
+    /// Offers an exemplar of `value` to the series `key` of `duration`, when there are ids.
+    #[inline]
+    fn offer<A: AsRef<[KeyValue]>>(
+        &self,
+        duration: Measured,
+        key: &SeriesKey,
+        value: f64,
+        ids: Option<Ids>,
+        end: &End<'_>,
+        attributes: impl FnOnce() -> A,
+    ) {
+        if let (Some(ids), Some(exemplars)) = (ids, &self.instruments.exemplars[duration as usize])
+        {
+            exemplars.offer(key, value, ids, end.now().system, attributes);
+        }
     }
 
     fn finish_http(&self, end: &End<'_>, seconds: f64) {
@@ -482,6 +532,8 @@ impl MetricsRecord {
         self.instruments
             .http_duration
             .record(&key, seconds, attributes);
+        let ids = self.exemplar_ids(end);
+        self.offer(Measured::Http, &key, seconds, ids, end, attributes);
         if let Some(histogram) = &self.instruments.response_body_size {
             histogram.record(&key, self.response_bytes, attributes);
         }

@@ -92,4 +92,35 @@ fn steady_state_recording_allocates_nothing_of_ours() {
         with_metrics.allocs, bare.allocs,
         "bare {bare:?}, with metrics {with_metrics:?}"
     );
+
+    // In a sampled span, each request also leaves an exemplar in its bucket: still nothing
+    // allocated once the series exists.
+    use opentelemetry::trace::{
+        SpanContext, SpanId, TraceContextExt as _, TraceFlags, TraceId, TraceState,
+    };
+    let trace_id = TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap();
+    let sampled = opentelemetry::Context::new().with_remote_span_context(SpanContext::new(
+        trace_id,
+        SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+        TraceFlags::SAMPLED,
+        true,
+        TraceState::default(),
+    ));
+    let _current = sampled.attach();
+    let layered = MetricsLayer::server(&provider.meter("alloc-exemplars")).layer(handler());
+    // A clone keeps the layer (and so its exemplars) alive after `cost` is done with it.
+    let keep = layered.clone();
+    let with_exemplars = cost(&rt, layered);
+    assert_eq!(
+        with_exemplars.allocs, bare.allocs,
+        "bare {bare:?}, with exemplars {with_exemplars:?}"
+    );
+    let kept = tower_telemetry_metrics::kept_exemplars();
+    assert!(
+        kept.iter()
+            .flat_map(|s| &s.exemplars)
+            .any(|e| e.trace_id == trace_id),
+        "an exemplar was kept: {kept:?}"
+    );
+    drop(keep);
 }

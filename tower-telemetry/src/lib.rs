@@ -129,7 +129,7 @@ pub use tower_telemetry_propagation as propagation;
 pub use tower_telemetry_trace as trace;
 
 #[cfg(feature = "metrics")]
-pub use metrics::{MetricsLayer, WithMetrics};
+pub use metrics::{ExemplarFilter, MetricsLayer, WithMetrics};
 
 /// The fused server layer (spans and RED metrics) that `setup::Telemetry::server_layer` and
 /// `testing::TestTelemetry::server_layer` build.

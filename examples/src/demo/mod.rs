@@ -571,6 +571,12 @@ pub async fn run(
     writeln!(out)?;
     render_waterfalls(&recorded.spans, &recorded.logs, out, style)?;
     writeln!(out)?;
-    render_red_table(&recorded.metrics, out, style)?;
+    render_red_table(
+        &recorded.metrics,
+        &tower_telemetry_metrics::kept_exemplars(),
+        &recorded.spans,
+        out,
+        style,
+    )?;
     Ok(services)
 }

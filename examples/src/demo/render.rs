@@ -8,6 +8,7 @@ use std::time::SystemTime;
 use opentelemetry::trace::{SpanId, SpanKind, Status};
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::trace::SpanData;
+use tower_telemetry_metrics::SeriesExemplars;
 
 use super::logs::LogLine;
 
@@ -277,17 +278,74 @@ pub(super) fn quantile(bounds: &[f64], buckets: &[u64], q: f64) -> Option<f64> {
     bounds.last().copied()
 }
 
+/// The route of a server duration series as the RED table names it: `GET /users/{id}`, or
+/// the RPC method.
+fn route_of(rpc: bool, attr: impl Fn(&str) -> Option<String>) -> String {
+    if rpc {
+        attr("rpc.method").unwrap_or_else(|| "_OTHER".to_owned())
+    } else {
+        let method = attr("http.request.method").unwrap_or_default();
+        format!(
+            "{method} {}",
+            attr("http.route").unwrap_or_else(|| "(no route)".to_owned())
+        )
+    }
+}
+
+/// Per service and route, the exemplar of the slowest bucket that has one: its bucket's upper
+/// bound (ms) and trace id. The service is the one whose span the exemplar names.
+fn slowest_exemplars(
+    exemplars: &[SeriesExemplars],
+    spans: &[SpanData],
+) -> HashMap<(String, String), (f64, String)> {
+    let mut slowest: HashMap<(String, String), (f64, String)> = HashMap::new();
+    for series in exemplars {
+        let (rpc, scale) = match series.metric.as_str() {
+            "http_server_request_duration_seconds" => (false, 1000.0),
+            "rpc_server_call_duration_seconds" => (true, 1000.0),
+            _ => continue,
+        };
+        // Exemplar labels are Prometheus names: `http.route` is `http_route`.
+        let route = route_of(rpc, |k| {
+            let k = k.replace('.', "_");
+            series
+                .labels
+                .iter()
+                .find(|(name, _)| *name == k)
+                .map(|(_, v)| v.clone())
+        });
+        for e in &series.exemplars {
+            let Some(span) = spans.iter().find(|s| s.span_context.span_id() == e.span_id) else {
+                continue;
+            };
+            let upper = e.upper_bound * scale;
+            let entry = slowest
+                .entry((service_of(span), route.clone()))
+                .or_insert((f64::NEG_INFINITY, String::new()));
+            if upper > entry.0 {
+                *entry = (upper, e.trace_id.to_string());
+            }
+        }
+    }
+    slowest
+}
+
 /// Prints rate (count), errors and p50/p90/p99 per service and route, from the servers'
-/// duration histograms.
+/// duration histograms; under each route, the trace of the exemplar in its slowest bucket
+/// (`exemplars`, as [`tower_telemetry_metrics::kept_exemplars`] reads them), to find that
+/// request's waterfall among `spans`.
 ///
 /// # Errors
 ///
 /// When writing fails.
 pub fn render_red_table(
     metrics: &HashMap<&'static str, Vec<ResourceMetrics>>,
+    exemplars: &[SeriesExemplars],
+    spans: &[SpanData],
     out: &mut impl Write,
     style: Style,
 ) -> io::Result<()> {
+    let slowest = slowest_exemplars(exemplars, spans);
     writeln!(
         out,
         "{}",
@@ -324,15 +382,7 @@ pub fn render_red_table(
                         .find(|kv| kv.key.as_str() == k)
                         .map(|kv| kv.value.to_string())
                 };
-                let route = if name.starts_with("rpc") {
-                    attr("rpc.method").unwrap_or_else(|| "_OTHER".to_owned())
-                } else {
-                    let method = attr("http.request.method").unwrap_or_default();
-                    format!(
-                        "{method} {}",
-                        attr("http.route").unwrap_or_else(|| "(no route)".to_owned())
-                    )
-                };
+                let route = route_of(name.starts_with("rpc"), attr);
                 let row = rows.entry(route).or_default();
                 row.count += point.count();
                 if attr("error.type").is_some() {
@@ -374,12 +424,29 @@ pub fn render_red_table(
                 q(0.9),
                 q(0.99),
             )?;
+            if let Some((upper, trace)) = slowest.get(&(service.to_owned(), route)) {
+                let bucket = if upper.is_finite() {
+                    format!("<= {upper}ms")
+                } else {
+                    "+Inf".to_owned()
+                };
+                writeln!(
+                    out,
+                    "{}",
+                    style.dim(&format!("{:9}slowest bucket {bucket}: trace {trace}", ""))
+                )?;
+            }
         }
     }
     writeln!(
         out,
         "{}",
         style.dim("Quantiles are interpolated inside the semconv buckets (5 ms, 10 ms, 25 ms, …).")
+    )?;
+    writeln!(
+        out,
+        "{}",
+        style.dim("Each trace named is an exemplar: Prometheus shows it on the bucket's line.")
     )?;
     Ok(())
 }

@@ -10,6 +10,7 @@ use std::fmt;
 
 use opentelemetry_sdk::Resource;
 use opentelemetry_sdk::trace::Sampler;
+use tower_telemetry_metrics::ExemplarFilter;
 use tower_telemetry_trace::RpcConventions;
 
 use super::report::Diagnostics;
@@ -294,6 +295,19 @@ pub(crate) fn rpc_conventions(env: &Env<'_>) -> Result<RpcConventions, SetupErro
         }
     }
     Ok(rpc)
+}
+
+/// `OTEL_METRICS_EXEMPLAR_FILTER` (OpenTelemetry environment variable specification,
+/// "Exemplar"): `trace_based` (the default), `always_on` or `always_off`, case-insensitive;
+/// which durations the layers keep an exemplar for. The SDK 0.33 reads it for nothing (it
+/// collects no exemplars), so the setup does, for the layers it builds.
+pub(crate) fn exemplar_filter(env: &Env<'_>) -> Result<ExemplarFilter, SetupError> {
+    let name = env.choice(
+        "OTEL_METRICS_EXEMPLAR_FILTER",
+        &["trace_based", "always_on", "always_off"],
+        "trace_based",
+    )?;
+    Ok(ExemplarFilter::from_name(name).unwrap_or_default())
 }
 
 /// Checks `OTEL_TRACES_SAMPLER`, which the SDK reads from the process environment and turns

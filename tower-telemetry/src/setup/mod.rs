@@ -34,6 +34,7 @@
 //! | `OTEL_EXPORTER_OTLP_PROTOCOL` (and `…_TRACES_…`, `…_METRICS_…`) | `grpc`, `http/protobuf`, `http/json` (feature `http-json`; without it, a warning and protobuf) | `http/protobuf` |
 //! | `OTEL_PROPAGATORS` | `tracecontext`, `baggage`, `xcloudtrace` (both ways), `xcloudtrace_oneway` (extract only), `grpctracebin` (OpenCensus `grpc-trace-bin`, extract only), `none` | `tracecontext,baggage` |
 //! | `OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION` | `explicit_bucket_histogram`, `base2_exponential_bucket_histogram` | explicit |
+//! | `OTEL_METRICS_EXEMPLAR_FILTER` | `trace_based` (durations of sampled requests), `always_on`, `always_off`: which durations keep an exemplar for the Prometheus OpenMetrics output (the SDK 0.33 collects none itself) | `trace_based` |
 //! | `OTEL_SEMCONV_STABILITY_OPT_IN` | a list; its `rpc` entries, read by [`RpcConventions::from_opt_in`]: `rpc` (current RPC conventions), `rpc/dup` (both; wins), `rpc/old` (classic) | current |
 //! | `OTEL_EXPORTER_OTLP_CERTIFICATE` (and `…_TRACES_…`, `…_METRICS_…`) | with `tls`: a PEM file of CA certificates trusted besides the public (webpki) roots | public roots |
 //! | `OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE`, `OTEL_EXPORTER_OTLP_CLIENT_KEY` (and per signal) | with `tls`: PEM files of the client certificate chain and its key (mutual TLS) | none |
@@ -99,7 +100,7 @@ use opentelemetry::metrics::{Meter, MeterProvider as _};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::trace::{SdkTracer, SdkTracerProvider, SpanProcessor};
-use tower_telemetry_metrics::WithMetrics;
+use tower_telemetry_metrics::{ExemplarFilter, MetricsLayer, WithMetrics};
 use tower_telemetry_propagation::Propagator;
 use tower_telemetry_trace::{ClientTraceLayer, RpcConventions, TraceLayer};
 
@@ -166,6 +167,7 @@ pub struct Telemetry {
     meter_provider: SdkMeterProvider,
     propagator: Propagator,
     rpc: RpcConventions,
+    exemplars: ExemplarFilter,
     #[cfg_attr(not(feature = "prometheus"), allow(dead_code))]
     prometheus: MetricsEndpoint,
     service_name: String,
@@ -236,6 +238,12 @@ impl Telemetry {
         self.rpc
     }
 
+    /// The exemplar filter `OTEL_METRICS_EXEMPLAR_FILTER` selects, which the built layers use
+    /// (set it on layers of your own with `MetricsLayer::with_exemplars`).
+    pub fn exemplar_filter(&self) -> ExemplarFilter {
+        self.exemplars
+    }
+
     /// A server trace layer configured from the environment (propagator, RPC conventions),
     /// to customize further (`skip_if`, `with_route`, …) and then fuse with
     /// `.with_metrics(&telemetry.meter(…))`.
@@ -247,8 +255,9 @@ impl Telemetry {
 
     /// Server spans and RED metrics, fused, configured from the environment.
     pub fn server_layer(&self) -> ServerLayer {
-        self.trace_layer()
-            .with_metrics(&self.meter("tower-telemetry"))
+        self.trace_layer().with_metrics_layer(
+            MetricsLayer::server(&self.meter("tower-telemetry")).with_exemplars(self.exemplars),
+        )
     }
 
     /// Client spans and RED metrics, fused, configured from the environment, for a hyper
@@ -257,7 +266,9 @@ impl Telemetry {
         ClientTraceLayer::client(self.tracer("tower-telemetry"))
             .with_propagator(self.propagator)
             .with_rpc_conventions(self.rpc)
-            .with_metrics(&self.meter("tower-telemetry"))
+            .with_metrics_layer(
+                MetricsLayer::client(&self.meter("tower-telemetry")).with_exemplars(self.exemplars),
+            )
     }
 
     /// The `/metrics` endpoint (feature `prometheus`): the Prometheus text format when
@@ -404,6 +415,7 @@ impl TelemetryBuilder {
         let disabled = env.bool("OTEL_SDK_DISABLED", false)?;
         let propagator = propagators::from_env(&env)?;
         let rpc = env::rpc_conventions(&env)?;
+        let exemplars = env::exemplar_filter(&env)?;
         env::check_sampler(&env)?;
         let traces = env::trace_exporters(&env, disabled)?;
         let metrics = env::metric_exporters(&env, disabled)?;
@@ -430,6 +442,7 @@ impl TelemetryBuilder {
             meter_provider,
             propagator,
             rpc,
+            exemplars,
             prometheus,
             service_name,
             budget: self.budget,

@@ -32,6 +32,7 @@ const BAD: &[(&str, &str)] = &[
     ("OTEL_PROPAGATORS", "b3"),
     ("OTEL_EXPORTER_OTLP_METRICS_DEFAULT_HISTOGRAM_AGGREGATION", "sum"),
     ("OTEL_SEMCONV_STABILITY_OPT_IN", "rpc/new"),
+    ("OTEL_METRICS_EXEMPLAR_FILTER", "sometimes"),
 ];
 
 #[test]
@@ -44,6 +45,13 @@ fn a_bad_value_warns_once_naming_the_variable_and_uses_the_default() {
         assert!(seen[0].contains(value), "{name}: the value shown: {seen:?}");
         // The defaults.
         assert_eq!(telemetry.rpc_conventions(), RpcConventions::Current);
+        assert_eq!(telemetry.exemplar_filter(), ExemplarFilter::TraceBased);
+        if *name == "OTEL_METRICS_EXEMPLAR_FILTER" {
+            assert!(
+                seen[0].contains("trace_based"),
+                "the default named: {seen:?}"
+            );
+        }
         assert_eq!(
             telemetry.propagator(),
             Propagator::w3c().with_baggage(),
@@ -81,11 +89,13 @@ fn known_values() {
             ),
             ("OTEL_SEMCONV_STABILITY_OPT_IN", "http,rpc/old"),
             ("OTEL_SERVICE_NAME", "from-env"),
+            ("OTEL_METRICS_EXEMPLAR_FILTER", "Always_Off"),
         ],
         true,
     );
     let telemetry = result.unwrap();
     assert!(seen.is_empty(), "{seen:?}");
+    assert_eq!(telemetry.exemplar_filter(), ExemplarFilter::AlwaysOff);
     assert_eq!(
         telemetry.propagator(),
         Propagator::cloud_trace_one_way().with_grpc_trace_bin()

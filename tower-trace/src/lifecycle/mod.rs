@@ -214,12 +214,13 @@ pub trait Record: Sized {
 
 /// How a request ended, as every record of the lifecycle sees it: the same facts, outcome,
 /// verdict and clock reading.
-#[derive(Debug)]
+#[derive(Debug, Clone, Copy)]
 pub struct End<'a> {
     facts: &'a Facts,
     outcome: Outcome<'a>,
     verdict: Verdict,
     now: &'a Now,
+    context: Option<&'a Context>,
 }
 
 impl<'a> End<'a> {
@@ -230,7 +231,28 @@ impl<'a> End<'a> {
             outcome,
             verdict: verdict::judge(facts, &outcome, elapsed),
             now,
+            context: None,
         }
+    }
+
+    /// The same end, seen by a record that comes after one with a [`context`](Record::context)
+    /// (the second of a pair): that context is handed on, unless one was already.
+    #[inline]
+    pub(crate) fn after(&self, earlier: Option<&'a Context>) -> Self {
+        End {
+            context: self.context.or(earlier),
+            ..*self
+        }
+    }
+
+    /// The context of the request's own span, when an earlier record of the lifecycle made one:
+    /// in a pair `(A, B)`, `B` sees `A`'s [`Record::context`] (the fused metrics see the server
+    /// span, or the client span, not its parent), so a later observer can name the span a
+    /// measurement belongs to (an exemplar) without a second mechanism. `None` for the first
+    /// record, and when nothing before it made a context.
+    #[inline]
+    pub fn context(&self) -> Option<&'a Context> {
+        self.context
     }
 
     /// The request's facts, the response's included.

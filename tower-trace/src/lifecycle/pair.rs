@@ -104,13 +104,15 @@ impl<A: Record, B: Record> Record for PairRecord<A, B> {
         }
     }
 
+    /// `B` finishes first, seeing `A`'s context ([`End::context`]); `A` then, as it began.
+    /// Both see the same facts, verdict and clock reading, so the order changes no value.
     #[inline]
     fn finish(self, end: &End<'_>) {
+        if let Some(b) = self.b {
+            b.finish(&end.after(self.a.as_ref().and_then(A::context)));
+        }
         if let Some(a) = self.a {
             a.finish(end);
-        }
-        if let Some(b) = self.b {
-            b.finish(end);
         }
     }
 }

@@ -29,6 +29,10 @@ struct Rec {
     cx: Option<Context>,
 }
 
+/// A value naming the context a record offers, to see which one `End::context` hands on.
+#[derive(Debug)]
+struct Named(&'static str);
+
 impl<B> Observer<B> for Recorder {
     type Record = Rec;
     fn on_request(&self, request: &mut Request<B>, _: &RequestFacts<'_>) -> Option<Rec> {
@@ -82,10 +86,14 @@ impl Record for Rec {
             Outcome::Cancelled => "cancelled".to_owned(),
             Outcome::Panicked => "panicked".to_owned(),
         };
+        let after = end
+            .context()
+            .and_then(|cx| cx.get::<Named>())
+            .map_or(String::new(), |n| format!(" after {}", n.0));
         self.log
             .lock()
             .unwrap()
-            .push(format!("{}:finish {outcome}", self.name));
+            .push(format!("{}:finish {outcome}{after}", self.name));
     }
 }
 
@@ -313,7 +321,7 @@ async fn a_pair_shares_one_lifecycle_and_finishes_each_once() {
     let pair = |name| Recorder {
         log: log.clone(),
         name,
-        cx: None,
+        cx: Some(Context::new().with_value(Named(name))),
     };
     let svc = ObserveLayer::new(Conventions::server(), (pair("span"), pair("metrics"))).layer(
         service_fn(|_: Request<()>| async {
@@ -336,8 +344,10 @@ async fn a_pair_shares_one_lifecycle_and_finishes_each_once() {
         [
             "span:chunk 3",
             "metrics:chunk 3",
-            "span:finish complete",
-            "metrics:finish complete"
+            // The second sees the first's context (the span's, for exemplars), and finishes
+            // first; the first sees none before it.
+            "metrics:finish complete after span",
+            "span:finish complete"
         ]
     );
 }
@@ -361,8 +371,8 @@ async fn an_http_client_call_ends_at_the_head_for_every_observer() {
         [
             "span:head 200",
             "metrics:head 200",
-            "span:finish complete",
-            "metrics:finish complete"
+            "metrics:finish complete",
+            "span:finish complete"
         ]
     );
     body.collect().await.unwrap();
