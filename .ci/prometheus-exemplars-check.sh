@@ -15,42 +15,8 @@ cd "$(dirname "$0")/.."
 
 APP_PORT="${APP_PORT:-18081}"
 PROM_PORT="${PROM_PORT:-19091}"
-WORK="$(mktemp -d)"
-PIDS=()
-
-cleanup() {
-    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-need=()
-command -v prometheus >/dev/null || need+=(prometheus)
-command -v curl >/dev/null || need+=(curl)
-command -v jq >/dev/null || need+=(jq)
-if ((${#need[@]})); then
-    echo "installing ${need[*]}"
-    SUDO=""
-    [ "$(id -u)" -eq 0 ] || SUDO="sudo"
-    $SUDO apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-fi
-prometheus --version 2>&1 | head -1
-
-cargo build -q --example validation_server
-PORT="$APP_PORT" "target/debug/examples/validation_server" >"$WORK/app.log" 2>&1 &
-PIDS+=($!)
-
-wait_for() { # url, what
-    for _ in $(seq 1 100); do
-        curl -fsS -o /dev/null "$1" 2>/dev/null && return 0
-        sleep 0.1
-    done
-    echo "$2 did not come up: $1" >&2
-    cat "$WORK"/*.log >&2 || true
-    exit 1
-}
+# shellcheck source=prometheus-common.sh
+source .ci/prometheus-common.sh
 # Polled on /metrics, which is not traced: a request to a traced route without
 # `traceparent` would start a sampled trace of unknown id.
 wait_for "http://127.0.0.1:$APP_PORT/metrics" "the validation server"
