@@ -99,28 +99,34 @@ async fn connections_that_never_speak_or_go_idle_are_closed() {
     assert_eq!(integration_tests::get(addr, "/", &[]).await.0, 200);
 }
 
+/// Opens 300 connections that send nothing, lets the server take them from its backlog, then
+/// asserts that a request is answered with 200 within a second; returns the connections, to
+/// hold until the checks are done.
+async fn flood_then_request(server: &ExampleProcess) -> Vec<TcpStream> {
+    let mut held = Vec::new();
+    for _ in 0..300 {
+        held.push(TcpStream::connect(server.addr).await.unwrap());
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = Instant::now();
+    let answered = tokio::time::timeout(
+        Duration::from_secs(1),
+        integration_tests::get(server.addr, "/", &[]),
+    )
+    .await
+    .expect("answered within a second");
+    assert_eq!(answered.0, 200);
+    assert!(started.elapsed() < Duration::from_secs(1));
+    held
+}
+
 /// Under a limit of 256 open files, 300 connections that send nothing cannot stop the
 /// server: a request is answered within a second (the oldest idle connections make room),
 /// and the cap is reported once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_flood_of_idle_connections_under_a_file_limit_does_not_stop_requests() {
     let server = ExampleProcess::start_with_file_limit("validation_server", 256, &[]);
-    let addr = server.addr;
-    let mut held = Vec::new();
-    for _ in 0..300 {
-        held.push(TcpStream::connect(addr).await.unwrap());
-    }
-    // Let the server take them all from its backlog.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-    let answered = tokio::time::timeout(
-        Duration::from_secs(1),
-        integration_tests::get(addr, "/", &[]),
-    )
-    .await
-    .expect("answered within a second");
-    assert_eq!(answered.0, 200);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    let held = flood_then_request(&server).await;
     let capped: Vec<_> = lines(&server)
         .into_iter()
         .filter(|l| l.contains("connections open, the limit"))
@@ -147,21 +153,7 @@ async fn out_of_file_descriptors_is_reported_once_and_requests_are_served() {
         256,
         &[("MAX_CONNECTIONS", "10000")],
     );
-    let addr = server.addr;
-    let mut held = Vec::new();
-    for _ in 0..300 {
-        held.push(TcpStream::connect(addr).await.unwrap());
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    let started = Instant::now();
-    let answered = tokio::time::timeout(
-        Duration::from_secs(1),
-        integration_tests::get(addr, "/", &[]),
-    )
-    .await
-    .expect("answered within a second");
-    assert_eq!(answered.0, 200);
-    assert!(started.elapsed() < Duration::from_secs(1));
+    let held = flood_then_request(&server).await;
     let failed: Vec<_> = lines(&server)
         .into_iter()
         .filter(|l| l.contains("accepting a connection failed"))
