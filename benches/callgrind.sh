@@ -41,7 +41,8 @@ fi
 : > "$out"
 for v in bare bare_no_parent bare_full_context identity disabled filtered sampled_out trace metrics fused \
     fused_no_parent fused_full_context fused_unsampled_parent fused_exemplars_off \
-    fused_unsampled_parent_exemplars_off peer_combo floor client_bare client client_floor; do
+    fused_unsampled_parent_exemplars_off peer_combo peer_axum_otel_metrics floor client_bare client client_fused \
+    client_floor; do
     a="$(instructions "$v" "$N1")"
     b="$(instructions "$v" "$N2")"
     echo "$v $(( (b - a) / (N2 - N1) ))" | tee -a "$out"

@@ -302,21 +302,35 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         .or_else(|| std::env::var("LOAD_SECONDS").ok())
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
+    // `load SECONDS none ours`: only those stacks (for profiling one with perf); all by default.
+    let only: Vec<String> = std::env::args().skip(2).collect();
+    let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
     println!("{CONCURRENCY} concurrent clients, {seconds} s per run, 127.0.0.1");
     let mut runs = Vec::new();
 
-    runs.push(load("none", none().await, seconds).await);
-    println!("none done");
+    if wanted("none") {
+        runs.push(load("none", none().await, seconds).await);
+        println!("none done");
+    }
 
-    let traces = harness::tracer_provider(true);
-    let meters = harness::meter_provider();
-    runs.push(load("ours", ours(&traces, &meters).await, seconds).await);
-    let _ = traces.shutdown();
-    let _ = meters.shutdown();
-    println!("ours done");
+    if wanted("ours") {
+        let traces = harness::tracer_provider(true);
+        let meters = harness::meter_provider();
+        runs.push(load("ours", ours(&traces, &meters).await, seconds).await);
+        let _ = traces.shutdown();
+        let _ = meters.shutdown();
+        println!("ours done");
+    }
 
-    // The peers read the global propagator and record through a global `tracing` subscriber
-    // (set once, for this last run only).
+    if wanted("peers") {
+        runs.push(load_peers(seconds).await?);
+    }
+    report(seconds, &runs)
+}
+
+/// The peer stack's run. The peers read the global propagator and record through a global
+/// `tracing` subscriber (set once: the peers run last).
+async fn load_peers(seconds: u64) -> Result<Run, Box<dyn std::error::Error + Send + Sync>> {
     global::set_text_map_propagator(TraceContextPropagator::new());
     let traces = harness::tracer_provider(true);
     let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(harness::tracer(&traces)));
@@ -326,13 +340,17 @@ async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
         SdkMeterProvider::builder().with_reader(reader).build()
     };
-    runs.push(load("peers", peers(&meters_032).await, seconds).await);
+    let run = load("peers", peers(&meters_032).await, seconds).await;
     let _ = traces.shutdown();
     let _ = meters_032.shutdown();
+    Ok(run)
+}
 
+/// Prints the runs, and writes them for the report when `CRITERION_HOME` is set.
+fn report(seconds: u64, runs: &[Run]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // One line per run, for the report: name requests errors seconds cpu_seconds p50_us p99_us rss_start_kib rss_end_kib
     let mut out = String::new();
-    for r in &runs {
+    for r in runs {
         let line = format!(
             "{} {} {} {:.3} {:.3} {:.0} {:.0} {} {}\n",
             r.name, r.requests, r.errors, r.seconds, r.cpu_seconds, r.p50_us, r.p99_us, r.rss_start, r.rss_end

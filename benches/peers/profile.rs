@@ -8,9 +8,9 @@
 //! `bare_full_context`, `fused_full_context` (`tracestate` and `baggage` too),
 //! `fused_unsampled_parent` (the request variants); `fused_exemplars_off`,
 //! `fused_unsampled_parent_exemplars_off` (the same, exemplars off: their cost); `peer_combo` (axum-tracing-opentelemetry +
-//! axum-otel-metrics); `floor`, `client_floor` (the SDK calls alone, for exactly the span,
+//! axum-otel-metrics), `peer_axum_otel_metrics` (axum-otel-metrics alone); `floor`, `client_floor` (the SDK calls alone, for exactly the span,
 //! attributes and points the layers record); `client_bare`, `client` (the client layer,
-//! sampled); `describe` prints what the floor reproduces. `benches/callgrind.sh` runs them all
+//! sampled), `client_fused` (with its metrics, as the load test's frontend calls); `describe` prints what the floor reproduces. `benches/callgrind.sh` runs them all
 //! and writes the table.
 
 #[path = "../../tower-metrics/benches/harness/mod.rs"]
@@ -28,6 +28,13 @@ use tower::Layer as _;
 use tower_telemetry_metrics::{ExemplarFilter, MetricsLayer, WithMetrics};
 use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 use tracing_subscriber::layer::SubscriberExt as _;
+
+/// axum-otel-metrics' provider (it is built on SDK 0.32).
+fn meters_032() -> opentelemetry_sdk_032::metrics::SdkMeterProvider {
+    use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+    let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
+    SdkMeterProvider::builder().with_reader(reader).build()
+}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -72,19 +79,15 @@ fn main() {
         "fused_unsampled_parent" => run_with(fused(), request_unsampled_parent),
         "fused_exemplars_off" => run(fused_exemplars_off()),
         "fused_unsampled_parent_exemplars_off" => run_with(fused_exemplars_off(), request_unsampled_parent),
+        "peer_axum_otel_metrics" => run(router().layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032()).build())),
         "peer_combo" => {
             global::set_text_map_propagator(TraceContextPropagator::new());
             let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer(&traces)));
             let _on = tracing::subscriber::set_default(subscriber);
-            let meters_032 = {
-                use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-                let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
-                SdkMeterProvider::builder().with_reader(reader).build()
-            };
             run(router()
                 .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                 .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
-                .layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032).build()));
+                .layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032()).build()));
         }
         "floor" => {
             let floor = Floor::new();
@@ -103,6 +106,10 @@ fn main() {
         }
         "client" => {
             let svc = ClientTraceLayer::client(tracer(&traces)).layer(router().with_state(()));
+            client(&|req| rt.block_on(once(&svc, req)));
+        }
+        "client_fused" => {
+            let svc = ClientTraceLayer::client(tracer(&traces)).with_metrics(&meter(&meters)).layer(router().with_state(()));
             client(&|req| rt.block_on(once(&svc, req)));
         }
         other => panic!("unknown variant {other}"),

@@ -1,31 +1,33 @@
-//! Instruments bound to their label sets, cached per layer.
+//! Instruments with their label sets prepared once, cached per layer.
 //!
-//! Written by hand because it is several times cheaper than what the SDK does per call: an
-//! unbound `record(value, &attributes)` makes the SDK hash every `KeyValue` (key and value
-//! bytes, SipHash) and compare them against its map, about 2,000 instructions for five
-//! attributes, twice more per request for the in-flight counter. Here the label set is
-//! identified by a small [`SeriesKey`] of pointers and integers, looked up in a map that only
-//! this layer writes, and recorded through OpenTelemetry's bound instruments
-//! (`Histogram::bind`, `UpDownCounter::bind`): the SDK then skips its own lookup too. The
-//! attributes are only built the first time a label set is seen.
+//! Written by hand because it is several times cheaper than what a middleware usually does per
+//! call: build the attributes (`KeyValue`s, a reference count per shared value), pass them to
+//! an unbound `record(value, &attributes)`, drop them. Here the label set is identified by a
+//! small [`SeriesKey`] of pointers and integers, looked up without a lock in a bounded map
+//! (`SnapshotMap`: no shared memory written per lookup, so cores don't contend), and its
+//! attributes are built once, the first time the set is seen:
+//!
+//! - on the stable metrics API, as a sorted attribute slice kept for the series (the SDK then
+//!   finds its series on its first lookup and we build, clone and drop nothing per request);
+//! - with the opt-in `bound-instruments` feature, as an OpenTelemetry bound instrument
+//!   (`Histogram::bind`, `UpDownCounter::bind`): the SDK then skips its own hashing and lookup
+//!   (about 2,000 instructions for five attributes) too.
 //!
 //! Bounded: past [`MAX_SERIES`] label sets per instrument, recording falls back to the
-//! ordinary unbound call (the SDK's cardinality limit then applies as usual). Without the
-//! `bound-instruments` feature everything here is the unbound call.
+//! ordinary unbound call (the SDK's cardinality limit then applies as usual).
 
 use std::sync::Arc;
-#[cfg(feature = "bound-instruments")]
-use std::sync::RwLock;
 
 use opentelemetry::KeyValue;
 use opentelemetry::metrics::{Histogram, UpDownCounter};
+use tower_telemetry_trace::__private::SnapshotMap;
 
-/// Label sets kept bound per instrument.
+/// Label sets kept prepared per instrument.
 pub(crate) const MAX_SERIES: usize = 2048;
 
 /// A label value identified by where it lives: `'static` text or a value interned for the
 /// layer's lifetime (never freed while the layer exists), so equal `(address, length)` means
-/// equal text. Two copies of the same text at different addresses only bind twice to the same
+/// equal text. Two copies of the same text at different addresses only prepare twice the same
 /// SDK series, which is harmless. Per-request (owned) strings must never become atoms: their
 /// address could be reused by different text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
@@ -54,41 +56,37 @@ pub(crate) struct SeriesKey {
 
 /// FxHash (rustc's hasher): the keys are a few machine words chosen by this crate from
 /// bounded sets, so a multiply-rotate per word is enough, and much cheaper than SipHash.
-#[cfg(feature = "bound-instruments")]
-type Map<B> = RwLock<rustc_hash::FxHashMap<SeriesKey, B>>;
+pub(crate) type SeriesMap<V> = SnapshotMap<SeriesKey, V, rustc_hash::FxBuildHasher>;
 
-/// An instrument that can be bound to a label set.
-pub(crate) trait Bind {
+/// An instrument whose label sets can be prepared.
+pub(crate) trait Prepare {
     /// The measurement type.
     type Value: Copy;
+    /// A prepared label set.
+    type Prepared: Clone;
     /// The unbound call.
     fn record(&self, value: Self::Value, attributes: &[KeyValue]);
-    /// The bound handle.
-    #[cfg(feature = "bound-instruments")]
-    type Bound;
-    /// Binds to `attributes`.
-    #[cfg(feature = "bound-instruments")]
-    fn bind(&self, attributes: &[KeyValue]) -> Self::Bound;
-    /// The bound call.
-    #[cfg(feature = "bound-instruments")]
-    fn record_bound(bound: &Self::Bound, value: Self::Value);
+    /// Prepares `attributes`.
+    fn prepare(&self, attributes: &[KeyValue]) -> Self::Prepared;
+    /// Records through a prepared label set.
+    fn record_prepared(&self, prepared: &Self::Prepared, value: Self::Value);
 }
 
 #[cfg(feature = "bound-instruments")]
-macro_rules! bind_impl {
+macro_rules! prepare_impl {
     ($instrument:ident, $bound:ident, $value:ty, $record:ident) => {
-        impl Bind for $instrument<$value> {
+        impl Prepare for $instrument<$value> {
             type Value = $value;
-            type Bound = opentelemetry::metrics::$bound<$value>;
+            type Prepared = opentelemetry::metrics::$bound<$value>;
             #[inline]
             fn record(&self, value: $value, attributes: &[KeyValue]) {
                 self.$record(value, attributes);
             }
-            fn bind(&self, attributes: &[KeyValue]) -> Self::Bound {
+            fn prepare(&self, attributes: &[KeyValue]) -> Self::Prepared {
                 $instrument::bind(self, attributes)
             }
             #[inline]
-            fn record_bound(bound: &Self::Bound, value: $value) {
+            fn record_prepared(&self, bound: &Self::Prepared, value: $value) {
                 bound.$record(value);
             }
         }
@@ -96,76 +94,76 @@ macro_rules! bind_impl {
 }
 
 #[cfg(not(feature = "bound-instruments"))]
-macro_rules! bind_impl {
+macro_rules! prepare_impl {
     ($instrument:ident, $_bound:ident, $value:ty, $record:ident) => {
-        impl Bind for $instrument<$value> {
+        impl Prepare for $instrument<$value> {
             type Value = $value;
+            type Prepared = Arc<[KeyValue]>;
             #[inline]
             fn record(&self, value: $value, attributes: &[KeyValue]) {
+                self.$record(value, attributes);
+            }
+            fn prepare(&self, attributes: &[KeyValue]) -> Self::Prepared {
+                sorted(attributes)
+            }
+            #[inline]
+            fn record_prepared(&self, attributes: &Self::Prepared, value: $value) {
                 self.$record(value, attributes);
             }
         }
     };
 }
 
-bind_impl!(Histogram, BoundHistogram, f64, record);
-bind_impl!(Histogram, BoundHistogram, u64, record);
-bind_impl!(UpDownCounter, BoundUpDownCounter, i64, add);
+prepare_impl!(Histogram, BoundHistogram, f64, record);
+prepare_impl!(Histogram, BoundHistogram, u64, record);
+prepare_impl!(UpDownCounter, BoundUpDownCounter, i64, add);
 
-/// An instrument and its bound label sets.
-pub(crate) struct Cached<I: Bind> {
-    instrument: I,
-    #[cfg(feature = "bound-instruments")]
-    bound: Map<I::Bound>,
-    #[cfg(feature = "bound-instruments")]
-    capacity: usize,
+/// `attributes` sorted by key, as the SDK keeps a series' attributes: its lookup tries the
+/// order given first, so a sorted set is found at once (no sort, no second hash).
+#[cfg_attr(feature = "bound-instruments", allow(dead_code))]
+fn sorted(attributes: &[KeyValue]) -> Arc<[KeyValue]> {
+    let mut sorted = attributes.to_vec();
+    sorted.sort_by(|a, b| a.key.cmp(&b.key));
+    sorted.into()
 }
 
-impl<I: Bind + std::fmt::Debug> std::fmt::Debug for Cached<I> {
+/// An instrument and its prepared label sets.
+pub(crate) struct Cached<I: Prepare> {
+    instrument: I,
+    series: SeriesMap<I::Prepared>,
+}
+
+impl<I: Prepare + std::fmt::Debug> std::fmt::Debug for Cached<I> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_tuple("Cached").field(&self.instrument).finish()
     }
 }
 
-impl<I: Bind> Cached<I> {
+impl<I: Prepare> Cached<I> {
     pub(crate) fn new(instrument: I) -> Self {
         Self::with_capacity(instrument, MAX_SERIES)
     }
 
-    #[cfg_attr(not(feature = "bound-instruments"), allow(unused_variables))]
     fn with_capacity(instrument: I, capacity: usize) -> Self {
         Cached {
             instrument,
-            #[cfg(feature = "bound-instruments")]
-            bound: RwLock::default(),
-            #[cfg(feature = "bound-instruments")]
-            capacity,
+            series: SnapshotMap::with_capacity(capacity),
         }
     }
 
     /// Records `value` for the label set `key`; `attributes` builds that set's attributes,
-    /// called only when the set is not bound yet (or the cache is full).
-    #[cfg(feature = "bound-instruments")]
+    /// called only when the set is not prepared yet (or the cache is full).
+    #[inline]
     pub(crate) fn record<A>(&self, key: &SeriesKey, value: I::Value, attributes: impl FnOnce() -> A)
     where
         A: AsRef<[KeyValue]>,
     {
-        if let Ok(bound) = self.bound.read() {
-            if let Some(bound) = bound.get(key) {
-                I::record_bound(bound, value);
-                return;
-            }
+        let recorded = self.series.read(key, |prepared| {
+            self.instrument.record_prepared(prepared, value)
+        });
+        if recorded.is_none() {
+            self.record_slow(key, value, attributes().as_ref());
         }
-        self.record_slow(key, value, attributes().as_ref());
-    }
-
-    /// Without the `bound-instruments` feature: the unbound call.
-    #[cfg(not(feature = "bound-instruments"))]
-    pub(crate) fn record<A>(&self, _: &SeriesKey, value: I::Value, attributes: impl FnOnce() -> A)
-    where
-        A: AsRef<[KeyValue]>,
-    {
-        self.instrument.record(value, attributes().as_ref());
     }
 
     /// Records without a key (label sets that are not made of atoms).
@@ -173,32 +171,26 @@ impl<I: Bind> Cached<I> {
         self.instrument.record(value, attributes);
     }
 
-    #[cfg(feature = "bound-instruments")]
     #[cold]
     fn record_slow(&self, key: &SeriesKey, value: I::Value, attributes: &[KeyValue]) {
-        if let Ok(mut bound) = self.bound.write() {
-            if let Some(bound) = bound.get(key) {
-                I::record_bound(bound, value);
-                return;
-            }
-            if bound.len() < self.capacity {
-                let handle = self.instrument.bind(attributes);
-                I::record_bound(&handle, value);
-                bound.insert(*key, handle);
-                return;
-            }
+        let recorded = self.series.insert_with(
+            key,
+            || (*key, self.instrument.prepare(attributes)),
+            |prepared| self.instrument.record_prepared(prepared, value),
+        );
+        if recorded.is_none() {
+            self.instrument.record(value, attributes);
         }
-        self.instrument.record(value, attributes);
     }
 
-    /// How many label sets are bound.
-    #[cfg(all(test, feature = "bound-instruments"))]
-    pub(crate) fn bound_len(&self) -> usize {
-        self.bound.read().map_or(0, |b| b.len())
+    /// How many label sets are prepared.
+    #[cfg(test)]
+    pub(crate) fn prepared_len(&self) -> usize {
+        self.series.len()
     }
 }
 
-#[cfg(all(test, feature = "bound-instruments"))]
+#[cfg(test)]
 mod tests {
     use super::*;
     use opentelemetry::metrics::MeterProvider;
@@ -220,7 +212,7 @@ mod tests {
     }
 
     #[test]
-    fn bound_and_unbound_series_add_up_and_the_cache_is_bounded() {
+    fn prepared_and_unbound_series_add_up_and_the_cache_is_bounded() {
         const CAP: usize = 8;
         let exporter = InMemoryMetricExporter::default();
         let provider = SdkMeterProvider::builder()
@@ -231,19 +223,19 @@ mod tests {
         let attrs = |n: u16| [KeyValue::new("n", i64::from(n))];
         for n in 0..(CAP as u16 + 2) {
             counter.record(&key(n), 1, || attrs(n));
-            // A bound set never builds its attributes again; past the cap, sets are
+            // A prepared set never builds its attributes again; past the cap, sets are
             // recorded unbound, into the same series.
             counter.record(&key(n), 2, || {
                 assert!(
                     usize::from(n) >= CAP,
-                    "set {n} is bound: attributes rebuilt"
+                    "set {n} is prepared: attributes rebuilt"
                 );
                 attrs(n)
             });
         }
         counter.record_unbound(8, &attrs(0));
-        counter.record(&key(0), -1, || -> [KeyValue; 1] { panic!("bound") });
-        assert_eq!(counter.bound_len(), CAP);
+        counter.record(&key(0), -1, || -> [KeyValue; 1] { panic!("prepared") });
+        assert_eq!(counter.prepared_len(), CAP);
         provider.force_flush().unwrap();
         let metrics = exporter.get_finished_metrics().unwrap();
         let scope = metrics.last().unwrap().scope_metrics().next().unwrap();
@@ -257,7 +249,7 @@ mod tests {
                 .map(|p| p.value())
         };
         assert_eq!(sum.data_points().count(), CAP + 2);
-        assert_eq!(value(0), Some(10), "bound 1 + 2 - 1, unbound 8");
+        assert_eq!(value(0), Some(10), "prepared 1 + 2 - 1, unbound 8");
         assert_eq!(value(1), Some(3));
         assert_eq!(
             value(CAP as u16 + 1),

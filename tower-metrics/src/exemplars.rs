@@ -25,13 +25,13 @@
 #[cfg(feature = "prometheus")]
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering, fence};
-use std::sync::{Arc, Mutex, RwLock, Weak};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::SystemTime;
 
 use opentelemetry::KeyValue;
 use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceId};
 
-use crate::bound::{MAX_SERIES, SeriesKey};
+use crate::bound::{MAX_SERIES, SeriesKey, SeriesMap};
 
 /// Which measurements offer an exemplar: the OpenTelemetry metrics SDK specification's
 /// `ExemplarFilter`, read by the facade's setup from `OTEL_METRICS_EXEMPLAR_FILTER`. Set it on
@@ -192,8 +192,8 @@ pub(crate) struct Exemplars {
     /// The metric family's name as the Prometheus exporter writes it (name and unit suffix).
     family: String,
     bounds: &'static [f64],
-    series: RwLock<rustc_hash::FxHashMap<SeriesKey, Series>>,
-    capacity: usize,
+    /// Read without a lock (see `SnapshotMap`): every sampled request looks its series up.
+    series: SeriesMap<Arc<Series>>,
 }
 
 impl Exemplars {
@@ -219,8 +219,7 @@ impl Exemplars {
         Exemplars {
             family: format!("{}{suffix}", sanitize(name)),
             bounds,
-            series: RwLock::default(),
-            capacity,
+            series: SeriesMap::with_capacity(capacity),
         }
     }
 
@@ -249,58 +248,43 @@ impl Exemplars {
         // Explicit-bucket histograms count `value` in the first bucket whose upper bound is
         // >= value (bounds inclusive), else in `+Inf`.
         let bucket = self.bounds.partition_point(|b| *b < value);
-        if let Ok(series) = self.series.read() {
-            if let Some(series) = series.get(key) {
-                series.slots[bucket].offer(&exemplar);
-                return;
-            }
+        let offer = |series: &Arc<Series>| series.slots[bucket].offer(&exemplar);
+        if self.series.read(key, offer).is_none() {
+            self.insert(key, offer, attributes().as_ref());
         }
-        self.insert(key, bucket, &exemplar, attributes().as_ref());
     }
 
+    /// Adds the series `key` (unless full) and `offer`s to it.
     #[cold]
-    fn insert(&self, key: &SeriesKey, bucket: usize, exemplar: &Exemplar, attrs: &[KeyValue]) {
-        let Ok(mut all) = self.series.write() else {
-            return;
-        };
-        if !all.contains_key(key) {
-            if all.len() >= self.capacity {
-                return;
-            }
+    fn insert(&self, key: &SeriesKey, offer: impl FnOnce(&Arc<Series>), attrs: &[KeyValue]) {
+        let make = || {
             let mut labels: Vec<(String, String)> = attrs
                 .iter()
                 .map(|kv| (sanitize(kv.key.as_str()), kv.value.as_str().into_owned()))
                 .collect();
             labels.sort();
             let slots = (0..=self.bounds.len()).map(|_| Slot::default()).collect();
-            all.insert(
-                *key,
-                Series {
-                    labels: labels.into_boxed_slice(),
-                    slots,
-                },
-            );
-        }
-        if let Some(series) = all.get(key) {
-            series.slots[bucket].offer(exemplar);
-        }
+            let series = Series {
+                labels: labels.into_boxed_slice(),
+                slots,
+            };
+            (*key, Arc::new(series))
+        };
+        self.series.insert_with(key, make, offer);
     }
 
     /// Each series' labels and the exemplar of each bucket (`+Inf` last).
     pub(crate) fn snapshot(&self) -> Vec<(Labels, Vec<Option<Exemplar>>)> {
-        self.series.read().map_or_else(
-            |_| Vec::new(),
-            |all| {
-                all.values()
-                    .map(|s| (s.labels.clone(), s.slots.iter().map(Slot::read).collect()))
-                    .collect()
-            },
-        )
+        let mut all = Vec::with_capacity(self.series.len());
+        self.series.for_each(|_, s| {
+            all.push((s.labels.clone(), s.slots.iter().map(Slot::read).collect()));
+        });
+        all
     }
 
     #[cfg(test)]
     pub(crate) fn len(&self) -> usize {
-        self.series.read().map_or(0, |s| s.len())
+        self.series.len()
     }
 }
 

@@ -3,8 +3,8 @@ use std::time::Duration;
 
 use http::Request;
 use opentelemetry::{Key, KeyValue, StringValue};
-use tower_telemetry_trace::__private::Interner;
 use tower_telemetry_trace::__private::attributes as attr;
+use tower_telemetry_trace::__private::{Interner, SnapshotMap};
 use tower_telemetry_trace::conventions::Role;
 use tower_telemetry_trace::lifecycle::{
     End, FactSet, Facts, Needs, Observer, Record, RequestFacts,
@@ -25,16 +25,15 @@ pub const MAX_SERVER_TARGETS: usize = 100;
 
 /// The client targets seen so far, bounded.
 pub(crate) struct Targets {
-    seen: std::sync::RwLock<rustc_hash::FxHashSet<(usize, u16)>>,
-    cap: usize,
+    /// Read without a lock (see `SnapshotMap`): every call looks its target up.
+    seen: SnapshotMap<(usize, u16), (), rustc_hash::FxBuildHasher>,
     pub(crate) other: Arc<str>,
 }
 
 impl Targets {
     pub(crate) fn new(cap: usize) -> Self {
         Targets {
-            seen: std::sync::RwLock::default(),
-            cap,
+            seen: SnapshotMap::with_capacity(cap),
             other: Arc::from(attr::OTHER),
         }
     }
@@ -46,20 +45,8 @@ impl Targets {
             address.map_or(0, |a| a.as_ptr() as usize),
             port.unwrap_or(0),
         );
-        if self.seen.read().is_ok_and(|seen| seen.contains(&key)) {
-            return true;
-        }
-        let Ok(mut seen) = self.seen.write() else {
-            return false;
-        };
-        if seen.contains(&key) {
-            return true;
-        }
-        if seen.len() >= self.cap {
-            return false;
-        }
-        seen.insert(key);
-        true
+        self.seen.read(&key, |_| ()).is_some()
+            || self.seen.insert_with(&key, || (key, ()), |_| ()).is_some()
     }
 }
 

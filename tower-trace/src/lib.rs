@@ -292,6 +292,7 @@ pub mod hooks {
 #[doc(hidden)]
 pub mod __private {
     pub use crate::conventions::intern::{Interner, MAX_INTERNED};
+    pub use crate::conventions::snapshot::SnapshotMap;
     pub use crate::span::empty_globals_warnings;
 
     /// The attribute names, for the metrics crate.

@@ -787,6 +787,17 @@ pub mod ours {
             client_request,
             None,
         );
+        // The client layer as the load test's frontend uses it: trace and metrics, fused.
+        let meters = suite.meters.clone();
+        suite.service_with(
+            "client",
+            "ours_fused",
+            tower_telemetry_trace::ClientTraceLayer::client(tracer(&sampled))
+                .with_metrics(&meter(&meters))
+                .layer(transport()),
+            client_request,
+            None,
+        );
     }
 
     /// The SDK floor (exactly the SDK calls the fused layer makes for the realistic request,

@@ -5,15 +5,9 @@
 //! and the caller falls back (to an allocation, an `_OTHER`, or no label), so a hostile or
 //! buggy source of values cannot grow memory without limit.
 
-use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, OnceLock};
 
-/// The interners' hash: foldhash, seeded at random per map. Not SipHash: a short label costs a
-/// few machine words instead of ~100 instructions, per request. Not FxHash either: the values
-/// come from requests (`Host`, `User-Agent`, gRPC method names), and with an unkeyed hash a
-/// client could fill an interner with colliding values and make every later lookup walk them
-/// all; a random seed per map makes collisions unpredictable.
-type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+use super::snapshot::SnapshotMap;
 
 /// Distinct values kept per interner.
 pub const MAX_INTERNED: usize = 1000;
@@ -23,9 +17,9 @@ pub const MAX_INTERNED: usize = 1000;
 /// from requests cannot grow memory or cardinality without limit.
 #[derive(Debug)]
 pub struct Interner {
-    /// Bounded, so a flood of new values can't grow it; randomly seeded (see [`Map`]).
-    values: RwLock<Map<Box<str>, Arc<str>>>,
-    capacity: usize,
+    /// Bounded, so a flood of new values can't grow it; randomly seeded and read without a
+    /// lock (see [`SnapshotMap`]). Each value is its own key.
+    values: SnapshotMap<Arc<str>, Arc<str>>,
 }
 
 impl Default for Interner {
@@ -38,27 +32,23 @@ impl Interner {
     /// An interner keeping at most `capacity` distinct values.
     pub fn with_capacity(capacity: usize) -> Self {
         Interner {
-            values: RwLock::default(),
-            capacity,
+            values: SnapshotMap::with_capacity(capacity),
         }
     }
 
-    /// An empty interner.
     /// The shared copy of `value`, interning it if there is room; `None` when full.
+    #[inline]
     pub fn get(&self, value: &str) -> Option<Arc<str>> {
-        if let Some(v) = self.values.read().ok()?.get(value) {
-            return Some(Arc::clone(v));
-        }
-        let mut values = self.values.write().ok()?;
-        if let Some(v) = values.get(value) {
-            return Some(Arc::clone(v));
-        }
-        if values.len() >= self.capacity {
-            return None;
-        }
-        let interned: Arc<str> = Arc::from(value);
-        values.insert(Box::from(value), Arc::clone(&interned));
-        Some(interned)
+        self.values.read(value, Arc::clone).or_else(|| {
+            self.values.insert_with(
+                value,
+                || {
+                    let interned: Arc<str> = Arc::from(value);
+                    (Arc::clone(&interned), interned)
+                },
+                Arc::clone,
+            )
+        })
     }
 }
 
@@ -72,45 +62,68 @@ pub(crate) struct Interners {
 }
 
 /// Span names are `Cow<'static, str>` in OpenTelemetry, so an interned name must be
-/// `'static`: each distinct `"{method} {target}"` (or `target` alone for an empty method) is leaked once, process-wide, and at most
-/// `4 × MAX_INTERNED` of them are kept (then the caller formats the name per request).
+/// `'static`: each distinct `"{method} {target}"` (or `target` alone for an empty method) is
+/// leaked once, process-wide, and at most `4 × MAX_INTERNED` of them are kept (then, and for a
+/// method outside [`METHODS`], the caller formats the name per request).
 ///
-/// Hashed as in [`Interner`] ([`Map`]): SipHash of the method and the route cost about 500
-/// instructions per request; the map is bounded.
+/// Hashed as in [`Interner`] (SipHash of the method and the route cost about 500 instructions
+/// per request) and read without a lock, one map per method (see [`SnapshotMap`]).
 pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static str> {
-    type Names = Map<&'static str, Map<Box<str>, &'static str>>;
-    static NAMES: OnceLock<RwLock<(Names, usize)>> = OnceLock::new();
-    let names = NAMES.get_or_init(Default::default);
-    if let Some(name) = names
-        .read()
-        .ok()?
-        .0
-        .get(method)
-        .and_then(|by_target| by_target.get(target))
-    {
+    struct Names {
+        by_method: [SnapshotMap<Arc<str>, &'static str>; METHODS.len()],
+        /// Names leaked so far, under the lock that serializes inserts.
+        count: std::sync::Mutex<usize>,
+    }
+    const LIMIT: usize = 4 * MAX_INTERNED;
+    static NAMES: OnceLock<Names> = OnceLock::new();
+    let index = METHODS.iter().position(|m| *m == method)?;
+    let names = NAMES.get_or_init(|| Names {
+        by_method: std::array::from_fn(|_| SnapshotMap::with_capacity(LIMIT)),
+        count: std::sync::Mutex::new(0),
+    });
+    let by_target = &names.by_method[index];
+    if let Some(name) = by_target.read(target, |name| *name) {
         return Some(name);
     }
-    let mut guard = names.write().ok()?;
-    let (names, count) = &mut *guard;
-    if let Some(name) = names
-        .get(method)
-        .and_then(|by_target| by_target.get(target))
-    {
+    let mut count = names
+        .count
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(name) = by_target.read(target, |name| *name) {
         return Some(name);
     }
-    if *count >= 4 * MAX_INTERNED {
+    if *count >= LIMIT {
         return None;
     }
-    let name = if method.is_empty() {
-        target.to_owned()
-    } else {
-        format!("{method} {target}")
-    };
-    let name: &'static str = Box::leak(name.into_boxed_str());
-    names
-        .entry(method)
-        .or_default()
-        .insert(Box::from(target), name);
+    let name = by_target.insert_with(
+        target,
+        || {
+            let name = if method.is_empty() {
+                target.to_owned()
+            } else {
+                format!("{method} {target}")
+            };
+            (Arc::from(target), &*Box::leak(name.into_boxed_str()))
+        },
+        |name| *name,
+    )?;
     *count += 1;
     Some(name)
 }
+
+/// The methods span names are interned for: none (a name that is the target alone), the
+/// methods `http.request.method` knows, and `_OTHER`.
+const METHODS: [&str; 12] = [
+    "",
+    "GET",
+    "POST",
+    "PUT",
+    "DELETE",
+    "HEAD",
+    "OPTIONS",
+    "PATCH",
+    "CONNECT",
+    "TRACE",
+    "QUERY",
+    super::attributes::OTHER,
+];

@@ -15,6 +15,7 @@ pub mod grpc_web;
 pub(crate) mod intern;
 pub(crate) mod redact;
 pub(crate) mod request;
+pub(crate) mod snapshot;
 
 pub use classify::DEADLINE_SLACK;
 pub use redact::DEFAULT_SENSITIVE_QUERY_PARAMS;
