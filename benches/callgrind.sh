@@ -58,11 +58,28 @@ callgrind_annotate --inclusive=yes "$f" 2>/dev/null \
     | head -40 > "$home/callgrind-fused.txt" || true
 cp "$f" "$home/callgrind.out.fused"
 rm -f "$f"
-# The opt-in `bound-instruments` feature's gain: the metrics and fused variants again, our
-# layers built on the stable metrics API only (the SDK floor is unchanged). Then the default
-# build again, so the binary left behind is the one measured above.
+# The load test under callgrind: instructions per request of each stack under load (valgrind
+# runs the threads one at a time, so this is the work alone: no contention, no cache effects),
+# from two durations without warm-up, the difference divided by the difference in requests.
+cargo build --release --manifest-path benches/peers/Cargo.toml --bin load
+for stack in none ours peers; do
+    counts=()
+    for seconds in 10 20; do
+        f="$(mktemp)"
+        requests="$(LOAD_WARM_UP=0 valgrind --tool=callgrind --callgrind-out-file="$f" "$CARGO_TARGET_DIR/release/load" "$seconds" "$stack" 2>/dev/null \
+            | awk -v s="$stack" '$1 == s && NF > 10 { print $2 }')"
+        counts+=("$(sed -n 's/^summary: *//p' "$f") $requests")
+        rm -f "$f"
+    done
+    read -r i1 r1 <<< "${counts[0]}"
+    read -r i2 r2 <<< "${counts[1]}"
+    echo "load_$stack $(( (i2 - i1) / (r2 - r1) ))" | tee -a "$out"
+done
+# The opt-in `bound-instruments` feature's gain: these variants again, our layers built on the
+# stable metrics API only (the SDK floor is unchanged). Then the default build again, so the
+# binary left behind is the one measured above.
 cargo build --release --manifest-path benches/peers/Cargo.toml --bin profile --no-default-features
-for v in metrics fused; do
+for v in metrics fused sampled_out client_fused; do
     a="$(instructions "$v" "$N1")"
     b="$(instructions "$v" "$N2")"
     echo "${v}_stable_api $(( (b - a) / (N2 - N1) ))" | tee -a "$out"

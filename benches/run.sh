@@ -5,11 +5,12 @@
 #     CI never compiles the peers);
 #   - the `tracing` bridge's group (tower-metrics/benches/layers.rs), built without and with
 #     the feature;
-#   - the load test with the peers (benches/peers/load.rs), LOAD_SECONDS per stack (60 by default);
-#   - instructions per request under callgrind (benches/callgrind.sh; skipped, with how to
+#   - the load test with the peers (benches/peers/load.rs): six stacks round-robin in 10 s slices,
+#     LOAD_SECONDS per stack (60 by default);
+#   - instructions per request under callgrind, the load test included (benches/callgrind.sh; skipped, with how to
 #     install it, without valgrind).
-# Uses CARGO_TARGET_DIR if set (else ./target). Takes about 20 minutes on 2 cores plus
-# 3 × LOAD_SECONDS, more the first time (compiling the peers). Installs nothing.
+# Uses CARGO_TARGET_DIR if set (else ./target). Takes about 25 minutes on 2 cores plus
+# 6 × LOAD_SECONDS, more the first time (compiling the peers). Installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"

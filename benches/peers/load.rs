@@ -1,10 +1,12 @@
 //! The load test, peers included: `cargo run --release --manifest-path benches/peers/Cargo.toml
-//! --bin load [SECONDS]` (60 by default, or `LOAD_SECONDS`; `benches/run.sh` runs it and puts
-//! the figures in `BENCHMARKS.md`).
+//! --bin load [SECONDS [STACK...]]` (60 s per stack by default, or `LOAD_SECONDS`; all three
+//! stacks unless named; `benches/run.sh` runs it and puts the figures in `BENCHMARKS.md`).
 //!
 //! On 127.0.0.1, in one process: a load generator (32 concurrent clients) calling a frontend,
-//! which calls a backend over HTTP for every request. Three stacks, one after another, the same
-//! duration each, after a 2 s warm-up each:
+//! which calls a backend over HTTP for every request. Three stacks, all running at once, measured
+//! **round-robin** in slices of 10 s (after a 2 s warm-up each), so the drift of this shared VM
+//! (the same stack measures ±20 % between minutes) spreads over all of them; a stack's figure is
+//! the median of its slices:
 //!
 //! - `none`: no layers;
 //! - `ours`: our fused server layer (trace + metrics) on both servers, our client layer (trace +
@@ -12,13 +14,20 @@
 //! - `peers`: axum-tracing-opentelemetry (`OtelAxumLayer` + `OtelInResponseLayer`) and
 //!   axum-otel-metrics on both servers; on the client, a `tracing` CLIENT span (as
 //!   reqwest-tracing makes) whose context is injected by the global propagator (tracing-opentelemetry).
+//!   Their `tracing` subscriber is the default only inside their servers' futures
+//!   ([`Dispatched`]), so the other stacks run without it.
 //!
 //! Spans go to a batch processor exporting to a sink, metrics to a reader never collected during
 //! the run, identically for both instrumented stacks. The load generator's requests are
 //! realistic (`Host`, `User-Agent`, `Accept`, a sampled `traceparent`). Reports throughput,
 //! p50/p99 latency, process CPU time per request (the load generator shares the 2 cores, so
-//! this is the fair figure: throughput is what is left after the generator), RSS after warm-up
-//! and at the end. Every request has a 5 s timeout; every phase ends at its deadline.
+//! this is the fair figure: throughput is what is left after the generator), the process's RSS
+//! after warm-up and at the end. Every request has a 5 s timeout; every slice ends at its
+//! deadline.
+//!
+//! `LOAD_WORKERS=N` sets the runtime's worker threads (one per core by default): with 1, the
+//! requests of all stacks run on one core (the exporter threads aside), which tells what
+//! contention between cores costs from what the work itself costs.
 
 #[path = "../../tower-metrics/benches/harness/mod.rs"]
 #[allow(dead_code)]
@@ -146,17 +155,35 @@ impl Service<http::Request<Full<Bytes>>> for PeerClient {
     }
 }
 
-/// A running stack: the frontend's address and the servers' tasks (aborted after the run).
+/// A running stack: its name, the frontend's address, the load generator's connection pool,
+/// and the servers' tasks (aborted at the end).
 struct Stack {
+    name: &'static str,
     front: SocketAddr,
+    client: Plain,
     tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Stack {
+    fn new(name: &'static str, front: SocketAddr, tasks: Vec<tokio::task::JoinHandle<()>>) -> Self {
+        Stack { name, front, client: plain(), tasks }
+    }
 }
 
 async fn none() -> Stack {
     let (back, b) = serve(backend()).await;
     let front = Router::new().route("/checkout/{id}", get(checkout::<Plain, Incoming>)).with_state((plain(), back));
     let (front, f) = serve(front).await;
-    Stack { front, tasks: vec![b, f] }
+    Stack::new("none", front, vec![b, f])
+}
+
+/// Our layers, one signal at a time: where the fused stack's cost under load goes (named
+/// `ours_trace`, `ours_metrics`, `ours_sampled_out`: see `run`). `server` layers a server's
+/// router; `front` is the frontend's route calling the backend at the given address.
+async fn ours_part(name: &'static str, server: impl Fn(Router, &'static str) -> Router, front: impl FnOnce(SocketAddr) -> Router) -> Stack {
+    let (back, b) = serve(server(backend(), "backend")).await;
+    let (front, f) = serve(server(front(back), "frontend")).await;
+    Stack::new(name, front, vec![b, f])
 }
 
 async fn ours(traces: &opentelemetry_sdk::trace::SdkTracerProvider, meters: &opentelemetry_sdk::metrics::SdkMeterProvider) -> Stack {
@@ -171,19 +198,51 @@ async fn ours(traces: &opentelemetry_sdk::trace::SdkTracerProvider, meters: &ope
         .with_state((client, back))
         .layer(TraceLayer::server(traces.tracer("frontend")).with_metrics(&meters.meter("frontend")));
     let (front, f) = serve(front).await;
-    Stack { front, tasks: vec![b, f] }
+    Stack::new("ours", front, vec![b, f])
 }
 
-async fn peers(meters: &opentelemetry_sdk_032::metrics::SdkMeterProvider) -> Stack {
+pin_project_lite::pin_project! {
+    /// A future polled, and dropped, with `dispatch` as the default `tracing` subscriber: the
+    /// peers' subscriber without making it the process's global default (the other stacks run
+    /// in the same process). Unlike `tracing`'s `WithDispatch`, the drop is covered too, where
+    /// the peers' spans of a finished request close.
+    struct Dispatched<F> {
+        dispatch: tracing::Dispatch,
+        #[pin]
+        inner: Option<F>,
+    }
+
+    impl<F> PinnedDrop for Dispatched<F> {
+        fn drop(this: Pin<&mut Self>) {
+            let mut this = this.project();
+            let _default = tracing::dispatcher::set_default(this.dispatch);
+            this.inner.set(None);
+        }
+    }
+}
+
+impl<F: Future> Future for Dispatched<F> {
+    type Output = F::Output;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<F::Output> {
+        let this = self.project();
+        let _default = tracing::dispatcher::set_default(this.dispatch);
+        this.inner.as_pin_mut().expect("polled after completion").poll(cx)
+    }
+}
+
+async fn peers(meters: &opentelemetry_sdk_032::metrics::SdkMeterProvider, dispatch: &tracing::Dispatch) -> Stack {
     let layers = |app: Router| {
+        let dispatch = dispatch.clone();
         app.layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
             .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
             .layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters.clone()).build())
+            .layer(tower::util::MapFutureLayer::new(move |inner| Dispatched { dispatch: dispatch.clone(), inner: Some(inner) }))
     };
     let (back, b) = serve(layers(backend())).await;
     let front = Router::new().route("/checkout/{id}", get(checkout::<PeerClient, Incoming>)).with_state((PeerClient(plain()), back));
     let (front, f) = serve(layers(front)).await;
-    Stack { front, tasks: vec![b, f] }
+    Stack::new("peers", front, vec![b, f])
 }
 
 /// Latencies in buckets 2% wide (1 µs to about 10 s).
@@ -216,162 +275,209 @@ impl Latencies {
     }
 }
 
-struct Run {
-    name: &'static str,
+/// One slice of one stack.
+struct Slice {
     requests: u64,
     errors: u64,
     seconds: f64,
     cpu_seconds: f64,
-    p50_us: f64,
-    p99_us: f64,
-    rss_start: u64,
-    rss_end: u64,
 }
 
-async fn load(name: &'static str, stack: Stack, seconds: u64) -> Run {
-    let client = plain();
+impl Slice {
+    fn cpu_us(&self) -> f64 {
+        self.cpu_seconds * 1e6 / self.requests.max(1) as f64
+    }
+}
+
+/// Drives `stack` with `CONCURRENCY` clients for `length`, recording latencies (when given).
+async fn slice(stack: &Stack, length: Duration, latencies: Option<&Arc<Latencies>>) -> Slice {
     let front = stack.front;
-    let mut rss_start = 0;
-    let mut result = None;
-    for measured in [false, true] {
-        let latencies = Arc::new(Latencies::new());
-        let done = Arc::new(AtomicU64::new(0));
-        let errors = Arc::new(AtomicU64::new(0));
-        let deadline = Instant::now() + if measured { Duration::from_secs(seconds) } else { WARM_UP };
-        let (started, cpu_started) = (Instant::now(), cpu::process_cpu());
-        let tasks: Vec<_> = (0..CONCURRENCY)
-            .map(|worker| {
-                let (client, done, errors, latencies) = (client.clone(), done.clone(), errors.clone(), latencies.clone());
-                tokio::spawn(async move {
-                    let mut i = worker as u64;
-                    while Instant::now() < deadline {
-                        i = i.wrapping_add(CONCURRENCY as u64);
-                        let request = http::Request::get(format!("http://{front}/checkout/{}", i % 1000))
-                            .header("host", harness::HOST)
-                            .header("user-agent", harness::USER_AGENT)
-                            .header("accept", "application/json")
-                            .header("traceparent", format!("00-{:032x}-{:016x}-01", i + 1, worker + 1))
-                            .body(Full::default())
-                            .expect("request");
-                        let sent = Instant::now();
-                        let ok = match tokio::time::timeout(Duration::from_secs(5), client.request(request)).await {
-                            Ok(Ok(response)) => {
-                                response.status().is_success() && response.into_body().collect().await.is_ok_and(|b| b.to_bytes().starts_with(b"ok"))
-                            }
-                            _ => false,
-                        };
-                        if ok {
-                            latencies.record(sent.elapsed());
-                            done.fetch_add(1, Relaxed);
-                        } else {
-                            errors.fetch_add(1, Relaxed);
+    let done = Arc::new(AtomicU64::new(0));
+    let errors = Arc::new(AtomicU64::new(0));
+    let deadline = Instant::now() + length;
+    let (started, cpu_started) = (Instant::now(), cpu::process_cpu());
+    let tasks: Vec<_> = (0..CONCURRENCY)
+        .map(|worker| {
+            let (client, done, errors, latencies) = (stack.client.clone(), done.clone(), errors.clone(), latencies.cloned());
+            tokio::spawn(async move {
+                let mut i = worker as u64;
+                while Instant::now() < deadline {
+                    i = i.wrapping_add(CONCURRENCY as u64);
+                    let request = http::Request::get(format!("http://{front}/checkout/{}", i % 1000))
+                        .header("host", harness::HOST)
+                        .header("user-agent", harness::USER_AGENT)
+                        .header("accept", "application/json")
+                        .header("traceparent", format!("00-{:032x}-{:016x}-01", i + 1, worker + 1))
+                        .body(Full::default())
+                        .expect("request");
+                    let sent = Instant::now();
+                    let ok = match tokio::time::timeout(Duration::from_secs(5), client.request(request)).await {
+                        Ok(Ok(response)) => {
+                            response.status().is_success() && response.into_body().collect().await.is_ok_and(|b| b.to_bytes().starts_with(b"ok"))
                         }
+                        _ => false,
+                    };
+                    if ok {
+                        if let Some(latencies) = &latencies {
+                            latencies.record(sent.elapsed());
+                        }
+                        done.fetch_add(1, Relaxed);
+                    } else {
+                        errors.fetch_add(1, Relaxed);
                     }
-                })
+                }
             })
-            .collect();
-        for task in tasks {
-            let _ = task.await;
-        }
-        if measured {
-            result = Some(Run {
-                name,
-                requests: done.load(Relaxed),
-                errors: errors.load(Relaxed),
-                seconds: started.elapsed().as_secs_f64(),
-                cpu_seconds: (cpu::process_cpu() - cpu_started).as_secs_f64(),
-                p50_us: latencies.quantile(0.5),
-                p99_us: latencies.quantile(0.99),
-                rss_start,
-                rss_end: rss_kib(),
-            });
-        } else {
-            rss_start = rss_kib();
-        }
+        })
+        .collect();
+    for task in tasks {
+        let _ = task.await;
     }
-    for task in stack.tasks {
-        task.abort();
+    Slice {
+        requests: done.load(Relaxed),
+        errors: errors.load(Relaxed),
+        seconds: started.elapsed().as_secs_f64(),
+        cpu_seconds: (cpu::process_cpu() - cpu_started).as_secs_f64(),
     }
-    result.expect("a measured phase")
 }
 
-#[tokio::main]
-async fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+/// The length of one measured slice.
+const SLICE: Duration = Duration::from_secs(10);
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    match values.len() {
+        0 => f64::NAN,
+        n if n % 2 == 1 => values[n / 2],
+        n => (values[n / 2 - 1] + values[n / 2]) / 2.0,
+    }
+}
+
+fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    let mut runtime = tokio::runtime::Builder::new_multi_thread();
+    if let Some(workers) = std::env::var("LOAD_WORKERS").ok().and_then(|w| w.parse().ok()) {
+        runtime.worker_threads(workers);
+    }
+    runtime.enable_all().build()?.block_on(run())
+}
+
+async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let seconds: u64 = std::env::args()
         .nth(1)
         .or_else(|| std::env::var("LOAD_SECONDS").ok())
         .and_then(|s| s.parse().ok())
         .unwrap_or(60);
-    // `load SECONDS none ours`: only those stacks (for profiling one with perf); all by default.
     let only: Vec<String> = std::env::args().skip(2).collect();
     let wanted = |name: &str| only.is_empty() || only.iter().any(|o| o == name);
-    println!("{CONCURRENCY} concurrent clients, {seconds} s per run, 127.0.0.1");
-    let mut runs = Vec::new();
+    let slices = (seconds / SLICE.as_secs()).max(1);
+    let length = Duration::from_secs(seconds) / slices as u32;
+    println!("{CONCURRENCY} concurrent clients, {slices} slices of {} s per stack, round-robin, 127.0.0.1", length.as_secs_f64());
 
-    if wanted("none") {
-        runs.push(load("none", none().await, seconds).await);
-        println!("none done");
-    }
-
-    if wanted("ours") {
-        let traces = harness::tracer_provider(true);
-        let meters = harness::meter_provider();
-        runs.push(load("ours", ours(&traces, &meters).await, seconds).await);
-        let _ = traces.shutdown();
-        let _ = meters.shutdown();
-        println!("ours done");
-    }
-
-    if wanted("peers") {
-        runs.push(load_peers(seconds).await?);
-    }
-    report(seconds, &runs)
-}
-
-/// The peer stack's run. The peers read the global propagator and record through a global
-/// `tracing` subscriber (set once: the peers run last).
-async fn load_peers(seconds: u64) -> Result<Run, Box<dyn std::error::Error + Send + Sync>> {
-    global::set_text_map_propagator(TraceContextPropagator::new());
-    let traces = harness::tracer_provider(true);
-    let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(harness::tracer(&traces)));
-    tracing::subscriber::set_global_default(subscriber)?;
-    let meters_032 = {
+    // Every stack up at once (each with its own providers); the peers read the global
+    // propagator, which nothing else does.
+    let (traces, meters) = (harness::tracer_provider(true), harness::meter_provider());
+    let peer_traces = harness::tracer_provider(true);
+    let peer_meters = {
         use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
         let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
         SdkMeterProvider::builder().with_reader(reader).build()
     };
-    let run = load("peers", peers(&meters_032).await, seconds).await;
-    let _ = traces.shutdown();
-    let _ = meters_032.shutdown();
-    Ok(run)
-}
+    let mut stacks = Vec::new();
+    if wanted("none") {
+        stacks.push(none().await);
+    }
+    if wanted("ours") {
+        stacks.push(ours(&traces, &meters).await);
+    }
+    // The parts of ours (see `ours_part`): spans only, metrics only, and the fused layers with
+    // an `AlwaysOff` sampler (nothing recorded or exported but the metrics).
+    let (part_traces, part_meters, off) = (harness::tracer_provider(true), harness::meter_provider(), harness::tracer_provider(false));
+    {
+        use opentelemetry::metrics::MeterProvider as _;
+        use opentelemetry::trace::TracerProvider as _;
+        use tower_telemetry_metrics::MetricsLayer;
+        let (t, m, o) = (&part_traces, &part_meters, &off);
+        if wanted("ours_trace") {
+            let client = ServiceBuilder::new().layer(ClientTraceLayer::client(t.tracer("frontend"))).service(plain());
+            let front = |back| Router::new().route("/checkout/{id}", get(checkout::<_, _>)).with_state((client, back));
+            stacks.push(ours_part("ours_trace", |app, scope| app.layer(TraceLayer::server(t.tracer(scope))), front).await);
+        }
+        if wanted("ours_metrics") {
+            let client = ServiceBuilder::new().layer(MetricsLayer::client(&m.meter("frontend"))).service(plain());
+            let front = |back| Router::new().route("/checkout/{id}", get(checkout::<_, _>)).with_state((client, back));
+            stacks.push(ours_part("ours_metrics", |app, scope| app.layer(MetricsLayer::server(&m.meter(scope))), front).await);
+        }
+        if wanted("ours_sampled_out") {
+            let client = ServiceBuilder::new().layer(ClientTraceLayer::client(o.tracer("frontend")).with_metrics(&m.meter("frontend"))).service(plain());
+            let server = |app: Router, scope| app.layer(TraceLayer::server(o.tracer(scope)).with_metrics(&m.meter(scope)));
+            let front = |back| Router::new().route("/checkout/{id}", get(checkout::<_, _>)).with_state((client, back));
+            stacks.push(ours_part("ours_sampled_out", server, front).await);
+        }
+    }
+    if wanted("peers") {
+        global::set_text_map_propagator(TraceContextPropagator::new());
+        let dispatch = tracing::Dispatch::new(tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(harness::tracer(&peer_traces))));
+        stacks.push(peers(&peer_meters, &dispatch).await);
+    }
 
-/// Prints the runs, and writes them for the report when `CRITERION_HOME` is set.
-fn report(seconds: u64, runs: &[Run]) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
-    // One line per run, for the report: name requests errors seconds cpu_seconds p50_us p99_us rss_start_kib rss_end_kib
+    // `LOAD_WARM_UP=0` (seconds): none, for counting instructions per request under callgrind.
+    let warm_up = std::env::var("LOAD_WARM_UP").ok().and_then(|s| s.parse().ok()).map_or(WARM_UP, Duration::from_secs);
+    if !warm_up.is_zero() {
+        for stack in &stacks {
+            slice(stack, warm_up, None).await;
+        }
+    }
+    let rss_start = rss_kib();
+    let latencies: Vec<Arc<Latencies>> = stacks.iter().map(|_| Arc::new(Latencies::new())).collect();
+    let mut measured: Vec<Vec<Slice>> = stacks.iter().map(|_| Vec::new()).collect();
+    for round in 0..slices {
+        for (i, stack) in stacks.iter().enumerate() {
+            let s = slice(stack, length, Some(&latencies[i])).await;
+            println!("  round {} {}: {:.0} req/s, {:.1} µs CPU/req", round + 1, stack.name, s.requests as f64 / s.seconds, s.cpu_us());
+            measured[i].push(s);
+        }
+    }
+    let rss_end = rss_kib();
+    for stack in &stacks {
+        for task in &stack.tasks {
+            task.abort();
+        }
+    }
+    let _ = (traces.shutdown(), meters.shutdown(), peer_traces.shutdown(), peer_meters.shutdown());
+    let _ = (part_traces.shutdown(), part_meters.shutdown(), off.shutdown());
+
+    // One line per stack, for the report: name requests errors seconds cpu_seconds p50_us
+    // p99_us rss_start_kib rss_end_kib cpu_us_median cpu_us_min cpu_us_max rate_median slices
     let mut out = String::new();
-    for r in runs {
+    for ((stack, slices), latencies) in stacks.iter().zip(&measured).zip(&latencies) {
+        let sum = |f: &dyn Fn(&Slice) -> f64| slices.iter().map(f).sum::<f64>();
+        let cpu: Vec<f64> = slices.iter().map(Slice::cpu_us).collect();
+        let (min, max) = cpu.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &c| (a.min(c), b.max(c)));
+        let rate = median(slices.iter().map(|s| s.requests as f64 / s.seconds).collect());
+        let cpu_median = median(cpu);
         let line = format!(
-            "{} {} {} {:.3} {:.3} {:.0} {:.0} {} {}\n",
-            r.name, r.requests, r.errors, r.seconds, r.cpu_seconds, r.p50_us, r.p99_us, r.rss_start, r.rss_end
+            "{} {} {} {:.3} {:.3} {:.0} {:.0} {} {} {:.2} {:.2} {:.2} {:.1} {}\n",
+            stack.name,
+            sum(&|s| s.requests as f64),
+            sum(&|s| s.errors as f64),
+            sum(&|s| s.seconds),
+            sum(&|s| s.cpu_seconds),
+            latencies.quantile(0.5),
+            latencies.quantile(0.99),
+            rss_start,
+            rss_end,
+            cpu_median,
+            min,
+            max,
+            rate,
+            slices.len(),
         );
         print!("{line}");
-        println!(
-            "  {}: {:.0} req/s, p50 {:.0} µs, p99 {:.0} µs, {:.1} µs CPU/req, RSS {} -> {} KiB, {} errors",
-            r.name,
-            r.requests as f64 / r.seconds,
-            r.p50_us,
-            r.p99_us,
-            r.cpu_seconds * 1e6 / r.requests.max(1) as f64,
-            r.rss_start,
-            r.rss_end,
-            r.errors
-        );
+        println!("  {}: median {rate:.0} req/s, {cpu_median:.1} µs CPU/req (slices {min:.1}–{max:.1})", stack.name);
         out.push_str(&line);
     }
     if let Ok(home) = std::env::var("CRITERION_HOME") {
         std::fs::create_dir_all(&home)?;
-        std::fs::write(std::path::Path::new(&home).join("load.txt"), format!("{seconds} {CONCURRENCY}\n{out}"))?;
+        std::fs::write(std::path::Path::new(&home).join("load.txt"), format!("{} {CONCURRENCY} {slices}\n{out}", length.as_secs()))?;
     }
     Ok(())
 }
