@@ -66,7 +66,7 @@ for stack in none ours peers; do
     counts=()
     for seconds in 10 20; do
         f="$(mktemp)"
-        requests="$(LOAD_WARM_UP=0 valgrind --tool=callgrind --callgrind-out-file="$f" "$CARGO_TARGET_DIR/release/load" "$seconds" "$stack" 2>/dev/null \
+        requests="$(LOAD_WARM_UP=0 env -u CRITERION_HOME valgrind --tool=callgrind --callgrind-out-file="$f" "$CARGO_TARGET_DIR/release/load" "$seconds" "$stack" 2>/dev/null \
             | awk -v s="$stack" '$1 == s && NF > 10 { print $2 }')"
         counts+=("$(sed -n 's/^summary: *//p' "$f") $requests")
         rm -f "$f"

@@ -3,14 +3,16 @@
 //! stacks unless named; `benches/run.sh` runs it and puts the figures in `BENCHMARKS.md`).
 //!
 //! On 127.0.0.1, in one process: a load generator (32 concurrent clients) calling a frontend,
-//! which calls a backend over HTTP for every request. Three stacks, all running at once, measured
-//! **round-robin** in slices of 10 s (after a 2 s warm-up each), so the drift of this shared VM
+//! which calls a backend over HTTP for every request. The stacks all run at once, measured
+//! **round-robin** in slices of 5 s (after a 2 s warm-up each), so the drift of this shared VM
 //! (the same stack measures ±20 % between minutes) spreads over all of them; a stack's figure is
-//! the median of its slices:
+//! the median of its slices. The stacks:
 //!
 //! - `none`: no layers;
 //! - `ours`: our fused server layer (trace + metrics) on both servers, our client layer (trace +
 //!   metrics) on the frontend's call to the backend;
+//! - `ours_trace`, `ours_metrics`, `ours_sampled_out`: ours one signal at a time, and fused with
+//!   an `AlwaysOff` sampler (where the fused stack's cost goes);
 //! - `peers`: axum-tracing-opentelemetry (`OtelAxumLayer` + `OtelInResponseLayer`) and
 //!   axum-otel-metrics on both servers; on the client, a `tracing` CLIENT span (as
 //!   reqwest-tracing makes) whose context is injected by the global propagator (tracing-opentelemetry).
@@ -341,7 +343,7 @@ async fn slice(stack: &Stack, length: Duration, latencies: Option<&Arc<Latencies
 }
 
 /// The length of one measured slice.
-const SLICE: Duration = Duration::from_secs(10);
+const SLICE: Duration = Duration::from_secs(5);
 
 fn median(mut values: Vec<f64>) -> f64 {
     values.sort_by(f64::total_cmp);

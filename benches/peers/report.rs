@@ -236,6 +236,12 @@ fn main() {
         let _ = writeln!(md);
     }
     callgrind(&mut md, &instructions);
+    // The exemplars' subsection (measured by hand, as it says) is kept from the file being
+    // replaced, as the soak's section below.
+    if let Some(section) = std::fs::read_to_string(&output).ok().and_then(|previous| kept(&previous, "\n### Exemplars\n")) {
+        md.push_str(&section);
+        md.push_str("\n\n");
+    }
     if let Some((header, runs)) = &load {
         load_table(&mut md, header, runs, &instructions);
     }
@@ -249,17 +255,30 @@ fn main() {
     }
     md.push_str(NOTES);
     // The soak's section (benches/soak.sh, run by hand) is kept from the file being replaced.
-    if let Ok(previous) = std::fs::read_to_string(&output) {
-        if let Some(start) = previous.find("\n## soak\n") {
-            let rest = &previous[start + 1..];
-            let end = rest[3..].find("\n## ").map_or(rest.len(), |i| i + 4);
-            md.push('\n');
-            md.push_str(rest[..end].trim_end());
-            md.push('\n');
-        }
+    if let Some(section) = std::fs::read_to_string(&output).ok().and_then(|previous| kept(&previous, "\n## soak\n")) {
+        md.push('\n');
+        md.push_str(&section);
+        md.push('\n');
     }
     std::fs::write(&output, md).expect("write BENCHMARKS.md");
     println!("wrote {}", output.display());
+}
+
+/// The section of `previous` starting at the heading `heading` (`"\n## name\n"` or
+/// `"\n### name\n"`), up to the next heading of the same or a higher level, trimmed.
+fn kept(previous: &str, heading: &str) -> Option<String> {
+    let start = previous.find(heading)? + 1;
+    let rest = &previous[start..];
+    let level = heading.trim_start().split(' ').next().unwrap_or("##").len();
+    let end = rest
+        .match_indices("\n#")
+        .map(|(i, _)| i)
+        .find(|&i| {
+            let hashes = rest[i + 1..].bytes().take_while(|b| *b == b'#').count();
+            hashes >= 1 && hashes <= level && rest[i + 1 + hashes..].starts_with(' ')
+        })
+        .unwrap_or(rest.len());
+    Some(rest[..end].trim_end().to_owned())
 }
 
 fn peers_table(md: &mut String, results: &BTreeMap<String, Result>, sdk: Option<&BTreeMap<String, Result>>) {
@@ -358,9 +377,11 @@ fn load_table(md: &mut String, header: &str, runs: &[Load], n: &BTreeMap<String,
     let _ = writeln!(
         md,
         "`benches/peers/load.rs`: {concurrency} concurrent clients, a frontend calling a backend over HTTP for every request, all on\n\
-         127.0.0.1 in one process; three stacks up at once, each measured in {slices} slices of {slice} s, **round-robin** (after a 2 s\n\
-         warm-up each), so the VM's drift spreads over all three; a stack's figure is the median of its slices. **none** (no\n\
+         127.0.0.1 in one process; the stacks up at once, each measured in {slices} slices of {slice} s, **round-robin** (after a 2 s\n\
+         warm-up each), so the VM's drift spreads over all of them; a stack's figure is the median of its slices. **none** (no\n\
          layers); **ours** (the fused server layer on both servers, our client layer with metrics on the frontend's call);\n\
+         **ours_trace**, **ours_metrics** (the same layers, one signal only), **ours_sampled_out** (ours with an `AlwaysOff`\n\
+         sampler: no span recorded or exported, the metrics as in ours);\n\
          **peers** (axum-tracing-opentelemetry's `OtelAxumLayer` + `OtelInResponseLayer` and axum-otel-metrics on both servers;\n\
          a `tracing` CLIENT span on the frontend's call whose context the global propagator injects, as reqwest-tracing does; no\n\
          client metrics, which no peer offers; their `tracing` subscriber is the default inside their servers' futures only).\n\
@@ -407,9 +428,11 @@ fn load_table(md: &mut String, header: &str, runs: &[Load], n: &BTreeMap<String,
         if let Some(chain) = micro_chain_instructions(n) {
             let _ = writeln!(
                 md,
-                "The same three layers in the single-threaded profile (2 × `fused` over `bare` + `client_fused` over `client_bare`): {chain:.0}.\n\
-                 Under load the layers do the same work (or less: the profile's requests differ a little), so what CPU time adds\n\
-                 under load beyond it is the cost of each instruction on busy cores, not more instructions (see the notes below).\n"
+                "The same three layers in the single-threaded profile (2 × `fused` over `bare` + `client_fused` over `client_bare`): {chain:.0};\n\
+                 under load they execute {:.2}× that (the load test's requests, ids and client call differ a little from the\n\
+                 profile's). What CPU time adds under load beyond the single-threaded figures is therefore the cost of each\n\
+                 instruction on busy cores, not more work (see the notes below).\n",
+                (ours - none) / chain
             );
         }
     }
