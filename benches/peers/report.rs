@@ -164,7 +164,7 @@ fn main() {
 
     let mut md = String::new();
     let _ = writeln!(md, "# Benchmarks\n");
-    let _ = writeln!(md, "Machine: {machine}  \nCommand: `{command}`  \nAll figures below come from this one run.\n");
+    let _ = writeln!(md, "Machine: {machine}  \nCommand: `{command}`  \nAll figures below come from this one run, except the \"Exemplars\" subsection, the \"soak\" section and the notes' few hand measurements, which say how they were measured.\n");
     let _ = writeln!(md, "## Method\n");
     let _ = writeln!(
         md,
@@ -411,7 +411,7 @@ fn load_table(md: &mut String, header: &str, runs: &[Load], n: &BTreeMap<String,
         );
     }
     if let Some(r) = runs.first() {
-        let _ = writeln!(md, "\nThe process's RSS (all three stacks): {:.0} KiB after warm-up, {:.0} KiB at the end.", r.rss_start, r.rss_end);
+        let _ = writeln!(md, "\nThe process's RSS (all the stacks): {:.0} KiB after warm-up, {:.0} KiB at the end.", r.rss_start, r.rss_end);
     }
     let _ = writeln!(md, "Latency quantiles are the upper bounds of 2%-wide buckets.\n");
     // The same load under callgrind: the work per request, without the cores' interplay.

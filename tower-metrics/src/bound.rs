@@ -159,7 +159,7 @@ impl<I: Prepare> Cached<I> {
         A: AsRef<[KeyValue]>,
     {
         let recorded = self.series.read(key, |prepared| {
-            self.instrument.record_prepared(prepared, value)
+            self.instrument.record_prepared(prepared, value);
         });
         if recorded.is_none() {
             self.record_slow(key, value, attributes().as_ref());
@@ -176,7 +176,9 @@ impl<I: Prepare> Cached<I> {
         let recorded = self.series.insert_with(
             key,
             || (*key, self.instrument.prepare(attributes)),
-            |prepared| self.instrument.record_prepared(prepared, value),
+            |prepared| {
+                self.instrument.record_prepared(prepared, value);
+            },
         );
         if recorded.is_none() {
             self.instrument.record(value, attributes);

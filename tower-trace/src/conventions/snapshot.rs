@@ -16,7 +16,8 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use arc_swap::ArcSwap;
 
-/// A bounded, insert-only map with lock-free reads; see the [module docs](self).
+/// A bounded, insert-only map with lock-free reads: a lookup loads the current snapshot (no
+/// lock, no shared write); an insert copies the map under a mutex and publishes the copy.
 ///
 /// Hashed by default with foldhash, seeded at random per map. Not SipHash: a short label costs
 /// a few machine words instead of ~100 instructions, per request. Not FxHash either: the
