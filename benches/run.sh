@@ -5,7 +5,7 @@
 #     CI never compiles the peers);
 #   - the `tracing` bridge's group (tower-metrics/benches/layers.rs), built without and with
 #     the feature;
-#   - the load test with the peers (benches/peers/load.rs): six stacks round-robin in 10 s slices,
+#   - the load test with the peers (benches/peers/load.rs): six stacks round-robin in 5 s slices,
 #     LOAD_SECONDS per stack (60 by default);
 #   - instructions per request under callgrind, the load test included (benches/callgrind.sh; skipped, with how to
 #     install it, without valgrind).

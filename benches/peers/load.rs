@@ -1,5 +1,5 @@
 //! The load test, peers included: `cargo run --release --manifest-path benches/peers/Cargo.toml
-//! --bin load [SECONDS [STACK...]]` (60 s per stack by default, or `LOAD_SECONDS`; all three
+//! --bin load [SECONDS [STACK...]]` (60 s per stack by default, or `LOAD_SECONDS`; all six
 //! stacks unless named; `benches/run.sh` runs it and puts the figures in `BENCHMARKS.md`).
 //!
 //! On 127.0.0.1, in one process: a load generator (32 concurrent clients) calling a frontend,
