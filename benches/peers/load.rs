@@ -36,6 +36,7 @@
 mod harness;
 #[allow(dead_code)]
 mod cpu;
+mod sdk032;
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -179,28 +180,14 @@ async fn none() -> Stack {
     Stack::new("none", front, vec![b, f])
 }
 
-/// Our layers, one signal at a time: where the fused stack's cost under load goes (named
-/// `ours_trace`, `ours_metrics`, `ours_sampled_out`: see `run`). `server` layers a server's
-/// router; `front` is the frontend's route calling the backend at the given address.
+/// A stack of our layers: `ours` (fused on both servers and the frontend's client), or one
+/// part of it (`ours_trace`, `ours_metrics`, `ours_sampled_out`: where the fused stack's cost
+/// under load goes; see `run`). `server` layers a server's router; `front` is the frontend's
+/// route calling the backend at the given address.
 async fn ours_part(name: &'static str, server: impl Fn(Router, &'static str) -> Router, front: impl FnOnce(SocketAddr) -> Router) -> Stack {
     let (back, b) = serve(server(backend(), "backend")).await;
     let (front, f) = serve(server(front(back), "frontend")).await;
     Stack::new(name, front, vec![b, f])
-}
-
-async fn ours(traces: &opentelemetry_sdk::trace::SdkTracerProvider, meters: &opentelemetry_sdk::metrics::SdkMeterProvider) -> Stack {
-    use opentelemetry::metrics::MeterProvider as _;
-    use opentelemetry::trace::TracerProvider as _;
-    let (back, b) = serve(backend().layer(TraceLayer::server(traces.tracer("backend")).with_metrics(&meters.meter("backend")))).await;
-    let client = ServiceBuilder::new()
-        .layer(ClientTraceLayer::client(traces.tracer("frontend")).with_metrics(&meters.meter("frontend")))
-        .service(plain());
-    let front = Router::new()
-        .route("/checkout/{id}", get(checkout::<_, _>))
-        .with_state((client, back))
-        .layer(TraceLayer::server(traces.tracer("frontend")).with_metrics(&meters.meter("frontend")));
-    let (front, f) = serve(front).await;
-    Stack::new("ours", front, vec![b, f])
 }
 
 pin_project_lite::pin_project! {
@@ -378,17 +365,22 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     // propagator, which nothing else does.
     let (traces, meters) = (harness::tracer_provider(true), harness::meter_provider());
     let peer_traces = harness::tracer_provider(true);
-    let peer_meters = {
-        use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-        let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
-        SdkMeterProvider::builder().with_reader(reader).build()
-    };
+    let peer_meters = sdk032::meter_provider();
     let mut stacks = Vec::new();
     if wanted("none") {
         stacks.push(none().await);
     }
-    if wanted("ours") {
-        stacks.push(ours(&traces, &meters).await);
+    {
+        use opentelemetry::metrics::MeterProvider as _;
+        use opentelemetry::trace::TracerProvider as _;
+        if wanted("ours") {
+            let client = ServiceBuilder::new()
+                .layer(ClientTraceLayer::client(traces.tracer("frontend")).with_metrics(&meters.meter("frontend")))
+                .service(plain());
+            let front = |back| Router::new().route("/checkout/{id}", get(checkout::<_, _>)).with_state((client, back));
+            let server = |app: Router, scope| app.layer(TraceLayer::server(traces.tracer(scope)).with_metrics(&meters.meter(scope)));
+            stacks.push(ours_part("ours", server, front).await);
+        }
     }
     // The parts of ours (see `ours_part`): spans only, metrics only, and the fused layers with
     // an `AlwaysOff` sampler (nothing recorded or exported but the metrics).

@@ -6,8 +6,8 @@
 #[path = "../../tower-metrics/benches/harness/mod.rs"]
 mod harness;
 mod cpu;
+mod sdk032;
 
-use std::time::Duration;
 
 use alloc_counter::CountingAllocator;
 use axum::extract::Request;
@@ -44,11 +44,7 @@ fn peers(suite: &mut Suite) {
             .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default()).with_state(());
         suite.service_with(g, "peer_axum_tracing_otel", app, request, subscriber());
     }
-    let meters_032 = {
-        use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-        let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
-        SdkMeterProvider::builder().with_reader(reader).build()
-    };
+    let meters_032 = sdk032::meter_provider();
     let otel_metrics = || axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032.clone()).build();
     {
         let app = router()

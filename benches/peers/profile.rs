@@ -16,8 +16,8 @@
 #[path = "../../tower-metrics/benches/harness/mod.rs"]
 #[allow(dead_code)]
 mod harness;
+mod sdk032;
 
-use std::time::Duration;
 
 use axum::body::Body;
 use harness::*;
@@ -28,13 +28,6 @@ use tower::Layer as _;
 use tower_telemetry_metrics::{ExemplarFilter, MetricsLayer, WithMetrics};
 use tower_telemetry_trace::{ClientTraceLayer, TraceLayer};
 use tracing_subscriber::layer::SubscriberExt as _;
-
-/// axum-otel-metrics' provider (it is built on SDK 0.32).
-fn meters_032() -> opentelemetry_sdk_032::metrics::SdkMeterProvider {
-    use opentelemetry_sdk_032::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
-    let reader = PeriodicReader::builder(InMemoryMetricExporter::default()).with_interval(Duration::from_secs(3600)).build();
-    SdkMeterProvider::builder().with_reader(reader).build()
-}
 
 fn main() {
     let mut args = std::env::args().skip(1);
@@ -79,7 +72,7 @@ fn main() {
         "fused_unsampled_parent" => run_with(fused(), request_unsampled_parent),
         "fused_exemplars_off" => run(fused_exemplars_off()),
         "fused_unsampled_parent_exemplars_off" => run_with(fused_exemplars_off(), request_unsampled_parent),
-        "peer_axum_otel_metrics" => run(router().layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032()).build())),
+        "peer_axum_otel_metrics" => run(router().layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(sdk032::meter_provider()).build())),
         "peer_combo" => {
             global::set_text_map_propagator(TraceContextPropagator::new());
             let subscriber = tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(tracer(&traces)));
@@ -87,7 +80,7 @@ fn main() {
             run(router()
                 .layer(axum_tracing_opentelemetry::middleware::OtelInResponseLayer)
                 .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
-                .layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(meters_032()).build()));
+                .layer(axum_otel_metrics::HttpMetricsLayerBuilder::new().with_provider(sdk032::meter_provider()).build()));
         }
         "floor" => {
             let floor = Floor::new();

@@ -12,7 +12,7 @@ use axum::routing::{get, post};
 use bytes::Bytes;
 use http::Request;
 use http_body_util::{BodyExt, Full};
-use integration_tests::{http1_client, serve_axum, serve_tonic};
+use integration_tests::{black_hole, http1_client, serve_axum, serve_tonic};
 use opentelemetry_proto::tonic::collector::metrics::v1::metrics_service_server::{
     MetricsService, MetricsServiceServer,
 };
@@ -493,19 +493,6 @@ async fn validation_server_exports_while_it_runs() {
         "SIGTERM: exits 0 within the budget: {status:?}\n{}",
         server.stderr()
     );
-}
-
-/// A collector that accepts connections and never answers.
-async fn black_hole() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    addr
 }
 
 /// On a current-thread runtime (whose one thread the OTLP/gRPC exporter needs), with the

@@ -3,11 +3,10 @@
 //! its shutdown output, line by line. Its serve timeouts are made small through its
 //! environment (`HEADER_READ_TIMEOUT_MS`, `IDLE_TIMEOUT_MS`), so each test runs in seconds.
 
-use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use integration_tests::ExampleProcess;
+use integration_tests::{ExampleProcess, black_hole};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
 use tokio::net::TcpStream;
 
@@ -40,19 +39,6 @@ async fn closed_within(stream: &mut TcpStream, limit: Duration) -> bool {
     tokio::time::timeout(limit, stream.read_to_end(&mut sink))
         .await
         .is_ok()
-}
-
-/// A collector that accepts connections and never answers.
-async fn black_hole() -> SocketAddr {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        let mut held = Vec::new();
-        while let Ok((stream, _)) = listener.accept().await {
-            held.push(stream);
-        }
-    });
-    addr
 }
 
 /// The lines the process wrote to stderr.

@@ -195,6 +195,19 @@ async fn listener() -> (TcpListener, SocketAddr) {
     (listener, addr)
 }
 
+/// A collector on 127.0.0.1 that accepts connections and never answers (a stalled exporter
+/// endpoint).
+pub async fn black_hole() -> SocketAddr {
+    let (listener, addr) = listener().await;
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    addr
+}
+
 /// Serves an axum router on 127.0.0.1 (HTTP/1.1 and HTTP/2 prior knowledge), with
 /// `ConnectInfo<SocketAddr>`.
 pub async fn serve_axum(router: axum::Router) -> SocketAddr {
