@@ -316,7 +316,7 @@ async fn hooks_name_spans_add_attributes_and_a_bounded_metric_label() {
     let metrics = Metrics::new();
     let layer = TraceLayer::server(tracing.tracer())
         .with_span_name(|_, facts| {
-            format!("{} {}", facts.method(), facts.route().map_or("-", |r| &**r)).into()
+            format!("{} {}", facts.method(), facts.route().unwrap_or("-")).into()
         })
         .with_request_attributes(|req, attrs| {
             if let Some(tenant) = req.headers().get("x-tenant").and_then(|v| v.to_str().ok()) {

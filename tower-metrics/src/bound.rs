@@ -25,11 +25,11 @@ use tower_telemetry_trace::__private::SnapshotMap;
 /// Label sets kept prepared per instrument.
 pub(crate) const MAX_SERIES: usize = 2048;
 
-/// A label value identified by where it lives: `'static` text or a value interned for the
-/// layer's lifetime (never freed while the layer exists), so equal `(address, length)` means
-/// equal text. Two copies of the same text at different addresses only prepare twice the same
-/// SDK series, which is harmless. Per-request (owned) strings must never become atoms: their
-/// address could be reused by different text.
+/// A label value identified by where it lives: `'static` text (a constant, or a value interned
+/// for the process's lifetime), so equal `(address, length)` means equal text. Two copies of
+/// the same text at different addresses only prepare twice the same SDK series, which is
+/// harmless. Per-request (owned) strings must never become atoms: their address could be
+/// reused by different text.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub(crate) struct Atom(usize, usize);
 
@@ -37,11 +37,6 @@ impl Atom {
     pub(crate) const NONE: Atom = Atom(0, 0);
 
     pub(crate) fn of_static(s: &'static str) -> Atom {
-        Atom(s.as_ptr() as usize, s.len())
-    }
-
-    /// `s` must be interned (kept alive, unchanged, as long as the layer).
-    pub(crate) fn of_interned(s: &Arc<str>) -> Atom {
         Atom(s.as_ptr() as usize, s.len())
     }
 }

@@ -2,9 +2,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use http::Request;
-use opentelemetry::{Key, KeyValue, StringValue};
+use opentelemetry::{Key, KeyValue};
 use tower_telemetry_trace::__private::attributes as attr;
-use tower_telemetry_trace::__private::{Interner, SnapshotMap};
+use tower_telemetry_trace::__private::{Interner, Kind, SnapshotMap};
 use tower_telemetry_trace::conventions::Role;
 use tower_telemetry_trace::lifecycle::{
     End, FactSet, Facts, Needs, Observer, Record, RequestFacts,
@@ -27,20 +27,18 @@ pub const MAX_SERVER_TARGETS: usize = 100;
 pub(crate) struct Targets {
     /// Read without a lock (see `SnapshotMap`): every call looks its target up.
     seen: SnapshotMap<(usize, u16), (), rustc_hash::FxBuildHasher>,
-    pub(crate) other: Arc<str>,
 }
 
 impl Targets {
     pub(crate) fn new(cap: usize) -> Self {
         Targets {
             seen: SnapshotMap::with_capacity(cap),
-            other: Arc::from(attr::OTHER),
         }
     }
 
     /// Whether `(address, port)` gets its own labels (seen before, or room for it).
-    fn admit(&self, address: Option<&Arc<str>>, port: Option<u16>) -> bool {
-        // Interned addresses live as long as the layer: the pointer names the text.
+    fn admit(&self, address: Option<&'static str>, port: Option<u16>) -> bool {
+        // Interned addresses live as long as the process: the pointer names the text.
         let key = (
             address.map_or(0, |a| a.as_ptr() as usize),
             port.unwrap_or(0),
@@ -51,20 +49,21 @@ impl Targets {
 }
 
 /// An extra metric label computed from the request: **bounded** by construction, because each
-/// distinct value is a new time series. The value is interned per layer, at most
-/// [`MAX_LABEL_VALUES`] distinct values, then `_OTHER`; a request without a value gets no
-/// label.
+/// distinct value is a new time series. The value is interned (`'static`, kept once per
+/// process), at most [`MAX_LABEL_VALUES`] distinct values per layer, then `_OTHER`; a request
+/// without a value gets no label.
 ///
 /// Implemented for `()` (no label) and [`Label`]. Set it with
 /// [`MetricsLayer::with_label`](crate::MetricsLayer::with_label).
 pub trait MetricLabel {
-    /// The label's key and interned value for `request`, if it has one.
-    fn label(&self, request: &RequestInfo<'_>) -> Option<(&Key, Arc<str>)>;
+    /// The label's key and interned value for `request`, if it has one: a value of a bounded
+    /// set, `'static` (intern it, e.g. with a `match` to constants).
+    fn label(&self, request: &RequestInfo<'_>) -> Option<(&Key, &'static str)>;
 }
 
 impl MetricLabel for () {
     #[inline]
-    fn label(&self, _: &RequestInfo<'_>) -> Option<(&Key, Arc<str>)> {
+    fn label(&self, _: &RequestInfo<'_>) -> Option<(&Key, &'static str)> {
         None
     }
 }
@@ -75,7 +74,6 @@ pub struct Label<V> {
     value: V,
     /// Shared by the clones of a layer (axum clones layers): one bound per layer.
     values: Arc<Interner>,
-    other: Arc<str>,
 }
 
 impl<V: Clone> Clone for Label<V> {
@@ -84,7 +82,6 @@ impl<V: Clone> Clone for Label<V> {
             key: self.key.clone(),
             value: self.value.clone(),
             values: Arc::clone(&self.values),
-            other: Arc::clone(&self.other),
         }
     }
 }
@@ -94,8 +91,7 @@ impl<V> Label<V> {
         Label {
             key,
             value,
-            values: Arc::new(Interner::with_capacity(MAX_LABEL_VALUES)),
-            other: Arc::from(attr::OTHER),
+            values: Arc::new(Interner::with_capacity(Kind::Labels, MAX_LABEL_VALUES)),
         }
     }
 }
@@ -104,12 +100,9 @@ impl<V> MetricLabel for Label<V>
 where
     V: for<'a> Fn(&RequestInfo<'a>) -> Option<&'a str>,
 {
-    fn label(&self, request: &RequestInfo<'_>) -> Option<(&Key, Arc<str>)> {
+    fn label(&self, request: &RequestInfo<'_>) -> Option<(&Key, &'static str)> {
         let value = (self.value)(request)?;
-        let value = self
-            .values
-            .get(value)
-            .unwrap_or_else(|| Arc::clone(&self.other));
+        let value = self.values.get(value).unwrap_or(attr::OTHER);
         Some((&self.key, value))
     }
 }
@@ -186,12 +179,12 @@ impl<L> std::fmt::Debug for MetricsObserver<L> {
 #[derive(Debug)]
 pub struct MetricsRecord {
     instruments: Arc<Instruments>,
-    label: Option<(Key, Arc<str>)>,
+    label: Option<(Key, &'static str)>,
     request_bytes: Option<u64>,
     response_bytes: u64,
     active: bool,
     /// A client target past the cap: `server.address="_OTHER"`, no port.
-    overflow: Option<Arc<str>>,
+    overflow: bool,
     /// The ids of the span current at `on_request`, when this layer stands alone and the
     /// exemplar filter admits it.
     ids: Option<Ids>,
@@ -215,21 +208,18 @@ impl<B, L: MetricLabel> Observer<B> for MetricsObserver<L> {
             return None;
         }
         let info = RequestInfo::new(request);
-        let mut overflow = None;
-        if facts.role() == Role::Client {
+        let overflow = facts.role() == Role::Client && {
             let (address, port) = facts.server();
-            if !inner.targets.admit(address, port) {
-                overflow = Some(Arc::clone(&inner.targets.other));
-            }
-        }
-        let base = (!facts.is_grpc()).then(|| Base::of(facts, overflow.as_ref()));
+            !inner.targets.admit(address, port)
+        };
+        let base = (!facts.is_grpc()).then(|| Base::of(facts, overflow));
         let mut record = MetricsRecord {
             instruments: Arc::clone(&inner.instruments),
             label: inner.label.label(&info).map(|(k, v)| (k.clone(), v)),
             request_bytes: None,
             response_bytes: 0,
             active: false,
-            overflow: overflow.clone(),
+            overflow,
             ids: None,
         };
         let filter = inner.instruments.exemplar_filter;
@@ -262,14 +252,14 @@ fn number(n: Option<u16>) -> u32 {
 /// The base label set of HTTP metrics: `http.request.method`, then `url.scheme` (server) or
 /// `server.address`/`server.port` (client). The active-requests attributes, and the start of
 /// the duration's.
-struct Base<'a> {
+struct Base {
     method: &'static str,
     scheme: Option<&'static str>,
-    address: Option<&'a Arc<str>>,
+    address: Option<&'static str>,
     port: Option<u16>,
 }
 
-impl<'a> Base<'a> {
+impl Base {
     fn server(method: &'static str, scheme: &'static str) -> Self {
         Base {
             method,
@@ -279,7 +269,7 @@ impl<'a> Base<'a> {
         }
     }
 
-    fn client(method: &'static str, address: Option<&'a Arc<str>>, port: Option<u16>) -> Self {
+    fn client(method: &'static str, address: Option<&'static str>, port: Option<u16>) -> Self {
         Base {
             method,
             scheme: None,
@@ -288,15 +278,14 @@ impl<'a> Base<'a> {
         }
     }
 
-    fn of(facts: &'a Facts, overflow: Option<&'a Arc<str>>) -> Self {
+    /// `overflow`: a client target past the cap, labelled `server.address="_OTHER"`, no port.
+    fn of(facts: &Facts, overflow: bool) -> Self {
         match facts.role() {
-            Role::Client => match overflow {
-                Some(other) => Base::client(facts.method(), Some(other), None),
-                None => {
-                    let (address, port) = facts.server();
-                    Base::client(facts.method(), address, port)
-                }
-            },
+            Role::Client if overflow => Base::client(facts.method(), Some(attr::OTHER), None),
+            Role::Client => {
+                let (address, port) = facts.server();
+                Base::client(facts.method(), address, port)
+            }
             _ => Base::server(facts.method(), facts.scheme().unwrap_or("http")),
         }
     }
@@ -308,7 +297,7 @@ impl<'a> Base<'a> {
         match self.scheme {
             Some(scheme) => key.atoms[1] = Atom::of_static(scheme),
             None => {
-                key.atoms[1] = self.address.map_or(Atom::NONE, Atom::of_interned);
+                key.atoms[1] = self.address.map_or(Atom::NONE, Atom::of_static);
                 key.numbers[1] = number(self.port);
             }
         }
@@ -322,10 +311,7 @@ impl<'a> Base<'a> {
             Some(scheme) => attrs.push(KeyValue::new(attr::URL_SCHEME, scheme)),
             None => {
                 if let Some(address) = self.address {
-                    attrs.push(KeyValue::new(
-                        attr::SERVER_ADDRESS,
-                        StringValue::from(Arc::clone(address)),
-                    ));
+                    attrs.push(KeyValue::new(attr::SERVER_ADDRESS, address));
                 }
                 if let Some(port) = self.port {
                     attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
@@ -343,17 +329,14 @@ type Attrs = smallvec::SmallVec<[KeyValue; 8]>;
 impl MetricsRecord {
     fn push_label(&self, attrs: &mut Attrs) {
         if let Some((key, value)) = &self.label {
-            attrs.push(KeyValue::new(
-                key.clone(),
-                StringValue::from(Arc::clone(value)),
-            ));
+            attrs.push(KeyValue::new(key.clone(), *value));
         }
     }
 
     fn label_atom(&self) -> Atom {
         self.label
             .as_ref()
-            .map_or(Atom::NONE, |(_, v)| Atom::of_interned(v))
+            .map_or(Atom::NONE, |(_, v)| Atom::of_static(v))
     }
 
     /// The gRPC duration: `rpc.*.call.duration` in seconds with the current attributes,
@@ -382,22 +365,19 @@ impl MetricsRecord {
         };
         let push_server = |attrs: &mut Attrs| {
             if let Some(address) = address {
-                attrs.push(KeyValue::new(
-                    attr::SERVER_ADDRESS,
-                    StringValue::from(Arc::clone(address)),
-                ));
+                attrs.push(KeyValue::new(attr::SERVER_ADDRESS, address));
                 if let Some(port) = port {
                     attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
                 }
             }
         };
         let mut key = SeriesKey::default();
-        key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_interned);
+        key.atoms[0] = method.map_or(Atom::of_static(attr::OTHER), Atom::of_static);
         key.atoms[1] = verdict
             .grpc_code
             .map_or(Atom::NONE, |c| Atom::of_static(c.as_str()));
         key.atoms[2] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
-        key.atoms[3] = address.map_or(Atom::NONE, Atom::of_interned);
+        key.atoms[3] = address.map_or(Atom::NONE, Atom::of_static);
         key.atoms[5] = self.label_atom();
         key.numbers[1] = number(port);
         if let Some(histogram) = &self.instruments.rpc_classic_duration {
@@ -432,9 +412,7 @@ impl MetricsRecord {
             attrs.push(KeyValue::new(attr::RPC_SYSTEM_NAME, "grpc"));
             attrs.push(KeyValue::new(
                 attr::RPC_METHOD,
-                method.map_or(StringValue::from(attr::OTHER), |m| {
-                    StringValue::from(Arc::clone(m))
-                }),
+                method.unwrap_or(attr::OTHER),
             ));
             if let Some(code) = verdict.grpc_code {
                 attrs.push(KeyValue::new(attr::RPC_STATUS_CODE, code.as_str()));
@@ -477,7 +455,7 @@ impl MetricsRecord {
     fn finish_http(&self, end: &End<'_>, seconds: f64) {
         let facts = end.facts();
         let verdict = end.verdict();
-        let base = Base::of(facts, self.overflow.as_ref());
+        let base = Base::of(facts, self.overflow);
         let mut key = base.key();
         // The in-flight count's attributes are the base ones.
         if self.active {
@@ -487,7 +465,7 @@ impl MetricsRecord {
         }
         let version = facts.protocol_version();
         let status = facts.status();
-        key.atoms[2] = facts.route().map_or(Atom::NONE, Atom::of_interned);
+        key.atoms[2] = facts.route().map_or(Atom::NONE, Atom::of_static);
         key.atoms[3] = version.map_or(Atom::NONE, Atom::of_static);
         key.atoms[4] = verdict.error_type.map_or(Atom::NONE, Atom::of_static);
         key.atoms[5] = self.label_atom();
@@ -502,10 +480,7 @@ impl MetricsRecord {
                 ));
             }
             if let Some(route) = facts.route() {
-                attrs.push(KeyValue::new(
-                    attr::HTTP_ROUTE,
-                    StringValue::from(Arc::clone(route)),
-                ));
+                attrs.push(KeyValue::new(attr::HTTP_ROUTE, route));
             }
             if let Some(version) = version {
                 attrs.push(KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, version));

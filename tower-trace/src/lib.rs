@@ -291,7 +291,7 @@ pub mod hooks {
 /// the public API, not covered by semantic versioning.
 #[doc(hidden)]
 pub mod __private {
-    pub use crate::conventions::intern::{Interner, MAX_INTERNED};
+    pub use crate::conventions::intern::{Interner, Kind, MAX_INTERNED};
     pub use crate::conventions::snapshot::SnapshotMap;
     pub use crate::span::empty_globals_warnings;
 

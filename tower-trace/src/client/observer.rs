@@ -163,10 +163,7 @@ fn request_attributes(
     let mut attrs = Vec::with_capacity(12);
     let (host, port) = facts.server();
     if let Some(host) = host {
-        attrs.push(KeyValue::new(
-            attr::SERVER_ADDRESS,
-            StringValue::from(Arc::clone(host)),
-        ));
+        attrs.push(KeyValue::new(attr::SERVER_ADDRESS, StringValue::from(host)));
     }
     if let Some(port) = port {
         attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
@@ -189,10 +186,7 @@ fn request_attributes(
                 // A client's method comes from its stub: recognised unless it can't be named
                 // (see `Verdict::rpc_method_recognized`), whatever the server answers.
                 match facts.rpc_method() {
-                    Some(m) => attrs.push(KeyValue::new(
-                        attr::RPC_METHOD,
-                        StringValue::from(Arc::clone(m)),
-                    )),
+                    Some(m) => attrs.push(KeyValue::new(attr::RPC_METHOD, StringValue::from(m))),
                     None => {
                         attrs.push(KeyValue::new(attr::RPC_METHOD, attr::OTHER));
                         attrs.push(KeyValue::new(

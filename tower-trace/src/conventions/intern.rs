@@ -1,64 +1,174 @@
-//! Interned label and name values, so per-request telemetry allocates nothing for values seen
-//! before: routes, RPC methods, server addresses, span names.
+//! Interned label and name values, so per-request telemetry allocates nothing, and writes no
+//! shared memory, for values seen before: routes, RPC methods, server addresses, user agents,
+//! span names.
 //!
-//! Bounded by construction: past [`MAX_INTERNED`] distinct values an interner answers `None`
-//! and the caller falls back (to an allocation, an `_OTHER`, or no label), so a hostile or
-//! buggy source of values cannot grow memory without limit.
+//! An interned value is `&'static str`: its text is kept once per process in a [`Pool`] of its
+//! kind, shared by every layer, and never freed. That is what makes it free to pass around: an
+//! `Arc<str>` would cost an atomic increment and decrement of a count shared by every core per
+//! copy (the request's facts, the span's attribute, dropped on the exporter thread), and under
+//! load that cache line moves between cores on every request.
+//!
+//! Bounded by construction, twice: past [`MAX_INTERNED`] distinct values an [`Interner`] (one
+//! per layer and kind) answers `None`, and so does a pool past `POOL_CAPACITY` (4,000) values or
+//! `POOL_BYTES` (1 MiB) of text; the caller then falls back (to an allocation, an `_OTHER`, or no
+//! label), so a hostile or buggy source of values cannot grow memory without limit.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::snapshot::SnapshotMap;
 
-/// Distinct values kept per interner.
+/// Distinct values kept per interner (per layer and kind).
 pub const MAX_INTERNED: usize = 1000;
 
-/// A bounded set of shared strings: each distinct value allocates once, and past the capacity
-/// new values are refused (the caller falls back to `_OTHER` or no label), so label values
-/// from requests cannot grow memory or cardinality without limit.
+/// Distinct values a [`Pool`] keeps for the process's lifetime.
+pub(crate) const POOL_CAPACITY: usize = 4 * MAX_INTERNED;
+
+/// Bytes of text a [`Pool`] keeps for the process's lifetime.
+pub(crate) const POOL_BYTES: usize = 1 << 20;
+
+/// The kinds of interned values, a [`Pool`] each: a flood of one kind (hostile `Host` headers,
+/// say) cannot crowd out another (routes).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `http.route` values.
+    Routes,
+    /// Fully qualified gRPC methods.
+    Methods,
+    /// `server.address` values.
+    Addresses,
+    /// `user_agent.original` values.
+    UserAgents,
+    /// Values of the metrics' extra label.
+    Labels,
+}
+
+/// Text kept for the process's lifetime, each distinct value once, shared by every layer:
+/// bounded in values (`POOL_CAPACITY`, 4,000) and bytes (`POOL_BYTES`, 1 MiB).
 #[derive(Debug)]
-pub struct Interner {
-    /// Bounded, so a flood of new values can't grow it; randomly seeded and read without a
-    /// lock (see [`SnapshotMap`]). Each value is its own key.
-    values: SnapshotMap<Arc<str>, Arc<str>>,
+pub(crate) struct Pool {
+    /// Read without a lock (see [`SnapshotMap`]); each text is its own key.
+    texts: SnapshotMap<&'static str, &'static str>,
+    /// Bytes kept so far, under the lock that serializes inserts.
+    bytes: Mutex<usize>,
 }
 
-impl Default for Interner {
-    fn default() -> Self {
-        Interner::with_capacity(MAX_INTERNED)
-    }
-}
-
-impl Interner {
-    /// An interner keeping at most `capacity` distinct values.
-    pub fn with_capacity(capacity: usize) -> Self {
-        Interner {
-            values: SnapshotMap::with_capacity(capacity),
+impl Pool {
+    fn new() -> Self {
+        Pool {
+            texts: SnapshotMap::with_capacity(POOL_CAPACITY),
+            bytes: Mutex::new(0),
         }
     }
 
-    /// The shared copy of `value`, interning it if there is room; `None` when full.
+    /// The pool of `kind`.
+    pub(crate) fn of(kind: Kind) -> &'static Pool {
+        static POOLS: OnceLock<[Pool; 5]> = OnceLock::new();
+        &POOLS.get_or_init(|| std::array::from_fn(|_| Pool::new()))[kind as usize]
+    }
+
+    /// The kept copy of `value`, keeping it if there is room; `None` when full.
     #[inline]
-    pub fn get(&self, value: &str) -> Option<Arc<str>> {
-        self.values.read(value, Arc::clone).or_else(|| {
-            self.values.insert_with(
-                value,
-                || {
-                    let interned: Arc<str> = Arc::from(value);
-                    (Arc::clone(&interned), interned)
-                },
-                Arc::clone,
-            )
-        })
+    pub(crate) fn get(&self, value: &str) -> Option<&'static str> {
+        self.texts
+            .read(value, |text| *text)
+            .or_else(|| self.keep(value))
+    }
+
+    #[cold]
+    fn keep(&self, value: &str) -> Option<&'static str> {
+        let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(text) = self.texts.read(value, |text| *text) {
+            return Some(text);
+        }
+        if *bytes + value.len() > POOL_BYTES {
+            return None;
+        }
+        let text = self.texts.insert_with(
+            value,
+            || {
+                let text: &'static str = Box::leak(Box::from(value));
+                (text, text)
+            },
+            |text| *text,
+        )?;
+        *bytes += value.len();
+        Some(text)
+    }
+
+    /// The number of values kept.
+    #[cfg(test)]
+    fn len(&self) -> usize {
+        self.texts.len()
+    }
+}
+
+/// A bounded set of interned strings, one per layer and [`Kind`]: each distinct value is kept
+/// once per process (its kind's [`Pool`]), and past the capacity new values are refused (the
+/// caller falls back to `_OTHER` or no label), so label values from requests cannot grow memory
+/// or cardinality without limit.
+#[derive(Debug)]
+pub struct Interner {
+    /// The values this interner admitted, bounded; randomly seeded and read without a lock
+    /// (see [`SnapshotMap`]). Each value is its own key.
+    values: SnapshotMap<&'static str, &'static str>,
+    pool: &'static Pool,
+}
+
+impl Interner {
+    /// An interner of `kind` keeping at most `capacity` distinct values.
+    pub fn with_capacity(kind: Kind, capacity: usize) -> Self {
+        Interner {
+            values: SnapshotMap::with_capacity(capacity),
+            pool: Pool::of(kind),
+        }
+    }
+
+    /// The interned copy of `value`, interning it if there is room (here and in the pool);
+    /// `None` when full.
+    #[inline]
+    pub fn get(&self, value: &str) -> Option<&'static str> {
+        self.values
+            .read(value, |text| *text)
+            .or_else(|| self.admit(value))
+    }
+
+    #[cold]
+    fn admit(&self, value: &str) -> Option<&'static str> {
+        // Cheap when the pool is full and the value is new: this interner stays unchanged.
+        let text = self.pool.get(value)?;
+        self.values
+            .insert_with(value, || (text, text), |text| *text)
+    }
+
+    /// The number of values admitted.
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    /// Whether no value was admitted yet.
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
     }
 }
 
 /// The interners of one layer, shared by its signals.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Interners {
     pub(crate) routes: Interner,
     pub(crate) methods: Interner,
     pub(crate) addresses: Interner,
     pub(crate) user_agents: Interner,
+}
+
+impl Default for Interners {
+    fn default() -> Self {
+        Interners {
+            routes: Interner::with_capacity(Kind::Routes, MAX_INTERNED),
+            methods: Interner::with_capacity(Kind::Methods, MAX_INTERNED),
+            addresses: Interner::with_capacity(Kind::Addresses, MAX_INTERNED),
+            user_agents: Interner::with_capacity(Kind::UserAgents, MAX_INTERNED),
+        }
+    }
 }
 
 /// Span names are `Cow<'static, str>` in OpenTelemetry, so an interned name must be
@@ -68,9 +178,9 @@ pub(crate) struct Interners {
 ///
 /// Hashed as in [`Interner`] (SipHash of the method and the route cost about 500 instructions
 /// per request) and read without a lock, one map per method (see [`SnapshotMap`]).
-pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static str> {
+pub(crate) fn span_name(method: &'static str, target: &'static str) -> Option<&'static str> {
     struct Names {
-        by_method: [SnapshotMap<Arc<str>, &'static str>; METHODS.len()],
+        by_method: [SnapshotMap<&'static str, &'static str>; METHODS.len()],
         /// Names leaked so far, under the lock that serializes inserts.
         count: std::sync::Mutex<usize>,
     }
@@ -103,7 +213,7 @@ pub(crate) fn span_name(method: &'static str, target: &str) -> Option<&'static s
             } else {
                 format!("{method} {target}")
             };
-            (Arc::from(target), &*Box::leak(name.into_boxed_str()))
+            (target, &*Box::leak(name.into_boxed_str()))
         },
         |name| *name,
     )?;
@@ -127,3 +237,84 @@ const METHODS: [&str; 12] = [
     "QUERY",
     super::attributes::OTHER,
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn equal_values_are_one_static_text_across_interners() {
+        let a = Interner::with_capacity(Kind::Routes, 2);
+        let b = Interner::with_capacity(Kind::Routes, 2);
+        let owned = String::from("/intern-test/{id}");
+        let x = a.get(&owned).unwrap();
+        let y = b.get("/intern-test/{id}").unwrap();
+        assert_eq!(x, "/intern-test/{id}");
+        assert!(std::ptr::eq(x, y), "one text per process and kind");
+        assert!(
+            std::ptr::eq(a.get(&owned).unwrap(), x),
+            "seen before: the same text"
+        );
+        assert_eq!(a.len(), 1);
+    }
+
+    #[test]
+    fn an_interner_refuses_values_past_its_capacity_and_keeps_those_it_has() {
+        let interner = Interner::with_capacity(Kind::Labels, 2);
+        assert!(interner.get("cap-a").is_some());
+        assert!(interner.get("cap-b").is_some());
+        assert_eq!(interner.get("cap-c"), None, "full");
+        assert_eq!(interner.get("cap-a"), Some("cap-a"));
+        assert_eq!(interner.len(), 2);
+        // Another interner of the kind still has room: the bound is per interner.
+        assert_eq!(
+            Interner::with_capacity(Kind::Labels, 1).get("cap-c"),
+            Some("cap-c")
+        );
+    }
+
+    #[test]
+    fn a_pool_is_bounded_in_bytes_and_values() {
+        // A pool of its own, so other tests' values don't count.
+        let pool = Pool::new();
+        let big = "x".repeat(POOL_BYTES / 2);
+        assert!(pool.get(&big).is_some());
+        let other = "y".repeat(POOL_BYTES / 2);
+        assert!(pool.get(&other).is_some(), "exactly the budget fits");
+        assert_eq!(pool.get("z"), None, "past the byte budget");
+        assert_eq!(
+            pool.get(&big).map(str::len),
+            Some(POOL_BYTES / 2),
+            "kept values stay"
+        );
+        assert_eq!(pool.len(), 2);
+
+        let pool = Pool::new();
+        for i in 0..POOL_CAPACITY {
+            assert!(pool.get(&i.to_string()).is_some());
+        }
+        assert_eq!(pool.get("one more"), None, "past the value budget");
+        assert_eq!(pool.len(), POOL_CAPACITY);
+    }
+
+    #[test]
+    fn racing_interners_agree_on_one_text() {
+        let texts: Vec<Vec<usize>> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..4)
+                .map(|_| {
+                    scope.spawn(|| {
+                        let interner = Interner::with_capacity(Kind::Addresses, 64);
+                        (0..64)
+                            .map(|i| {
+                                interner.get(&format!("race-{i}.example")).unwrap().as_ptr()
+                                    as usize
+                            })
+                            .collect()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert!(texts.windows(2).all(|w| w[0] == w[1]));
+    }
+}

@@ -3,7 +3,6 @@
 //! observer.
 
 use std::ops::Deref;
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::HeaderMap;
@@ -149,10 +148,10 @@ pub struct Facts {
     known_method: bool,
     request_version: Option<&'static str>,
     start: Option<Timestamp>,
-    route: Option<Arc<str>>,
+    route: Option<&'static str>,
     scheme: Option<&'static str>,
-    server: (Option<Arc<str>>, Option<u16>),
-    rpc_method: Option<Arc<str>>,
+    server: (Option<&'static str>, Option<u16>),
+    rpc_method: Option<&'static str>,
     grpc_timeout: Option<Duration>,
     grpc_web: Option<GrpcWeb>,
     status: Option<u16>,
@@ -265,10 +264,12 @@ impl Facts {
     }
 
     /// `http.route` from the layer's route source, interned ([`FactSet::ROUTE`]; HTTP only;
-    /// `None` when unknown, or past the 1,000 distinct routes a layer keeps).
+    /// `None` when unknown, or past the 1,000 distinct routes a layer keeps). Interned values
+    /// are `'static`: each distinct text is kept once per process (at most 4,000 values and
+    /// 1 MiB per kind), so copying one writes no reference count shared by every core.
     #[inline]
-    pub fn route(&self) -> Option<&Arc<str>> {
-        self.route.as_ref()
+    pub fn route(&self) -> Option<&'static str> {
+        self.route
     }
 
     /// `url.scheme` ([`FactSet::SCHEME`]): the URI's, else `Forwarded`/`X-Forwarded-Proto`
@@ -282,16 +283,16 @@ impl Facts {
     /// `X-Forwarded-Host`, the URI's authority (`:authority`), then `Host`; a client the URI's
     /// authority, else the configured one, with the port defaulting from the scheme.
     #[inline]
-    pub fn server(&self) -> (Option<&Arc<str>>, Option<u16>) {
-        (self.server.0.as_ref(), self.server.1)
+    pub fn server(&self) -> (Option<&'static str>, Option<u16>) {
+        self.server
     }
 
     /// The fully qualified gRPC method (`pkg.Service/Method`), interned ([`FactSet::RPC_METHOD`];
     /// gRPC only; `None` when the path has another shape or the layer has seen too many
     /// methods).
     #[inline]
-    pub fn rpc_method(&self) -> Option<&Arc<str>> {
-        self.rpc_method.as_ref()
+    pub fn rpc_method(&self) -> Option<&'static str> {
+        self.rpc_method
     }
 
     /// The call's deadline as its `grpc-timeout` says, from its arrival (gRPC only; `None`
@@ -373,7 +374,7 @@ fn server<R, F>(
     conventions: &Conventions<R, F>,
     request: &RequestInfo<'_>,
     interned: &Interners,
-) -> (Option<Arc<str>>, Option<u16>) {
+) -> (Option<&'static str>, Option<u16>) {
     let (authority, scheme) = match conventions.role {
         Role::Client => (
             request::client_authority(request, conventions.server_authority.as_deref()),
@@ -417,12 +418,12 @@ impl<'a> RequestFacts<'a> {
 
     /// `user_agent.original`, shared when it has been seen before: services see few distinct
     /// agents, and copying a 100-byte browser agent per request was one of a span's
-    /// allocations. At most 1,000 agents of at most [`MAX_INTERNED_AGENT`] bytes
+    /// allocations. At most 1,000 agents per layer of at most [`MAX_INTERNED_AGENT`] bytes
     /// are kept (memory stays bounded); any other is copied.
     pub(crate) fn user_agent(&self, agent: &str) -> opentelemetry::StringValue {
         if agent.len() <= MAX_INTERNED_AGENT {
-            if let Some(shared) = self.interned.user_agents.get(agent) {
-                return opentelemetry::StringValue::from(shared);
+            if let Some(kept) = self.interned.user_agents.get(agent) {
+                return opentelemetry::StringValue::from(kept);
             }
         }
         opentelemetry::StringValue::from(agent.to_owned())

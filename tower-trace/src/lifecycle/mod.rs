@@ -78,7 +78,7 @@
 //!         println!(
 //!             "{} {} -> {:?} {:?} in {:?}",
 //!             facts.method(),
-//!             facts.route().map_or("-", |r| &**r),
+//!             facts.route().unwrap_or("-"),
 //!             facts.status(),
 //!             end.verdict().error_type,
 //!             end.elapsed(),
@@ -106,7 +106,6 @@ pub(crate) mod service;
 mod tests;
 mod verdict;
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use http::{HeaderMap, Request};
@@ -289,7 +288,7 @@ impl<'a> End<'a> {
     /// (`pkg.Service/Method`, interned) when it is recognised (see
     /// [`Verdict::rpc_method_recognized`]), `None` when `rpc.method` is `_OTHER` (or for HTTP).
     #[inline]
-    pub fn rpc_method(&self) -> Option<&'a Arc<str>> {
+    pub fn rpc_method(&self) -> Option<&'static str> {
         self.facts
             .rpc_method()
             .filter(|_| self.verdict.rpc_method_recognized)

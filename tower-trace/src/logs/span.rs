@@ -71,8 +71,8 @@ impl LogSpans {
             span_id = %ids.span_id(),
             trace_sampled = ids.is_sampled(),
             http.request.method = is_http.then(|| facts.method()),
-            http.route = if is_http { facts.route().map(|r| &**r) } else { None },
-            rpc.method = if is_http { None } else { facts.rpc_method().map(|m| &**m) },
+            http.route = if is_http { facts.route() } else { None },
+            rpc.method = if is_http { None } else { facts.rpc_method() },
             http.response.status_code = Empty,
             rpc.response.status_code = Empty,
         ))
@@ -88,8 +88,8 @@ impl LogSpans {
             span_id = %ids.span_id(),
             trace_sampled = ids.is_sampled(),
             http.request.method = is_http.then(|| facts.method()),
-            rpc.method = if is_http { None } else { facts.rpc_method().map(|m| &**m) },
-            server.address = facts.server().0.map(|a| &**a),
+            rpc.method = if is_http { None } else { facts.rpc_method() },
+            server.address = facts.server().0,
             http.response.status_code = Empty,
             rpc.response.status_code = Empty,
         ))

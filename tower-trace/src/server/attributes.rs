@@ -14,10 +14,6 @@ use crate::lifecycle::RequestFacts;
 use crate::span::hooks::push_headers;
 use crate::view::RequestInfo;
 
-fn shared(value: &Arc<str>) -> StringValue {
-    StringValue::from(Arc::clone(value))
-}
-
 pub(crate) fn request_attributes(
     request: &RequestInfo<'_>,
     facts: &RequestFacts<'_>,
@@ -75,7 +71,7 @@ pub(crate) fn request_attributes(
         attrs.push(KeyValue::new(attr::URL_SCHEME, scheme));
     }
     if let Some(route) = facts.route() {
-        attrs.push(KeyValue::new(attr::HTTP_ROUTE, shared(route)));
+        attrs.push(KeyValue::new(attr::HTTP_ROUTE, route));
     }
     if let Some(version) = facts.protocol_version() {
         attrs.push(KeyValue::new(attr::NETWORK_PROTOCOL_VERSION, version));
@@ -97,9 +93,13 @@ pub(crate) fn request_attributes(
 }
 
 /// `server.address` (interned) and `server.port`, when the request says.
-fn push_server_address(attrs: &mut Vec<KeyValue>, address: Option<&Arc<str>>, port: Option<u16>) {
+fn push_server_address(
+    attrs: &mut Vec<KeyValue>,
+    address: Option<&'static str>,
+    port: Option<u16>,
+) {
     if let Some(address) = address {
-        attrs.push(KeyValue::new(attr::SERVER_ADDRESS, shared(address)));
+        attrs.push(KeyValue::new(attr::SERVER_ADDRESS, address));
         if let Some(port) = port {
             attrs.push(KeyValue::new(attr::SERVER_PORT, i64::from(port)));
         }
@@ -129,7 +129,7 @@ fn push_peer(attrs: &mut Vec<KeyValue>, request: &RequestInfo<'_>, http: bool) {
             .filter(|v| !v.is_empty());
         let client = match (forwarded_for, &peer_ip) {
             (Some(client), _) => Some(StringValue::from(client.to_owned())),
-            (None, Some(ip)) => Some(shared(ip)),
+            (None, Some(ip)) => Some(StringValue::from(Arc::clone(ip))),
             (None, None) => None,
         };
         if let Some(client) = client {

@@ -6,7 +6,6 @@ pub(crate) mod hooks;
 pub(crate) mod random_flag;
 
 use std::borrow::Cow;
-use std::sync::Arc;
 
 use opentelemetry::trace::{
     Link, SpanContext, SpanKind, Status, TraceContextExt, TraceFlags, Tracer,
@@ -236,14 +235,14 @@ impl SpanState {
                             Some(method) => {
                                 attrs[3] = Some(KeyValue::new(
                                     attr::RPC_METHOD,
-                                    StringValue::from(Arc::clone(method)),
+                                    StringValue::from(method),
                                 ));
                             }
                             None => {
                                 attrs[3] = Some(KeyValue::new(attr::RPC_METHOD, attr::OTHER));
                                 attrs[4] = Some(KeyValue::new(
                                     attr::RPC_METHOD_ORIGINAL,
-                                    StringValue::from(Arc::clone(full)),
+                                    StringValue::from(full),
                                 ));
                                 if self.conventional_name {
                                     span.update_name(RPC_SYSTEM_NAME_GRPC);
