@@ -127,8 +127,9 @@ pub(crate) struct Inner<L> {
 }
 
 /// The [`Observer`] behind [`MetricsLayer`](crate::MetricsLayer): records RED metrics on the
-/// shared request lifecycle, from the lifecycle's facts and verdict. One `Arc` clone per
-/// service clone; per request, one `Arc` clone of the instruments and no allocation for label
+/// shared request lifecycle, from the lifecycle's facts and verdict. One `Arc`, cloned once per
+/// wrapped service; per request, one `Arc` clone of the instruments (the record outlives the
+/// service: it ends with the response body) and no allocation or reference count for label
 /// values.
 pub struct MetricsObserver<L = ()> {
     inner: Arc<Inner<L>>,

@@ -17,10 +17,19 @@ use crate::view::RequestInfo;
 /// record to the end of the response.
 ///
 /// See the [module docs](super).
+///
+/// Cloning it (axum and hyper clone a service per request) clones the inner service and one
+/// `Arc` holding the conventions and the observer: one shared reference count, whatever the
+/// observer (a fused pair holds two `Arc`s of its own, which a clone does not touch).
 pub struct Observe<S, O, R = DefaultRoute, F = ()> {
     inner: S,
-    observer: O,
+    shared: Arc<Shared<O, R, F>>,
+}
+
+/// What the clones of one [`Observe`] share.
+struct Shared<O, R, F> {
     conventions: Arc<Conventions<R, F>>,
+    observer: O,
 }
 
 impl<S, O, R, F> Observe<S, O, R, F> {
@@ -28,19 +37,21 @@ impl<S, O, R, F> Observe<S, O, R, F> {
     pub fn new(inner: S, conventions: Arc<Conventions<R, F>>, observer: O) -> Self {
         Observe {
             inner,
-            observer,
-            conventions,
+            shared: Arc::new(Shared {
+                conventions,
+                observer,
+            }),
         }
     }
 
     /// The observer.
     pub fn observer(&self) -> &O {
-        &self.observer
+        &self.shared.observer
     }
 
     /// The conventions.
     pub fn conventions(&self) -> &Conventions<R, F> {
-        &self.conventions
+        &self.shared.conventions
     }
 
     /// The inner service.
@@ -100,7 +111,8 @@ where
     }
 
     fn call(&mut self, mut request: Request<ReqBody>) -> Self::Future {
-        let guard = start(&self.conventions, &self.observer, &mut request);
+        let shared = &*self.shared;
+        let guard = start(&shared.conventions, &shared.observer, &mut request);
         let inner = {
             // Current while the inner service builds its future (axum runs extractors lazily,
             // but other services do work in `call`).
@@ -111,12 +123,11 @@ where
     }
 }
 
-impl<S: Clone, O: Clone, R, F> Clone for Observe<S, O, R, F> {
+impl<S: Clone, O, R, F> Clone for Observe<S, O, R, F> {
     fn clone(&self) -> Self {
         Observe {
             inner: self.inner.clone(),
-            observer: self.observer.clone(),
-            conventions: Arc::clone(&self.conventions),
+            shared: Arc::clone(&self.shared),
         }
     }
 }
@@ -125,8 +136,8 @@ impl<S: std::fmt::Debug, O: std::fmt::Debug, R, F> std::fmt::Debug for Observe<S
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Observe")
             .field("inner", &self.inner)
-            .field("observer", &self.observer)
-            .field("conventions", &self.conventions)
+            .field("observer", &self.shared.observer)
+            .field("conventions", &self.shared.conventions)
             .finish()
     }
 }

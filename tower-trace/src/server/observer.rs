@@ -14,8 +14,9 @@ use crate::span::hooks::{MakeSpanName, RequestAttributes, ResponseAttributes, Sp
 use crate::span::{self, Placement, SpanState};
 use crate::view::{RequestInfo, ResponseInfo};
 
-/// The [`Observer`] behind [`TraceLayer`](crate::TraceLayer): one `Arc` clone per service
-/// clone (axum clones the route's service per request), nothing cloned per request.
+/// The [`Observer`] behind [`TraceLayer`](crate::TraceLayer): one `Arc` of its configuration,
+/// cloned once per wrapped service (the lifecycle's service shares it between its own clones),
+/// nothing cloned per request.
 pub struct ServerObserver<T, P, E = (), H = SpanHooks> {
     config: Arc<SpanConfig<T, P, E, H>>,
 }
