@@ -6,7 +6,9 @@
 //! which calls a backend over HTTP for every request. The stacks all run at once, measured
 //! **round-robin** in slices of 5 s (after a 2 s warm-up each), so the drift of this shared VM
 //! (the same stack measures ±20 % between minutes) spreads over all of them; a stack's figure is
-//! the median of its slices. The stacks:
+//! the median of its slices, and its cost over `none` the median of its differences from
+//! `none`'s slice of the same round (paired seconds apart, so the drift mostly cancels). The
+//! stacks:
 //!
 //! - `none`: no layers;
 //! - `ours`: our fused server layer (trace + metrics) on both servers, our client layer (trace +
@@ -341,6 +343,13 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
+/// The first and third quartiles (nearest rank).
+fn quartiles(mut values: Vec<f64>) -> (f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let at = |q: f64| values.get(((values.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
+    (at(0.25), at(0.75))
+}
+
 fn main() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let mut runtime = tokio::runtime::Builder::new_multi_thread();
     if let Some(workers) = std::env::var("LOAD_WORKERS").ok().and_then(|w| w.parse().ok()) {
@@ -439,8 +448,20 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let _ = (traces.shutdown(), meters.shutdown(), peer_traces.shutdown(), peer_meters.shutdown());
     let _ = (part_traces.shutdown(), part_meters.shutdown(), off.shutdown());
 
+    // Paired with `none`'s slice of the same round (seconds apart), a stack's CPU per request
+    // over none drifts far less than either stack's own slices: per round, the difference and
+    // the share (none ÷ the stack); the report takes their medians and quartiles.
+    let none_at = stacks.iter().position(|s| s.name == "none");
+    let paired = |slices: &[Slice], f: &dyn Fn(f64, f64) -> f64| -> Vec<f64> {
+        match none_at {
+            Some(n) => slices.iter().zip(&measured[n]).map(|(s, none)| f(s.cpu_us(), none.cpu_us())).collect(),
+            None => Vec::new(),
+        }
+    };
+
     // One line per stack, for the report: name requests errors seconds cpu_seconds p50_us
     // p99_us rss_start_kib rss_end_kib cpu_us_median cpu_us_min cpu_us_max rate_median slices
+    // over_none_us_median over_none_us_q1 over_none_us_q3 share_of_none_median
     let mut out = String::new();
     for ((stack, slices), latencies) in stacks.iter().zip(&measured).zip(&latencies) {
         let sum = |f: &dyn Fn(&Slice) -> f64| slices.iter().map(f).sum::<f64>();
@@ -448,8 +469,11 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
         let (min, max) = cpu.iter().fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), &c| (a.min(c), b.max(c)));
         let rate = median(slices.iter().map(|s| s.requests as f64 / s.seconds).collect());
         let cpu_median = median(cpu);
+        let over = paired(slices, &|s, none| s - none);
+        let (q1, q3) = quartiles(over.clone());
+        let share = median(paired(slices, &|s, none| none / s));
         let line = format!(
-            "{} {} {} {:.3} {:.3} {:.0} {:.0} {} {} {:.2} {:.2} {:.2} {:.1} {}\n",
+            "{} {} {} {:.3} {:.3} {:.0} {:.0} {} {} {:.2} {:.2} {:.2} {:.1} {} {:.2} {:.2} {:.2} {:.4}\n",
             stack.name,
             sum(&|s| s.requests as f64),
             sum(&|s| s.errors as f64),
@@ -464,6 +488,10 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             max,
             rate,
             slices.len(),
+            median(over),
+            q1,
+            q3,
+            share,
         );
         print!("{line}");
         println!("  {}: median {rate:.0} req/s, {cpu_median:.1} µs CPU/req (slices {min:.1}–{max:.1})", stack.name);

@@ -100,6 +100,13 @@ struct Load {
     cpu_us_max: f64,
     /// Requests per second: the median of the slices.
     rate_median: f64,
+    /// CPU per request over `none`, paired by round: the median and quartiles of the
+    /// differences from none's slice of the same round (NaN without none, or in older files).
+    over_none_median: f64,
+    over_none_q1: f64,
+    over_none_q3: f64,
+    /// None's CPU per request ÷ this stack's, paired by round: the median.
+    share_of_none: f64,
 }
 
 impl Load {
@@ -131,6 +138,10 @@ fn read_load(home: &Path) -> Option<(String, Vec<Load>)> {
                 cpu_us_min: n(10),
                 cpu_us_max: n(11),
                 rate_median: n(12),
+                over_none_median: n(14),
+                over_none_q1: n(15),
+                over_none_q3: n(16),
+                share_of_none: n(17),
             })
         })
         .collect();
@@ -378,7 +389,9 @@ fn load_table(md: &mut String, header: &str, runs: &[Load], n: &BTreeMap<String,
         md,
         "`benches/peers/load.rs`: {concurrency} concurrent clients, a frontend calling a backend over HTTP for every request, all on\n\
          127.0.0.1 in one process; the stacks up at once, each measured in {slices} slices of {slice} s, **round-robin** (after a 2 s\n\
-         warm-up each), so the VM's drift spreads over all of them; a stack's figure is the median of its slices. **none** (no\n\
+         warm-up each), so the VM's drift spreads over all of them; a stack's figure is the median of its slices, and its cost\n\
+         over *none* the median of its differences from none's slice of the same round (paired seconds apart, the drift\n\
+         mostly cancels: the difference of the two medians moves more between runs). **none** (no\n\
          layers); **ours** (the fused server layer on both servers, our client layer with metrics on the frontend's call);\n\
          **ours_trace**, **ours_metrics** (the same layers, one signal only), **ours_sampled_out** (ours with an `AlwaysOff`\n\
          sampler: no span recorded or exported, the metrics as in ours);\n\
@@ -392,13 +405,18 @@ fn load_table(md: &mut String, header: &str, runs: &[Load], n: &BTreeMap<String,
          increase over *none* is what the three layers of each request (two server spans, one client span) cost under load.\n"
     );
     let none = runs.iter().find(|r| r.name == "none");
-    let _ = writeln!(md, "| stack | requests/s | requests | errors | p50 | p99 | CPU/request | slices' range | over none |");
-    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|");
+    let _ = writeln!(md, "| stack | requests/s | requests | errors | p50 | p99 | CPU/request | slices' range | over none (paired: median, quartiles) | difference of medians |");
+    let _ = writeln!(md, "|---|---|---|---|---|---|---|---|---|---|");
     for r in runs {
+        let paired = if r.over_none_median.is_nan() {
+            "-".into()
+        } else {
+            format!("{:+.1} µs ({:+.1} to {:+.1})", r.over_none_median, r.over_none_q1, r.over_none_q3)
+        };
         let over = none.map_or("-".into(), |n| format!("{:+.1} µs", r.cpu_us() - n.cpu_us()));
         let _ = writeln!(
             md,
-            "| {} | {:.0} | {:.0} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.1}–{:.1} µs | {over} |",
+            "| {} | {:.0} | {:.0} | {:.0} | {:.0} µs | {:.0} µs | {:.1} µs | {:.1}–{:.1} µs | {paired} | {over} |",
             r.name,
             r.rate(),
             r.requests,
@@ -521,13 +539,22 @@ fn budgets(md: &mut String, groups: &BTreeMap<String, BTreeMap<String, Result>>,
     let find = |name: &str| load.and_then(|l| l.iter().find(|r| r.name == name));
     let (none, ours, peers) = (find("none"), find("ours"), find("peers"));
     let on = ours.zip(none);
+    // Paired by round where the file has it (see the load table), else the medians' ratio.
+    let share = on.map(|(o, n)| if o.share_of_none.is_nan() { n.cpu_us() / o.cpu_us() } else { o.share_of_none });
     row(
         "load: ours ≥ 85% of no layers",
-        opt(on.map(|(o, n)| n.cpu_us() / o.cpu_us()), &|r| {
+        opt(share, &|r| {
             let (o, n) = on.unwrap();
-            format!("{:.1}% in requests per CPU-second ({:.1} vs {:.1} µs CPU/request); throughput {:.1}%", 100.0 * r, o.cpu_us(), n.cpu_us(), 100.0 * o.rate() / n.rate())
+            format!(
+                "{:.1}% in requests per CPU-second (paired by round; medians {:.1} vs {:.1} µs CPU/request: {:.1}%); throughput {:.1}%",
+                100.0 * r,
+                o.cpu_us(),
+                n.cpu_us(),
+                100.0 * n.cpu_us() / o.cpu_us(),
+                100.0 * o.rate() / n.rate()
+            )
         }),
-        on.map(|(o, n)| n.cpu_us() / o.cpu_us() >= 0.85),
+        share.map(|r| r >= 0.85),
         "CPU per request",
     );
     let op = ours.zip(peers);
@@ -542,14 +569,18 @@ fn budgets(md: &mut String, groups: &BTreeMap<String, BTreeMap<String, Result>>,
     );
     // The three layers of a load-test request single-threaded: two fused servers, one fused client.
     let micro = over("ours_fused", "bare").zip(client_over("ours_fused")).map(|(s, c)| (2.0 * s + c) / 1000.0);
-    let under = on.map(|(o, n)| o.cpu_us() - n.cpu_us());
+    let under = on.map(|(o, n)| if o.over_none_median.is_nan() { o.cpu_us() - n.cpu_us() } else { o.over_none_median });
     let loaded = ins("load_ours", "load_none");
     row(
         "load: the chain's CPU overhead per request ≤ 2× its single-threaded figure",
         opt(under.zip(micro).map(|(u, m)| u / m), &|r| {
             format!(
-                "{r:.2}× ({:.1} µs under load vs {:.1} µs: 2 × server fused + client fused); in instructions {}",
+                "{r:.2}× ({:.1} µs under load, paired by round (quartiles {}) vs {:.1} µs: 2 × server fused + client fused); in instructions {}",
                 under.unwrap(),
+                match ours.filter(|o| !o.over_none_q1.is_nan()) {
+                    Some(o) => format!("{:.1} to {:.1} µs", o.over_none_q1, o.over_none_q3),
+                    None => "-".into(),
+                },
                 micro.unwrap(),
                 opt(loaded.zip(micro_chain_instructions(n)).map(|(l, m)| l / m), &|r| format!(
                     "{r:.2}× ({:.0} under load vs {:.0})",
