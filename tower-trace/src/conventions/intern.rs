@@ -2,7 +2,7 @@
 //! shared memory, for values seen before: routes, RPC methods, server addresses, user agents,
 //! span names.
 //!
-//! An interned value is `&'static str`: its text is kept once per process in a [`Pool`] of its
+//! An interned value is `&'static str`: its text is kept once per process in a `Pool` of its
 //! kind, shared by every layer, and never freed. That is what makes it free to pass around: an
 //! `Arc<str>` would cost an atomic increment and decrement of a count shared by every core per
 //! copy (the request's facts, the span's attribute, dropped on the exporter thread), and under
@@ -20,13 +20,13 @@ use super::snapshot::SnapshotMap;
 /// Distinct values kept per interner (per layer and kind).
 pub const MAX_INTERNED: usize = 1000;
 
-/// Distinct values a [`Pool`] keeps for the process's lifetime.
+/// Distinct values a `Pool` keeps for the process's lifetime.
 pub(crate) const POOL_CAPACITY: usize = 4 * MAX_INTERNED;
 
-/// Bytes of text a [`Pool`] keeps for the process's lifetime.
+/// Bytes of text a `Pool` keeps for the process's lifetime.
 pub(crate) const POOL_BYTES: usize = 1 << 20;
 
-/// The kinds of interned values, a [`Pool`] each: a flood of one kind (hostile `Host` headers,
+/// The kinds of interned values, a `Pool` each: a flood of one kind (hostile `Host` headers,
 /// say) cannot crowd out another (routes).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -103,7 +103,7 @@ impl Pool {
 }
 
 /// A bounded set of interned strings, one per layer and [`Kind`]: each distinct value is kept
-/// once per process (its kind's [`Pool`]), and past the capacity new values are refused (the
+/// once per process (its kind's `Pool`), and past the capacity new values are refused (the
 /// caller falls back to `_OTHER` or no label), so label values from requests cannot grow memory
 /// or cardinality without limit.
 #[derive(Debug)]
