@@ -482,8 +482,8 @@ fn budgets(md: &mut String, groups: &BTreeMap<String, BTreeMap<String, Result>>,
     let _ = writeln!(md, "## Budgets\n");
     let _ = writeln!(
         md,
-        "Checked against this run's figures: time is process CPU time (criterion, median of the passes; the load test, median\n\
-         of its slices), instructions are callgrind's, allocations are counted. Overheads are over the bare route given the same\n\
+        "Checked against this run's figures: time is process CPU time (criterion, median of the passes; the load test, each\n\
+         slice paired with none's of the same round, the median), instructions are callgrind's, allocations are counted. Overheads are over the bare route given the same\n\
          request unless said. Exemplars are on (their default) in every figure. `(bound)` is the benches' build, with the opt-in\n\
          `bound-instruments` feature; `(stable API)` is the default build, measured in instructions.\n"
     );
