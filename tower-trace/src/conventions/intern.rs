@@ -134,7 +134,11 @@ impl Interner {
 
     #[cold]
     fn admit(&self, value: &str) -> Option<&'static str> {
-        // Cheap when the pool is full and the value is new: this interner stays unchanged.
+        // A full interner keeps nothing more in the pool either: a flood of new values on one
+        // layer must not use up the room of the others.
+        if self.values.is_full() {
+            return None;
+        }
         let text = self.pool.get(value)?;
         self.values
             .insert_with(value, || (text, text), |text| *text)
@@ -271,6 +275,11 @@ mod tests {
             Interner::with_capacity(Kind::Labels, 1).get("cap-c"),
             Some("cap-c")
         );
+        // A full interner adds nothing to the pool: its flood can't use up the others' room.
+        let full = Interner::with_capacity(Kind::Labels, 0);
+        assert_eq!(full.get("never-kept"), None);
+        let pool = Pool::of(Kind::Labels);
+        assert_eq!(pool.texts.read("never-kept", |t| *t), None);
     }
 
     #[test]

@@ -98,6 +98,11 @@ impl<K, V, S> SnapshotMap<K, V, S> {
         self.len() == 0
     }
 
+    /// Whether the map holds its capacity of keys (an insert of a new key would be refused).
+    pub fn is_full(&self) -> bool {
+        self.len() >= self.capacity
+    }
+
     /// `f` over every key and value inserted before the call (one racing with it may or may
     /// not be seen). Takes no lock.
     pub fn for_each(&self, mut f: impl FnMut(&K, &V)) {
