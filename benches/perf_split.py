@@ -18,8 +18,9 @@ import collections
 import re
 import sys
 
-ROUND = re.compile(r"round (\d+) (\S+): (\d+) req/s, ([\d.]+) µs")
-SAMPLE = re.compile(r"\s*(\S.*?)\s+(\d+)\s+([\d.]+):\s+[0-9a-f]+\s+(.*?)\s*\((.*)\)\s*$")
+ROUND = re.compile(r"round (\d+) (\S+): ([\d.]+) req/s, ([\d.]+) µs CPU/req, (\d+) requests")
+# comm, tid, time, ip, symbol (may hold parentheses), (dso)
+SAMPLE = re.compile(r"\s*(\S.*?)\s+(\d+)\s+([\d.]+):\s+[0-9a-f]+\s+(.*)\s+\(([^()]*)\)\s*$")
 # Symbols first matched wins.
 CLASSES = [
     ("ours", ("tower_telemetry",)),
@@ -45,7 +46,8 @@ def classify(sym, dso):
 def main():
     lines, samples = sys.argv[1], sys.argv[2]
     top = int(sys.argv[3]) if len(sys.argv) > 3 else 25
-    # Slices: from the previous printed line to the line reporting the slice.
+    # Slices: from the previous printed line to the line reporting the slice; the first starts
+    # at the "measuring" line (start-up and warm-up belong to no stack).
     slices, previous = [], None
     for line in open(lines, encoding="utf-8"):
         stamp, _, rest = line.partition(" ")
@@ -53,9 +55,11 @@ def main():
             t = float(stamp)
         except ValueError:
             continue
+        if previous is None and "measuring" not in rest:
+            continue
         m = ROUND.search(rest)
         if m and previous is not None:
-            slices.append((previous, t, m[2].rstrip(":"), int(m[3]) * 5))
+            slices.append((previous, t, m[2].rstrip(":"), int(m[5])))
         previous = t
     if not slices:
         sys.exit("no slices in " + lines)

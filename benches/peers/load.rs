@@ -7,7 +7,7 @@
 //! **round-robin** in slices of 5 s (after a 2 s warm-up each), so the drift of this shared VM
 //! (the same stack measures ±20 % between minutes) spreads over all of them; a stack's figure is
 //! the median of its slices, and its cost over `none` the median of its differences from
-//! `none`'s slice of the same round (paired seconds apart, so the drift mostly cancels). The
+//! `none`'s slice of the same round (at most one round apart, so the drift mostly cancels). The
 //! stacks:
 //!
 //! - `none`: no layers;
@@ -343,7 +343,7 @@ fn median(mut values: Vec<f64>) -> f64 {
     }
 }
 
-/// The first and third quartiles (nearest rank).
+/// The first and third quartiles: the values at `(n - 1) × q`, rounded, in sorted order.
 fn quartiles(mut values: Vec<f64>) -> (f64, f64) {
     values.sort_by(f64::total_cmp);
     let at = |q: f64| values.get(((values.len() as f64 - 1.0) * q).round() as usize).copied().unwrap_or(f64::NAN);
@@ -429,13 +429,15 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
             slice(stack, warm_up, None).await;
         }
     }
+    // Where measuring starts (`benches/perf_split.py` gives no sample before this line to a stack).
+    println!("  measuring");
     let rss_start = rss_kib();
     let latencies: Vec<Arc<Latencies>> = stacks.iter().map(|_| Arc::new(Latencies::new())).collect();
     let mut measured: Vec<Vec<Slice>> = stacks.iter().map(|_| Vec::new()).collect();
     for round in 0..slices {
         for (i, stack) in stacks.iter().enumerate() {
             let s = slice(stack, length, Some(&latencies[i])).await;
-            println!("  round {} {}: {:.0} req/s, {:.1} µs CPU/req", round + 1, stack.name, s.requests as f64 / s.seconds, s.cpu_us());
+            println!("  round {} {}: {:.0} req/s, {:.1} µs CPU/req, {} requests", round + 1, stack.name, s.requests as f64 / s.seconds, s.cpu_us(), s.requests);
             measured[i].push(s);
         }
     }
@@ -448,7 +450,7 @@ async fn run() -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
     let _ = (traces.shutdown(), meters.shutdown(), peer_traces.shutdown(), peer_meters.shutdown());
     let _ = (part_traces.shutdown(), part_meters.shutdown(), off.shutdown());
 
-    // Paired with `none`'s slice of the same round (seconds apart), a stack's CPU per request
+    // Paired with `none`'s slice of the same round (within one round), a stack's CPU per request
     // over none drifts far less than either stack's own slices: per round, the difference and
     // the share (none ÷ the stack); the report takes their medians and quartiles.
     let none_at = stacks.iter().position(|s| s.name == "none");

@@ -390,7 +390,7 @@ fn load_table(md: &mut String, header: &str, runs: &[Load], n: &BTreeMap<String,
         "`benches/peers/load.rs`: {concurrency} concurrent clients, a frontend calling a backend over HTTP for every request, all on\n\
          127.0.0.1 in one process; the stacks up at once, each measured in {slices} slices of {slice} s, **round-robin** (after a 2 s\n\
          warm-up each), so the VM's drift spreads over all of them; a stack's figure is the median of its slices, and its cost\n\
-         over *none* the median of its differences from none's slice of the same round (paired seconds apart, the drift\n\
+         over *none* the median of its differences from none's slice of the same round (within one round, the drift\n\
          mostly cancels: the difference of the two medians moves more between runs). **none** (no\n\
          layers); **ours** (the fused server layer on both servers, our client layer with metrics on the frontend's call);\n\
          **ours_trace**, **ours_metrics** (the same layers, one signal only), **ours_sampled_out** (ours with an `AlwaysOff`\n\

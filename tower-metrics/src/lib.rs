@@ -93,7 +93,8 @@
 //! **Cardinality is bounded by construction**: unknown methods are `_OTHER`; requests without
 //! a route have no `http.route` label, never their path; no path, host or IP labels on server
 //! metrics; at most [`MAX_INTERNED`] distinct routes, RPC methods and server addresses per
-//! layer are kept (later ones go unlabelled or `_OTHER`). Extra labels come only through
+//! layer are kept, and at most 4,000 values (1 MiB) of each kind per process, kept for the
+//! process's lifetime (later ones go unlabelled or `_OTHER`). Extra labels come only through
 //! [`MetricsLayer::with_label`], capped at [`MAX_LABEL_VALUES`] values per layer.
 //!
 //! **Cost**: label values are constants or interned `&'static str`s (each distinct text kept

@@ -224,8 +224,10 @@
 //! Disabled or skipped requests allocate nothing (a skipped request carrying a trace context
 //! allocates its `Context` to pass it through). Per traced request the layer builds the
 //! attributes (given to the span builder before sampling, as the conventions ask), one
-//! `Context`, and one request extension; span names, routes, RPC methods and server
-//! addresses are interned per layer, so they allocate once. Nothing is boxed on the hot path: the tracer is a
+//! `Context`, and one request extension; span names, routes, RPC methods, server addresses
+//! and user agents are interned (`&'static str`, each text kept once per process, bounded per
+//! layer and per process), so they allocate once and copying them writes no shared reference
+//! count. Nothing is boxed on the hot path: the tracer is a
 //! generic parameter, the future and body are hand-written, and per-layer state is shared
 //! through one `Arc`.
 //!

@@ -13,6 +13,7 @@
 //! `POOL_BYTES` (1 MiB) of text; the caller then falls back (to an allocation, an `_OTHER`, or no
 //! label), so a hostile or buggy source of values cannot grow memory without limit.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use super::snapshot::SnapshotMap;
@@ -25,6 +26,11 @@ pub(crate) const POOL_CAPACITY: usize = 4 * MAX_INTERNED;
 
 /// Bytes of text a `Pool` keeps for the process's lifetime.
 pub(crate) const POOL_BYTES: usize = 1 << 20;
+
+/// Bytes of text one [`Interner`] may add to its pool: a quarter, as its [`MAX_INTERNED`] values
+/// are a quarter of the pool's, so one layer's flood of long values (`Host` headers, gRPC
+/// paths) cannot use up the room of the others either.
+const INTERNER_BYTES: usize = POOL_BYTES / 4;
 
 /// The kinds of interned values, a `Pool` each: a flood of one kind (hostile `Host` headers,
 /// say) cannot crowd out another (routes).
@@ -48,15 +54,19 @@ pub enum Kind {
 pub(crate) struct Pool {
     /// Read without a lock (see [`SnapshotMap`]); each text is its own key.
     texts: SnapshotMap<&'static str, &'static str>,
-    /// Bytes kept so far, under the lock that serializes inserts.
-    bytes: Mutex<usize>,
+    /// Bytes kept so far, changed under the lock that serializes inserts; read without it to
+    /// refuse at once when full (no lock per request then).
+    bytes: AtomicUsize,
+    /// Serializes inserts.
+    writer: Mutex<()>,
 }
 
 impl Pool {
     fn new() -> Self {
         Pool {
             texts: SnapshotMap::with_capacity(POOL_CAPACITY),
-            bytes: Mutex::new(0),
+            bytes: AtomicUsize::new(0),
+            writer: Mutex::new(()),
         }
     }
 
@@ -76,11 +86,22 @@ impl Pool {
 
     #[cold]
     fn keep(&self, value: &str) -> Option<&'static str> {
-        let mut bytes = self.bytes.lock().unwrap_or_else(PoisonError::into_inner);
+        let fits = || {
+            !self.texts.is_full()
+                && self
+                    .bytes
+                    .load(Ordering::Relaxed)
+                    .saturating_add(value.len())
+                    <= POOL_BYTES
+        };
+        if !fits() {
+            return None;
+        }
+        let _writing = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         if let Some(text) = self.texts.read(value, |text| *text) {
             return Some(text);
         }
-        if *bytes + value.len() > POOL_BYTES {
+        if !fits() {
             return None;
         }
         let text = self.texts.insert_with(
@@ -91,7 +112,7 @@ impl Pool {
             },
             |text| *text,
         )?;
-        *bytes += value.len();
+        self.bytes.fetch_add(value.len(), Ordering::Relaxed);
         Some(text)
     }
 
@@ -112,6 +133,8 @@ pub struct Interner {
     /// (see [`SnapshotMap`]). Each value is its own key.
     values: SnapshotMap<&'static str, &'static str>,
     pool: &'static Pool,
+    /// Bytes of the values admitted (at most `INTERNER_BYTES`).
+    bytes: AtomicUsize,
 }
 
 impl Interner {
@@ -120,6 +143,7 @@ impl Interner {
         Interner {
             values: SnapshotMap::with_capacity(capacity),
             pool: Pool::of(kind),
+            bytes: AtomicUsize::new(0),
         }
     }
 
@@ -134,14 +158,31 @@ impl Interner {
 
     #[cold]
     fn admit(&self, value: &str) -> Option<&'static str> {
-        // A full interner keeps nothing more in the pool either: a flood of new values on one
-        // layer must not use up the room of the others.
-        if self.values.is_full() {
+        // A full interner keeps nothing more in the pool either (in values or in bytes): a
+        // flood of new values on one layer must not use up the room of the others.
+        if self.values.is_full()
+            || self
+                .bytes
+                .load(Ordering::Relaxed)
+                .saturating_add(value.len())
+                > INTERNER_BYTES
+        {
             return None;
         }
         let text = self.pool.get(value)?;
-        self.values
-            .insert_with(value, || (text, text), |text| *text)
+        let mut added = false;
+        let admitted = self.values.insert_with(
+            value,
+            || {
+                added = true;
+                (text, text)
+            },
+            |text| *text,
+        );
+        if added {
+            self.bytes.fetch_add(value.len(), Ordering::Relaxed);
+        }
+        admitted
     }
 
     /// The number of values admitted.
@@ -176,8 +217,7 @@ impl Default for Interners {
 }
 
 /// Span names are `Cow<'static, str>` in OpenTelemetry, so an interned name must be
-/// `'static`: each distinct `"{method} {target}"` (or `target` alone for an empty method) is
-/// leaked once, process-wide, and at most `4 × MAX_INTERNED` of them are kept (then, and for a
+/// `'static`: each distinct `"{method} {target}"` is leaked once, process-wide, and at most `4 × MAX_INTERNED` of them are kept (then, and for a
 /// method outside [`METHODS`], the caller formats the name per request).
 ///
 /// Hashed as in [`Interner`] (SipHash of the method and the route cost about 500 instructions
@@ -212,11 +252,7 @@ pub(crate) fn span_name(method: &'static str, target: &'static str) -> Option<&'
     let name = by_target.insert_with(
         target,
         || {
-            let name = if method.is_empty() {
-                target.to_owned()
-            } else {
-                format!("{method} {target}")
-            };
+            let name = format!("{method} {target}");
             (target, &*Box::leak(name.into_boxed_str()))
         },
         |name| *name,
@@ -225,21 +261,10 @@ pub(crate) fn span_name(method: &'static str, target: &'static str) -> Option<&'
     Some(name)
 }
 
-/// The methods span names are interned for: none (a name that is the target alone), the
-/// methods `http.request.method` knows, and `_OTHER`.
-const METHODS: [&str; 12] = [
-    "",
-    "GET",
-    "POST",
-    "PUT",
-    "DELETE",
-    "HEAD",
-    "OPTIONS",
-    "PATCH",
-    "CONNECT",
-    "TRACE",
-    "QUERY",
-    super::attributes::OTHER,
+/// The methods span names are interned for: those `http.request.method` knows, and `HTTP`,
+/// which names the span of a request with any other method (the HTTP span conventions).
+const METHODS: [&str; 11] = [
+    "GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH", "CONNECT", "TRACE", "QUERY", "HTTP",
 ];
 
 #[cfg(test)]
@@ -280,6 +305,16 @@ mod tests {
         assert_eq!(full.get("never-kept"), None);
         let pool = Pool::of(Kind::Labels);
         assert_eq!(pool.texts.read("never-kept", |t| *t), None);
+        // Nor past its share of the pool's bytes, however few values it holds.
+        let long = Interner::with_capacity(Kind::Labels, MAX_INTERNED);
+        let kept = (0..10)
+            .filter(|i| long.get(&format!("{i}{}", "L".repeat(60 * 1024))).is_some())
+            .count();
+        assert_eq!(
+            kept,
+            INTERNER_BYTES / (60 * 1024 + 1),
+            "a quarter of the pool's bytes"
+        );
     }
 
     #[test]

@@ -121,11 +121,14 @@ where
 {
     /// An empty map keeping at most `capacity` keys.
     pub fn with_capacity(capacity: usize) -> Self {
-        // Enough levels for `capacity` keys at most half a table each.
-        let mut levels = 1;
-        while FIRST_SLOTS << (levels - 1) < capacity.saturating_mul(2) {
-            levels += 1;
-        }
+        // Enough levels for `capacity` keys at most half a table each (a capacity past what
+        // memory could hold, `usize::MAX` say, stops at the largest power of two).
+        let slots = capacity
+            .saturating_mul(2)
+            .max(FIRST_SLOTS)
+            .checked_next_power_of_two()
+            .unwrap_or(1 << (usize::BITS - 1));
+        let levels = (slots / FIRST_SLOTS).trailing_zeros() as usize + 1;
         let levels: Box<[OnceLock<Table<K, V>>]> = (0..levels).map(|_| OnceLock::new()).collect();
         let _ = levels[0].set(table(FIRST_SLOTS));
         SnapshotMap {
@@ -277,6 +280,16 @@ mod tests {
                 assert_eq!(thread[k], now, "key {key}");
             }
         }
+    }
+
+    #[test]
+    fn an_unbounded_capacity_builds_a_map() {
+        let map: SnapshotMap<u32, u32> = SnapshotMap::with_capacity(usize::MAX);
+        for k in 0..100 {
+            assert_eq!(map.insert_with(&k, || (k, k), |v| *v), Some(k));
+        }
+        assert_eq!(map.read(&99, |v| *v), Some(99));
+        assert!(!map.is_full());
     }
 
     #[test]

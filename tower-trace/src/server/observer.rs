@@ -15,8 +15,9 @@ use crate::span::{self, Placement, SpanState};
 use crate::view::{RequestInfo, ResponseInfo};
 
 /// The [`Observer`] behind [`TraceLayer`](crate::TraceLayer): one `Arc` of its configuration,
-/// cloned once per wrapped service (the lifecycle's service shares it between its own clones),
-/// nothing cloned per request.
+/// cloned once per wrapped service (the lifecycle's service shares it between its own clones);
+/// per request nothing is cloned but, for a sampled span when response attributes or headers
+/// are configured, the `Arc` of those hooks.
 pub struct ServerObserver<T, P, E = (), H = SpanHooks> {
     config: Arc<SpanConfig<T, P, E, H>>,
 }

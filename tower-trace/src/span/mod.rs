@@ -98,10 +98,8 @@ fn conventional_name(facts: &RequestFacts<'_>) -> Cow<'static, str> {
     };
     if facts.is_grpc() {
         return match facts.rpc_method() {
-            Some(full) => match intern::span_name("", full) {
-                Some(name) => Cow::Borrowed(name),
-                None => Cow::Owned(full.to_string()),
-            },
+            // Interned already: the name is the method itself.
+            Some(full) => Cow::Borrowed(full),
             None => Cow::Borrowed(RPC_SYSTEM_NAME_GRPC),
         };
     }
