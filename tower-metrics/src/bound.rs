@@ -168,11 +168,6 @@ impl<I: Prepare> Cached<I> {
 
     #[cold]
     fn record_slow(&self, key: &SeriesKey, value: I::Value, attributes: &[KeyValue]) {
-        // Full: the ordinary call, without taking the insert lock per request.
-        if self.series.is_full() {
-            self.instrument.record(value, attributes);
-            return;
-        }
         let recorded = self.series.insert_with(
             key,
             || (*key, self.instrument.prepare(attributes)),

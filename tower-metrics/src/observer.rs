@@ -44,7 +44,7 @@ impl Targets {
             port.unwrap_or(0),
         );
         self.seen.read(&key, |_| ()).is_some()
-            || (!self.seen.is_full() && self.seen.insert_with(&key, || (key, ()), |_| ()).is_some())
+            || self.seen.insert_with(&key, || (key, ()), |_| ()).is_some()
     }
 }
 

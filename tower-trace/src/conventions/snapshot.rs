@@ -173,8 +173,8 @@ where
     }
 
     /// `f` of the value under `key`, inserting `make()`'s key and value first if `key` is
-    /// absent and there is room; `None` when absent and full. `make` must return a key equal
-    /// to `key`.
+    /// absent and there is room; `None` when absent and full (then without taking the insert
+    /// lock). `make` must return a key equal to `key`.
     #[cold]
     pub fn insert_with<Q, R>(
         &self,
@@ -186,6 +186,10 @@ where
         K: Borrow<Q>,
         Q: Hash + Eq + ?Sized,
     {
+        // Full: nothing can be inserted, so no lock (callers fall back per request then).
+        if self.is_full() {
+            return self.read(key, f);
+        }
         let _writing = self.writer.lock().unwrap_or_else(PoisonError::into_inner);
         let hash = self.hasher.hash_one(key);
         // Under the lock the current level is the last: it has every entry.
